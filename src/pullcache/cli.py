@@ -1,0 +1,63 @@
+"""The `pullcache` command line."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from pullcache import __version__
+from pullcache.config import ConfigError, Settings
+from pullcache.server import serve
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = _parser()
+    arguments = parser.parse_args(argv)
+    if arguments.command != "serve":
+        parser.print_help()
+        sys.exit(2)
+    try:
+        settings = Settings(
+            host=arguments.host,
+            port=arguments.port,
+            data_dir=Path(arguments.data_dir),
+            workers=arguments.workers,
+            database_url=arguments.database_url,
+            max_manifest_bytes=arguments.max_manifest_bytes,
+            log_level=arguments.log_level,
+            shutdown_timeout=arguments.shutdown_timeout,
+        )
+    except ConfigError as error:
+        parser.error(str(error))
+    serve(settings)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="pullcache", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"pullcache {__version__}")
+    commands = parser.add_subparsers(dest="command")
+    serve_parser = commands.add_parser("serve", help="run the registry")
+    defaults = Settings()
+
+    def option(flag: str, kind: type, default: object, help_text: str) -> None:
+        variable = "PULLCACHE_" + flag.removeprefix("--").replace("-", "_").upper()
+        value = os.environ.get(variable)
+        serve_parser.add_argument(
+            flag,
+            type=kind,
+            default=kind(value) if value is not None else default,
+            help=f"{help_text} (env {variable}; default %(default)s)",
+        )
+
+    option("--host", str, defaults.host, "address to listen on")
+    option("--port", int, defaults.port, "port to listen on")
+    option("--data-dir", str, str(defaults.data_dir), "directory for blobs and the embedded database")
+    option("--workers", int, defaults.workers, "worker processes sharing the port")
+    option("--database-url", str, defaults.database_url, "SQLAlchemy URL of the metadata database")
+    option("--max-manifest-bytes", int, defaults.max_manifest_bytes, "largest manifest accepted")
+    option("--log-level", str, defaults.log_level, "debug, info, warning or error")
+    option("--shutdown-timeout", float, defaults.shutdown_timeout, "seconds in-flight requests get on stop")
+    return parser

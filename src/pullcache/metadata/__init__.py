@@ -1,0 +1,1 @@
+"""Registry metadata in SQL (SQLAlchemy Core): schema, migrations and the store adapters."""

@@ -1,0 +1,1 @@
+"""The OCI Distribution registry: its service, ports and HTTP edge."""

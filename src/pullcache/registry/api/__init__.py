@@ -1,0 +1,1 @@
+"""The OCI Distribution HTTP edge: thin aiohttp handlers over RegistryService."""

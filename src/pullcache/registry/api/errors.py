@@ -1,0 +1,66 @@
+"""The one table that maps registry errors to OCI error codes and statuses, and the one renderer.
+
+    {"errors": [{"code": "BLOB_UNKNOWN", "message": "...", "detail": {...}}]}
+"""
+
+from __future__ import annotations
+
+import json
+from typing import NamedTuple
+
+from aiohttp import web
+
+from pullcache.registry import errors
+
+
+class OciError(NamedTuple):
+    http_status: int
+    error_code: str
+
+
+# Looked up along the exception's class hierarchy, most specific first.
+ERROR_TABLE: dict[type[errors.RegistryError], OciError] = {
+    errors.BlobUnknown: OciError(404, "BLOB_UNKNOWN"),
+    errors.BlobUploadInvalid: OciError(400, "BLOB_UPLOAD_INVALID"),
+    errors.BlobUploadUnknown: OciError(404, "BLOB_UPLOAD_UNKNOWN"),
+    errors.RangeInvalid: OciError(416, "BLOB_UPLOAD_INVALID"),
+    errors.DigestInvalid: OciError(400, "DIGEST_INVALID"),
+    errors.ManifestBlobUnknown: OciError(400, "MANIFEST_BLOB_UNKNOWN"),
+    errors.ManifestInvalid: OciError(400, "MANIFEST_INVALID"),
+    errors.ManifestTooLarge: OciError(413, "SIZE_INVALID"),
+    errors.ManifestUnknown: OciError(404, "MANIFEST_UNKNOWN"),
+    errors.NameInvalid: OciError(400, "NAME_INVALID"),
+    errors.NameUnknown: OciError(404, "NAME_UNKNOWN"),
+    errors.SizeInvalid: OciError(400, "SIZE_INVALID"),
+    errors.TagInvalid: OciError(400, "TAG_INVALID"),
+    errors.Unsupported: OciError(400, "UNSUPPORTED"),
+    errors.Denied: OciError(403, "DENIED"),
+}
+UNKNOWN_ERROR = OciError(500, "UNKNOWN")
+
+
+def oci_error_for(error: errors.RegistryError) -> OciError:
+    for cls in type(error).__mro__:
+        found = ERROR_TABLE.get(cls)  # type: ignore[call-overload]
+        if found is not None:
+            return found
+    return UNKNOWN_ERROR
+
+
+def render(status: int, code: str, message: str, detail: object = None) -> web.Response:
+    body: dict[str, object] = {"code": code, "message": message}
+    if detail is not None:
+        body["detail"] = detail
+    return web.Response(
+        status=status,
+        body=json.dumps({"errors": [body]}).encode(),
+        content_type="application/json",
+    )
+
+
+def render_error(error: errors.RegistryError) -> web.Response:
+    found = oci_error_for(error)
+    response = render(found.http_status, found.error_code, error.message, error.detail)
+    if isinstance(error, errors.RangeInvalid) and error.size > 0:
+        response.headers["Range"] = f"0-{error.size - 1}"
+    return response

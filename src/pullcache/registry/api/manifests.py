@@ -1,0 +1,48 @@
+"""Manifest HEAD, GET, PUT and DELETE by tag or digest."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from pullcache.registry.api.context import registry, repository
+from pullcache.registry.errors import ManifestTooLarge
+
+
+async def get_manifest(request: web.Request) -> web.Response:
+    manifest = await registry(request).get_manifest(repository(request), request.match_info["reference"])
+    return web.Response(
+        body=manifest.content,
+        headers={
+            "Content-Type": manifest.media_type,
+            "Docker-Content-Digest": str(manifest.digest),
+            "ETag": f'"{manifest.digest}"',
+        },
+    )
+
+
+async def put_manifest(request: web.Request) -> web.Response:
+    service = registry(request)
+    name, reference = repository(request), request.match_info["reference"]
+    content = await _read_limited(request, service.max_manifest_bytes)
+    stored = await service.put_manifest(name, reference, content, request.headers.get("Content-Type"))
+    headers = {"Location": f"/v2/{name}/manifests/{stored.digest}", "Docker-Content-Digest": str(stored.digest)}
+    if stored.subject is not None:
+        headers["OCI-Subject"] = str(stored.subject)
+    return web.Response(status=201, headers=headers)
+
+
+async def delete_manifest(request: web.Request) -> web.Response:
+    await registry(request).delete_manifest(repository(request), request.match_info["reference"])
+    return web.Response(status=202)
+
+
+async def _read_limited(request: web.Request, limit: int) -> bytes:
+    """The request body, refused as soon as it is known to exceed `limit` bytes."""
+    if request.content_length is not None and request.content_length > limit:
+        raise ManifestTooLarge(limit)
+    body = bytearray()
+    async for chunk in request.content.iter_any():
+        body += chunk
+        if len(body) > limit:
+            raise ManifestTooLarge(limit)
+    return bytes(body)

@@ -1,0 +1,89 @@
+"""Blob uploads: monolithic POST, POST then PUT, chunked PATCH, status, cancel, and cross-repository mount."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from pullcache.core.digests import Digest
+from pullcache.registry.api.context import registry, repository
+from pullcache.registry.api.ranges import parse_content_range
+from pullcache.registry.errors import BlobUploadInvalid
+from pullcache.registry.service import BlobMounted
+
+
+async def start_upload(request: web.Request) -> web.Response:
+    name = repository(request)
+    service = registry(request)
+    digest = request.query.get("digest")
+    if digest is not None:
+        stored = await service.upload_blob(name, digest, _body(request))
+        return _blob_created(name, stored)
+    started = await service.start_upload(name, request.query.get("mount"), request.query.get("from"))
+    if isinstance(started, BlobMounted):
+        return _blob_created(name, started.digest)
+    return _upload_accepted(name, started.upload_id, 0, status=202)
+
+
+async def upload_status(request: web.Request) -> web.Response:
+    name, upload_id = repository(request), request.match_info["upload"]
+    size = await registry(request).upload_size(name, upload_id)
+    return _upload_accepted(name, upload_id, size, status=204)
+
+
+async def append_chunk(request: web.Request) -> web.Response:
+    name, upload_id = repository(request), request.match_info["upload"]
+    start = _chunk_start(request)
+    size = await registry(request).append_chunk(name, upload_id, start, _body(request))
+    return _upload_accepted(name, upload_id, size, status=202)
+
+
+async def complete_upload(request: web.Request) -> web.Response:
+    name, upload_id = repository(request), request.match_info["upload"]
+    chunks = _body(request) if request.body_exists else None
+    start = _chunk_start(request) if chunks is not None else None
+    digest = await registry(request).complete_upload(name, upload_id, request.query.get("digest"), start, chunks)
+    return _blob_created(name, digest)
+
+
+async def cancel_upload(request: web.Request) -> web.Response:
+    await registry(request).cancel_upload(repository(request), request.match_info["upload"])
+    return web.Response(status=204)
+
+
+def _chunk_start(request: web.Request) -> int | None:
+    """Where the chunk says it starts (`Content-Range: start-end`); None for a streamed chunk without one."""
+    header = request.headers.get("Content-Range")
+    if header is None:
+        return None
+    chunk = parse_content_range(header)
+    if chunk is None:
+        raise BlobUploadInvalid(f"malformed Content-Range {header!r}")
+    if request.content_length is not None and request.content_length != chunk.length:
+        raise BlobUploadInvalid(
+            f"Content-Range {header!r} covers {chunk.length} bytes but Content-Length is {request.content_length}"
+        )
+    return chunk.start
+
+
+def _body(request: web.Request) -> AsyncIterator[bytes]:
+    return request.content.iter_any()
+
+
+def _blob_created(name: str, digest: Digest) -> web.Response:
+    return web.Response(
+        status=201,
+        headers={"Location": f"/v2/{name}/blobs/{digest}", "Docker-Content-Digest": str(digest)},
+    )
+
+
+def _upload_accepted(name: str, upload_id: str, size: int, *, status: int) -> web.Response:
+    return web.Response(
+        status=status,
+        headers={
+            "Location": f"/v2/{name}/blobs/uploads/{upload_id}",
+            "Range": f"0-{max(size - 1, 0)}",
+            "Docker-Upload-UUID": upload_id,
+        },
+    )

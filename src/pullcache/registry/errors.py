@@ -1,0 +1,92 @@
+"""Domain errors of the registry. They carry facts; the HTTP edge maps them to OCI error codes.
+
+RegistryError
+├── NameInvalid, TagInvalid, DigestInvalid, SizeInvalid, Unsupported   (the request is malformed)
+├── NameUnknown, BlobUnknown, ManifestUnknown, BlobUploadUnknown       (something named is missing)
+├── BlobUploadInvalid, RangeInvalid                                     (an upload step is out of order)
+├── ManifestInvalid, ManifestBlobUnknown, ManifestTooLarge             (a manifest is refused)
+└── Denied                                                              (the caller may not do this)
+"""
+
+from __future__ import annotations
+
+
+class RegistryError(Exception):
+    """Base of every error the registry answers to a client."""
+
+    def __init__(self, message: str, detail: object = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.detail = detail
+
+
+class NameInvalid(RegistryError):
+    def __init__(self, name: str) -> None:
+        super().__init__(f"invalid repository name {name!r}", {"name": name})
+
+
+class TagInvalid(RegistryError):
+    def __init__(self, tag: str) -> None:
+        super().__init__(f"invalid tag {tag!r}", {"tag": tag})
+
+
+class DigestInvalid(RegistryError):
+    pass
+
+
+class SizeInvalid(RegistryError):
+    pass
+
+
+class Unsupported(RegistryError):
+    pass
+
+
+class NameUnknown(RegistryError):
+    def __init__(self, name: str) -> None:
+        super().__init__(f"repository {name!r} is not known to the registry", {"name": name})
+
+
+class BlobUnknown(RegistryError):
+    def __init__(self, digest: str) -> None:
+        super().__init__(f"blob {digest} is unknown to the repository", {"digest": digest})
+
+
+class ManifestUnknown(RegistryError):
+    def __init__(self, reference: str) -> None:
+        super().__init__(f"manifest {reference!r} is unknown to the repository", {"reference": reference})
+
+
+class BlobUploadUnknown(RegistryError):
+    def __init__(self, upload_id: str) -> None:
+        super().__init__(f"blob upload {upload_id!r} is unknown", {"uuid": upload_id})
+
+
+class BlobUploadInvalid(RegistryError):
+    pass
+
+
+class RangeInvalid(RegistryError):
+    """A chunk does not start where the upload ends; `size` is where it does end."""
+
+    def __init__(self, message: str, size: int) -> None:
+        super().__init__(message, {"size": size})
+        self.size = size
+
+
+class ManifestInvalid(RegistryError):
+    pass
+
+
+class ManifestTooLarge(RegistryError):
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"manifest exceeds the limit of {limit} bytes", {"limit": limit})
+
+
+class ManifestBlobUnknown(RegistryError):
+    def __init__(self, digest: str) -> None:
+        super().__init__(f"manifest references unknown content {digest}", {"digest": digest})
+
+
+class Denied(RegistryError):
+    pass

@@ -1,0 +1,327 @@
+"""The registry's use cases: what a push, a pull and content discovery do, whatever the transport.
+
+Every input is validated here (names, references, digests) so that adapters receive only well-formed values.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from pullcache.core import mediatypes
+from pullcache.core.digests import Digest, InvalidDigest, looks_like_digest
+from pullcache.core.names import is_valid_repository_name, is_valid_tag
+from pullcache.registry.errors import (
+    BlobUnknown,
+    BlobUploadUnknown,
+    DigestInvalid,
+    ManifestBlobUnknown,
+    ManifestInvalid,
+    ManifestTooLarge,
+    ManifestUnknown,
+    NameInvalid,
+    NameUnknown,
+    TagInvalid,
+)
+from pullcache.registry.manifests import Descriptor, parse_manifest
+from pullcache.registry.ports import BlobStore, LocalBlob, ManifestRecord, MetadataStore, UploadRecord
+
+DEFAULT_MAX_MANIFEST_BYTES = 4 * 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class BlobMounted:
+    digest: Digest
+
+
+@dataclass(frozen=True, slots=True)
+class UploadStarted:
+    upload_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class StoredManifest:
+    digest: Digest
+    subject: Digest | None
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    items: Sequence[str]
+    last: str | None  # where the next page starts, when there may be one
+
+
+class RegistryService:
+    def __init__(
+        self,
+        blobs: BlobStore,
+        metadata: MetadataStore,
+        max_manifest_bytes: int = DEFAULT_MAX_MANIFEST_BYTES,
+    ) -> None:
+        self._blobs = blobs
+        self._metadata = metadata
+        self.max_manifest_bytes = max_manifest_bytes
+
+    # -- blobs ---------------------------------------------------------------------------------------------
+
+    async def get_blob(self, repository: str, digest_text: str) -> tuple[Digest, LocalBlob]:
+        """Raises NameInvalid, DigestInvalid, BlobUnknown."""
+        _check_name(repository)
+        digest = _parse_digest(digest_text)
+        if await self._metadata.find_blob_size(repository, digest) is None:
+            raise BlobUnknown(str(digest))
+        blob = await self._blobs.open_blob(digest)
+        if blob is None:
+            raise BlobUnknown(str(digest))
+        return digest, blob
+
+    async def delete_blob(self, repository: str, digest_text: str) -> None:
+        _check_name(repository)
+        digest = _parse_digest(digest_text)
+        if not await self._metadata.unlink_blob(repository, digest):
+            raise BlobUnknown(str(digest))
+
+    # -- uploads -------------------------------------------------------------------------------------------
+
+    async def start_upload(
+        self, repository: str, mount: str | None = None, source: str | None = None
+    ) -> UploadStarted | BlobMounted:
+        """Mount `mount` from `source` (or from anywhere when no source is named) if it exists, else start."""
+        _check_name(repository)
+        if mount is not None:
+            mounted = await self._mount(repository, mount, source)
+            if mounted is not None:
+                return mounted
+        upload = UploadRecord(str(uuid.uuid4()), repository, datetime.now(UTC))
+        await self._blobs.start_upload(upload.upload_id)
+        await self._metadata.create_upload(upload)
+        return UploadStarted(upload.upload_id)
+
+    async def _mount(self, repository: str, mount: str, source: str | None) -> BlobMounted | None:
+        digest = _parse_digest(mount)
+        if source is not None:
+            _check_name(source)
+            size = await self._metadata.find_blob_size(source, digest)
+        else:
+            size = await self._metadata.find_any_blob_size(digest)
+        if size is None or await self._blobs.open_blob(digest) is None:
+            return None
+        await self._metadata.link_blob(repository, digest, size)
+        return BlobMounted(digest)
+
+    async def upload_blob(self, repository: str, digest_text: str, chunks: AsyncIterable[bytes]) -> Digest:
+        """A whole blob in one request (POST with `?digest=`)."""
+        _check_name(repository)
+        digest = _parse_digest(digest_text)
+        started = await self.start_upload(repository)
+        assert isinstance(started, UploadStarted)
+        try:
+            await self._blobs.append(started.upload_id, 0, chunks)
+        except BaseException:
+            await self._discard(started.upload_id)
+            raise
+        return await self._commit(repository, started.upload_id, digest)
+
+    async def upload_size(self, repository: str, upload_id: str) -> int:
+        await self._get_upload(repository, upload_id)
+        size = await self._blobs.upload_size(upload_id)
+        if size is None:
+            raise BlobUploadUnknown(upload_id)
+        return size
+
+    async def append_chunk(
+        self, repository: str, upload_id: str, start: int | None, chunks: AsyncIterable[bytes]
+    ) -> int:
+        """Append a chunk that starts at `start` (None: a streamed chunk); returns the upload's new size.
+
+        Raises BlobUploadUnknown, RangeInvalid.
+        """
+        await self._get_upload(repository, upload_id)
+        return await self._blobs.append(upload_id, start, chunks)
+
+    async def complete_upload(
+        self,
+        repository: str,
+        upload_id: str,
+        digest_text: str | None,
+        start: int | None,
+        chunks: AsyncIterable[bytes] | None,
+    ) -> Digest:
+        """Append the final chunk, if any, and commit the upload under `digest_text`."""
+        await self._get_upload(repository, upload_id)
+        if digest_text is None:
+            raise DigestInvalid("the digest query parameter is required to complete an upload")
+        digest = _parse_digest(digest_text)
+        if chunks is not None:
+            await self._blobs.append(upload_id, start, chunks)
+        return await self._commit(repository, upload_id, digest)
+
+    async def cancel_upload(self, repository: str, upload_id: str) -> None:
+        await self._get_upload(repository, upload_id)
+        await self._discard(upload_id)
+
+    async def _commit(self, repository: str, upload_id: str, digest: Digest) -> Digest:
+        try:
+            size = await self._blobs.commit(upload_id, digest)
+        finally:
+            await self._metadata.delete_upload(upload_id)
+        await self._metadata.link_blob(repository, digest, size)
+        return digest
+
+    async def _discard(self, upload_id: str) -> None:
+        await self._blobs.abort(upload_id)
+        await self._metadata.delete_upload(upload_id)
+
+    async def _get_upload(self, repository: str, upload_id: str) -> UploadRecord:
+        _check_name(repository)
+        if not _is_uuid(upload_id):
+            raise BlobUploadUnknown(upload_id)
+        upload = await self._metadata.find_upload(upload_id)
+        if upload is None or upload.repository != repository:
+            raise BlobUploadUnknown(upload_id)
+        return upload
+
+    # -- manifests -----------------------------------------------------------------------------------------
+
+    async def get_manifest(self, repository: str, reference: str) -> ManifestRecord:
+        """Raises NameInvalid, DigestInvalid, ManifestUnknown."""
+        _check_name(repository)
+        key: Digest | str = _parse_digest(reference) if looks_like_digest(reference) else reference
+        if isinstance(key, str) and not is_valid_tag(key):
+            raise ManifestUnknown(reference)
+        manifest = await self._metadata.find_manifest(repository, key)
+        if manifest is None:
+            raise ManifestUnknown(reference)
+        return manifest
+
+    async def put_manifest(
+        self, repository: str, reference: str, content: bytes, content_type: str | None
+    ) -> StoredManifest:
+        """Validate and store a manifest under a tag or its digest.
+
+        Raises NameInvalid, TagInvalid, DigestInvalid, ManifestTooLarge, ManifestInvalid, ManifestBlobUnknown.
+        """
+        _check_name(repository)
+        tag: str | None = None
+        if looks_like_digest(reference):
+            expected = _parse_digest(reference)
+            digest = Digest.of(content, expected.algorithm)
+            if digest != expected:
+                raise DigestInvalid(f"manifest digest {digest} does not match {expected}", {"digest": reference})
+        else:
+            if not is_valid_tag(reference):
+                raise TagInvalid(reference)
+            tag = reference
+            digest = Digest.of(content)
+        if len(content) > self.max_manifest_bytes:
+            raise ManifestTooLarge(self.max_manifest_bytes)
+        parsed = parse_manifest(content, content_type)
+        await self._require_content(repository, parsed.blobs, parsed.children)
+        record = ManifestRecord(
+            digest,
+            parsed.media_type,
+            content,
+            parsed.subject.digest if parsed.subject else None,
+            parsed.artifact_type,
+            parsed.annotations,
+        )
+        await self._metadata.put_manifest(repository, record, tag)
+        return StoredManifest(digest, record.subject)
+
+    async def _require_content(
+        self, repository: str, blobs: Sequence[Descriptor], children: Sequence[Descriptor]
+    ) -> None:
+        missing = await self._metadata.missing_blobs(repository, [b.digest for b in blobs if not b.external])
+        if not missing:
+            missing = await self._metadata.missing_manifests(repository, [c.digest for c in children])
+        if missing:
+            raise ManifestBlobUnknown(str(missing[0]))
+
+    async def delete_manifest(self, repository: str, reference: str) -> None:
+        """Delete by digest (the manifest and its tags) or by tag (the tag only)."""
+        _check_name(repository)
+        if looks_like_digest(reference):
+            deleted = await self._metadata.delete_manifest(repository, _parse_digest(reference))
+        elif is_valid_tag(reference):
+            deleted = await self._metadata.delete_tag(repository, reference)
+        else:
+            raise TagInvalid(reference)
+        if not deleted:
+            raise ManifestUnknown(reference)
+
+    # -- content discovery ---------------------------------------------------------------------------------
+
+    async def list_tags(self, repository: str, limit: int | None, after: str | None) -> Page:
+        _check_name(repository)
+        tags = await self._metadata.list_tags(repository, _one_more(limit), after)
+        if tags is None:
+            raise NameUnknown(repository)
+        return _page(tags, limit)
+
+    async def list_repositories(self, limit: int | None, after: str | None) -> Page:
+        return _page(await self._metadata.list_repositories(_one_more(limit), after), limit)
+
+    async def list_referrers(
+        self, repository: str, subject_text: str, artifact_type: str | None
+    ) -> list[ManifestRecord]:
+        _check_name(repository)
+        subject = _parse_digest(subject_text)
+        referrers = await self._metadata.list_referrers(repository, subject)
+        if artifact_type is not None:
+            referrers = [r for r in referrers if r.artifact_type == artifact_type]
+        return list(referrers)
+
+
+def referrer_descriptor(manifest: ManifestRecord) -> dict[str, object]:
+    """The descriptor of a referrer as the referrers API lists it."""
+    descriptor: dict[str, object] = {
+        "mediaType": manifest.media_type,
+        "digest": str(manifest.digest),
+        "size": len(manifest.content),
+    }
+    if manifest.artifact_type:
+        descriptor["artifactType"] = manifest.artifact_type
+    if manifest.annotations:
+        descriptor["annotations"] = manifest.annotations
+    return descriptor
+
+
+def referrers_index(manifests: Sequence[ManifestRecord]) -> dict[str, object]:
+    return {
+        "schemaVersion": 2,
+        "mediaType": mediatypes.OCI_INDEX,
+        "manifests": [referrer_descriptor(m) for m in manifests],
+    }
+
+
+def _one_more(limit: int | None) -> int | None:
+    """Ask for one item past the page, to know whether a next page exists."""
+    return None if limit is None else limit + 1
+
+
+def _page(items: Sequence[str], limit: int | None) -> Page:
+    if limit is None or len(items) <= limit:
+        return Page(items, None)
+    page = items[:limit]
+    return Page(page, page[-1] if page else None)
+
+
+def _check_name(repository: str) -> None:
+    if not is_valid_repository_name(repository):
+        raise NameInvalid(repository)
+
+
+def _parse_digest(text: str) -> Digest:
+    try:
+        return Digest.parse(text)
+    except InvalidDigest as error:
+        raise DigestInvalid(str(error), {"digest": text}) from None
+
+
+def _is_uuid(text: str) -> bool:
+    try:
+        return str(uuid.UUID(text)) == text
+    except ValueError:
+        return False

@@ -1,0 +1,1 @@
+"""Blob storage drivers behind the registry's BlobStore port."""

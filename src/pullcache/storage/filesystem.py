@@ -1,0 +1,198 @@
+"""Content-addressed blobs in a directory tree, with staged, resumable uploads.
+
+    <root>/blobs/<algorithm>/<first two hex>/<hex>   committed, verified content (served with sendfile)
+    <root>/uploads/<upload id>                       bytes staged so far for one upload
+
+An upload streams to its staging file while a sha256 runs over it; `commit` checks the digest, fsyncs and
+renames the file into place, so nothing partial or unverified is ever visible. The running hash lives in
+memory; when it is missing or stale (a restart, another worker process took a chunk) it is recomputed from
+the staging file, so uploads survive restarts and may move between processes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import hashlib
+import os
+from collections.abc import AsyncIterable, Awaitable
+from pathlib import Path
+from typing import TypeVar
+
+from pullcache.core.digests import CANONICAL, Digest
+from pullcache.registry.errors import BlobUploadUnknown, DigestInvalid, RangeInvalid
+from pullcache.registry.ports import LocalBlob
+
+T = TypeVar("T")
+
+FLUSH_BYTES = 1 << 20  # hand data to the writer thread a mebibyte at a time: flat memory, few thread hops
+READ_BYTES = 1 << 20
+
+
+class _Progress:
+    """The running hash of an upload and how many bytes it covers."""
+
+    __slots__ = ("hasher", "size")
+
+    def __init__(self) -> None:
+        self.hasher = hashlib.new(CANONICAL)
+        self.size = 0
+
+    def write(self, fd: int, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            written = os.write(fd, view)
+            view = view[written:]
+        self.hasher.update(data)
+        self.size += len(data)
+
+
+class FilesystemBlobStore:
+    def __init__(self, root: Path) -> None:
+        self._blobs = root / "blobs"
+        self._uploads = root / "uploads"
+        self._blobs.mkdir(parents=True, exist_ok=True)
+        self._uploads.mkdir(parents=True, exist_ok=True)
+        self._progress: dict[str, _Progress] = {}
+
+    def blob_path(self, digest: Digest) -> Path:
+        return self._blobs / digest.algorithm / digest.encoded[:2] / digest.encoded
+
+    async def open_blob(self, digest: Digest) -> LocalBlob | None:
+        path = self.blob_path(digest)
+        try:
+            size = os.stat(path).st_size
+        except FileNotFoundError:
+            return None
+        return LocalBlob(path, size)
+
+    async def start_upload(self, upload_id: str) -> None:
+        self._upload_path(upload_id).touch(exist_ok=False)
+        self._progress[upload_id] = _Progress()
+
+    async def upload_size(self, upload_id: str) -> int | None:
+        try:
+            return os.stat(self._upload_path(upload_id)).st_size
+        except FileNotFoundError:
+            return None
+
+    async def append(self, upload_id: str, offset: int | None, chunks: AsyncIterable[bytes]) -> int:
+        fd = self._open_upload(upload_id, os.O_WRONLY)
+        try:
+            await _locked(fd)
+            size = os.fstat(fd).st_size
+            if offset is not None and offset != size:
+                raise RangeInvalid(f"chunk starts at {offset} but the upload has {size} bytes", size)
+            progress = await _uninterrupted(asyncio.to_thread(self._current_progress, upload_id, fd, size))
+            os.lseek(fd, size, os.SEEK_SET)
+            pending: list[bytes] = []
+            pending_bytes = 0
+            async for chunk in chunks:
+                pending.append(chunk)
+                pending_bytes += len(chunk)
+                if pending_bytes >= FLUSH_BYTES:
+                    await _uninterrupted(asyncio.to_thread(progress.write, fd, b"".join(pending)))
+                    pending.clear()
+                    pending_bytes = 0
+            if pending:
+                await _uninterrupted(asyncio.to_thread(progress.write, fd, b"".join(pending)))
+            return progress.size
+        finally:
+            os.close(fd)
+
+    async def commit(self, upload_id: str, digest: Digest) -> int:
+        fd = self._open_upload(upload_id, os.O_RDONLY)
+        try:
+            await _locked(fd)
+            return await _uninterrupted(asyncio.to_thread(self._commit, upload_id, fd, digest))
+        finally:
+            os.close(fd)
+
+    async def abort(self, upload_id: str) -> None:
+        self._progress.pop(upload_id, None)
+        with contextlib.suppress(FileNotFoundError):
+            self._upload_path(upload_id).unlink()
+
+    def _commit(self, upload_id: str, fd: int, digest: Digest) -> int:
+        size = os.fstat(fd).st_size
+        progress = self._progress.pop(upload_id, None)
+        if digest.algorithm == CANONICAL and progress is not None and progress.size == size:
+            actual = progress.hasher.hexdigest()
+        else:
+            actual = _hash_file(fd, digest.hasher(), size).hexdigest()
+        staged = self._upload_path(upload_id)
+        if actual != digest.encoded:
+            staged.unlink(missing_ok=True)
+            raise DigestInvalid(
+                f"content digest {digest.algorithm}:{actual} does not match {digest}", {"digest": str(digest)}
+            )
+        target = self.blob_path(digest)
+        if target.exists():
+            staged.unlink(missing_ok=True)
+            return size
+        os.fsync(fd)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.rename(staged, target)
+        _fsync_directory(target.parent)
+        return size
+
+    def _current_progress(self, upload_id: str, fd: int, size: int) -> _Progress:
+        progress = self._progress.get(upload_id)
+        if progress is None or progress.size != size:
+            progress = _Progress()
+            _hash_file(fd, progress.hasher, size)
+            progress.size = size
+            self._progress[upload_id] = progress
+        return progress
+
+    def _open_upload(self, upload_id: str, flags: int) -> int:
+        try:
+            return os.open(self._upload_path(upload_id), flags)
+        except FileNotFoundError:
+            raise BlobUploadUnknown(upload_id) from None
+
+    def _upload_path(self, upload_id: str) -> Path:
+        # The service admits only UUIDs, so an id never escapes the uploads directory.
+        return self._uploads / upload_id
+
+
+def _hash_file(fd: int, hasher: hashlib._Hash, size: int) -> hashlib._Hash:
+    offset = 0
+    while offset < size:
+        data = os.pread(fd, min(READ_BYTES, size - offset), offset)
+        if not data:
+            break
+        hasher.update(data)
+        offset += len(data)
+    return hasher
+
+
+async def _locked(fd: int) -> None:
+    """Take the upload's exclusive lock (released when `fd` closes), shared across worker processes."""
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        await _uninterrupted(asyncio.to_thread(fcntl.flock, fd, fcntl.LOCK_EX))
+
+
+async def _uninterrupted(work: Awaitable[T]) -> T:
+    """Await `work` to its end even if the caller is cancelled, then let the cancellation through.
+
+    A thread writing to a file descriptor must finish before the descriptor is closed.
+    """
+    task = asyncio.ensure_future(work)
+    try:
+        return await asyncio.shield(task)
+    except asyncio.CancelledError:
+        with contextlib.suppress(BaseException):
+            await task
+        raise
+
+
+def _fsync_directory(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

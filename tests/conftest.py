@@ -1,0 +1,26 @@
+"""Fixtures shared by every test folder."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.servers import DistributionServer, PullcacheServer
+
+
+@pytest.fixture
+def pullcache(tmp_path: Path) -> Iterator[PullcacheServer]:
+    """A fresh pullcache on loopback with an empty data dir."""
+    server = PullcacheServer(tmp_path / "data").start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def distribution(tmp_path: Path) -> Iterator[DistributionServer]:
+    """A fresh CNCF Distribution on loopback."""
+    server = DistributionServer(tmp_path / "distribution").start()
+    yield server
+    server.stop()
