@@ -25,18 +25,14 @@ blobs = sa.Table(
 repository_blobs = sa.Table(
     "repository_blobs",
     metadata,
-    sa.Column(
-        "repository_id", sa.Integer, sa.ForeignKey("repositories.id", ondelete="CASCADE"), primary_key=True
-    ),
+    sa.Column("repository_id", sa.Integer, sa.ForeignKey("repositories.id", ondelete="CASCADE"), primary_key=True),
     sa.Column("digest", sa.String(200), sa.ForeignKey("blobs.digest"), primary_key=True),
 )
 
 manifests = sa.Table(
     "manifests",
     metadata,
-    sa.Column(
-        "repository_id", sa.Integer, sa.ForeignKey("repositories.id", ondelete="CASCADE"), primary_key=True
-    ),
+    sa.Column("repository_id", sa.Integer, sa.ForeignKey("repositories.id", ondelete="CASCADE"), primary_key=True),
     sa.Column("digest", sa.String(200), primary_key=True),
     sa.Column("media_type", sa.String(255), nullable=False),
     sa.Column("content", sa.LargeBinary, nullable=False),
@@ -50,9 +46,7 @@ manifests = sa.Table(
 tags = sa.Table(
     "tags",
     metadata,
-    sa.Column(
-        "repository_id", sa.Integer, sa.ForeignKey("repositories.id", ondelete="CASCADE"), primary_key=True
-    ),
+    sa.Column("repository_id", sa.Integer, sa.ForeignKey("repositories.id", ondelete="CASCADE"), primary_key=True),
     sa.Column("name", sa.String(128), primary_key=True),
     sa.Column("digest", sa.String(200), nullable=False),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),

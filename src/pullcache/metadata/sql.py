@@ -41,9 +41,7 @@ class SqlMetadataStore:
         async with self._writer.begin() as connection:
             repository_id = await self._ensure_repository(connection, repository)
             await connection.execute(
-                self._insert(blobs)
-                .values(digest=str(digest), size=size, created_at=_now())
-                .on_conflict_do_nothing()
+                self._insert(blobs).values(digest=str(digest), size=size, created_at=_now()).on_conflict_do_nothing()
             )
             await connection.execute(
                 self._insert(repository_blobs)
@@ -124,7 +122,10 @@ class SqlMetadataStore:
                 await connection.execute(
                     statement.on_conflict_do_update(
                         index_elements=[tags.c.repository_id, tags.c.name],
-                        set_={"digest": statement.excluded.digest, "updated_at": statement.excluded.updated_at},
+                        set_={
+                            "digest": statement.excluded.digest,
+                            "updated_at": statement.excluded.updated_at,
+                        },
                     )
                 )
 
@@ -222,9 +223,7 @@ class SqlMetadataStore:
             )
 
     async def find_upload(self, upload_id: str) -> UploadRecord | None:
-        query = sa.select(uploads.c.id, uploads.c.repository, uploads.c.started_at).where(
-            uploads.c.id == upload_id
-        )
+        query = sa.select(uploads.c.id, uploads.c.repository, uploads.c.started_at).where(uploads.c.id == upload_id)
         async with self._reader.connect() as connection:
             row = (await connection.execute(query)).first()
         return None if row is None else UploadRecord(row.id, row.repository, row.started_at)
@@ -250,7 +249,7 @@ async def _find_repository_id(connection: AsyncConnection, repository: str) -> i
     return (await connection.execute(sa.select(repositories.c.id).where(repositories.c.name == repository))).scalar()
 
 
-def _manifest_record(row: sa.Row[Any]) -> ManifestRecord:
+def _manifest_record(row: sa.Row[*tuple[Any, ...]]) -> ManifestRecord:
     return ManifestRecord(
         Digest.parse(row.digest),
         row.media_type,

@@ -18,7 +18,6 @@ from pullcache.registry.errors import (
     BlobUploadUnknown,
     DigestInvalid,
     ManifestBlobUnknown,
-    ManifestInvalid,
     ManifestTooLarge,
     ManifestUnknown,
     NameInvalid,

@@ -35,9 +35,7 @@ async def catalog(request: web.Request) -> web.Response:
 
 async def list_referrers(request: web.Request) -> web.Response:
     artifact_type = request.query.get("artifactType")
-    referrers = await registry(request).list_referrers(
-        repository(request), request.match_info["digest"], artifact_type
-    )
+    referrers = await registry(request).list_referrers(repository(request), request.match_info["digest"], artifact_type)
     response = web.Response(body=json.dumps(referrers_index(referrers)).encode(), content_type=OCI_INDEX)
     if artifact_type is not None:
         response.headers["OCI-Filters-Applied"] = "artifactType"

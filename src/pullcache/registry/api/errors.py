@@ -1,6 +1,6 @@
 """The one table that maps registry errors to OCI error codes and statuses, and the one renderer.
 
-    {"errors": [{"code": "BLOB_UNKNOWN", "message": "...", "detail": {...}}]}
+{"errors": [{"code": "BLOB_UNKNOWN", "message": "...", "detail": {...}}]}
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ UNKNOWN_ERROR = OciError(500, "UNKNOWN")
 
 def oci_error_for(error: errors.RegistryError) -> OciError:
     for cls in type(error).__mro__:
-        found = ERROR_TABLE.get(cls)  # type: ignore[call-overload]
+        found = ERROR_TABLE.get(cls)
         if found is not None:
             return found
     return UNKNOWN_ERROR

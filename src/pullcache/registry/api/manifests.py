@@ -25,7 +25,10 @@ async def put_manifest(request: web.Request) -> web.Response:
     name, reference = repository(request), request.match_info["reference"]
     content = await _read_limited(request, service.max_manifest_bytes)
     stored = await service.put_manifest(name, reference, content, request.headers.get("Content-Type"))
-    headers = {"Location": f"/v2/{name}/manifests/{stored.digest}", "Docker-Content-Digest": str(stored.digest)}
+    headers = {
+        "Location": f"/v2/{name}/manifests/{stored.digest}",
+        "Docker-Content-Digest": str(stored.digest),
+    }
     if stored.subject is not None:
         headers["OCI-Subject"] = str(stored.subject)
     return web.Response(status=201, headers=headers)

@@ -27,14 +27,20 @@ def upgrade() -> None:
     op.create_table(
         "repository_blobs",
         sa.Column(
-            "repository_id", sa.Integer, sa.ForeignKey("repositories.id", ondelete="CASCADE"), primary_key=True
+            "repository_id",
+            sa.Integer,
+            sa.ForeignKey("repositories.id", ondelete="CASCADE"),
+            primary_key=True,
         ),
         sa.Column("digest", sa.String(200), sa.ForeignKey("blobs.digest"), primary_key=True),
     )
     op.create_table(
         "manifests",
         sa.Column(
-            "repository_id", sa.Integer, sa.ForeignKey("repositories.id", ondelete="CASCADE"), primary_key=True
+            "repository_id",
+            sa.Integer,
+            sa.ForeignKey("repositories.id", ondelete="CASCADE"),
+            primary_key=True,
         ),
         sa.Column("digest", sa.String(200), primary_key=True),
         sa.Column("media_type", sa.String(255), nullable=False),
@@ -48,7 +54,10 @@ def upgrade() -> None:
     op.create_table(
         "tags",
         sa.Column(
-            "repository_id", sa.Integer, sa.ForeignKey("repositories.id", ondelete="CASCADE"), primary_key=True
+            "repository_id",
+            sa.Integer,
+            sa.ForeignKey("repositories.id", ondelete="CASCADE"),
+            primary_key=True,
         ),
         sa.Column("name", sa.String(128), primary_key=True),
         sa.Column("digest", sa.String(200), nullable=False),
