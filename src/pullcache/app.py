@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 import uuid
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
 from aiohttp import web
 
@@ -15,6 +19,11 @@ from pullcache.registry.api.routes import Handler, add_registry_routes, registry
 from pullcache.registry.service import RegistryService
 from pullcache.storage.filesystem import FilesystemBlobStore
 
+log = logging.getLogger(__name__)
+
+# How often each worker looks for expired uploads; the purge is idempotent, so workers need not agree.
+PURGE_INTERVAL = 3600.0
+
 
 def build_app(settings: Settings) -> web.Application:
     """The whole HTTP application over `settings`. The schema must be migrated already (see server.py)."""
@@ -23,16 +32,33 @@ def build_app(settings: Settings) -> web.Application:
 
     async def resources(app: web.Application) -> AsyncIterator[None]:
         engine = create_engine(settings.resolved_database_url)
-        app[REGISTRY] = RegistryService(
+        registry = RegistryService(
             FilesystemBlobStore(settings.data_dir),
             SqlMetadataStore(engine),
             max_manifest_bytes=settings.max_manifest_bytes,
         )
+        app[REGISTRY] = registry
+        purger = asyncio.create_task(_purge_uploads(registry, timedelta(seconds=settings.upload_expiry)))
         yield
+        purger.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await purger
         await engine.dispose()
 
     app.cleanup_ctx.append(resources)
     return app
+
+
+async def _purge_uploads(registry: RegistryService, expiry: timedelta) -> None:
+    while True:
+        try:
+            purged = await registry.purge_uploads(expiry)
+        except Exception:
+            log.exception("purging expired uploads failed; trying again later")
+        else:
+            if purged:
+                log.info("purged expired uploads", extra={"fields": {"count": purged}})
+        await asyncio.sleep(PURGE_INTERVAL)
 
 
 @web.middleware

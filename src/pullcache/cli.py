@@ -29,6 +29,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             max_manifest_bytes=arguments.max_manifest_bytes,
             log_level=arguments.log_level,
             shutdown_timeout=arguments.shutdown_timeout,
+            upload_expiry=arguments.upload_expiry,
         )
     except ConfigError as error:
         parser.error(str(error))
@@ -60,4 +61,5 @@ def _parser() -> argparse.ArgumentParser:
     option("--max-manifest-bytes", int, defaults.max_manifest_bytes, "largest manifest accepted")
     option("--log-level", str, defaults.log_level, "debug, info, warning or error")
     option("--shutdown-timeout", float, defaults.shutdown_timeout, "seconds in-flight requests get on stop")
+    option("--upload-expiry", float, defaults.upload_expiry, "seconds before an unfinished upload is discarded")
     return parser

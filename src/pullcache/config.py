@@ -22,6 +22,7 @@ class Settings:
     max_manifest_bytes: int = DEFAULT_MAX_MANIFEST_BYTES
     log_level: str = "info"
     shutdown_timeout: float = 30.0  # seconds in-flight requests get to finish on SIGTERM
+    upload_expiry: float = 7 * 24 * 3600.0  # seconds after which an unfinished upload is discarded
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
@@ -34,6 +35,10 @@ class Settings:
             raise ConfigError(f"unknown log level {self.log_level!r}")
         if self.shutdown_timeout < 0:
             raise ConfigError("shutdown timeout must not be negative")
+        if self.upload_expiry <= 0:
+            raise ConfigError("upload expiry must be positive")
+        if self.workers > 1 and self.port == 0:
+            raise ConfigError("several workers need a fixed port to share")
 
     @property
     def resolved_database_url(self) -> str:

@@ -232,6 +232,11 @@ class SqlMetadataStore:
         async with self._writer.begin() as connection:
             await connection.execute(sa.delete(uploads).where(uploads.c.id == upload_id))
 
+    async def list_uploads_started_before(self, cutoff: datetime) -> Sequence[str]:
+        query = sa.select(uploads.c.id).where(uploads.c.started_at < cutoff).order_by(uploads.c.started_at)
+        async with self._reader.connect() as connection:
+            return list((await connection.execute(query)).scalars())
+
     async def _ensure_repository(self, connection: AsyncConnection, repository: str) -> int:
         await connection.execute(
             self._insert(repositories).values(name=repository, created_at=_now()).on_conflict_do_nothing()

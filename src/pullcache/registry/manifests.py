@@ -37,7 +37,7 @@ def parse_manifest(content: bytes, content_type: str | None) -> ParsedManifest:
     """Parse `content` sent with `content_type`; raises ManifestInvalid."""
     try:
         document = json.loads(content)
-    except (ValueError, UnicodeDecodeError) as error:
+    except (ValueError, RecursionError) as error:  # RecursionError: nesting deeper than the parser allows
         raise ManifestInvalid(f"manifest is not valid JSON: {error}") from None
     if not isinstance(document, dict):
         raise ManifestInvalid("manifest is not a JSON object")

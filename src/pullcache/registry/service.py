@@ -8,7 +8,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from pullcache.core import mediatypes
 from pullcache.core.digests import Digest, InvalidDigest, looks_like_digest
@@ -160,6 +160,13 @@ class RegistryService:
     async def cancel_upload(self, repository: str, upload_id: str) -> None:
         await self._get_upload(repository, upload_id)
         await self._discard(upload_id)
+
+    async def purge_uploads(self, older_than: timedelta) -> int:
+        """Discard upload sessions started more than `older_than` ago; returns how many."""
+        expired = await self._metadata.list_uploads_started_before(datetime.now(UTC) - older_than)
+        for upload_id in expired:
+            await self._discard(upload_id)
+        return len(expired)
 
     async def _commit(self, repository: str, upload_id: str, digest: Digest) -> Digest:
         try:

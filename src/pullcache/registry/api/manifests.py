@@ -10,14 +10,11 @@ from pullcache.registry.errors import ManifestTooLarge
 
 async def get_manifest(request: web.Request) -> web.Response:
     manifest = await registry(request).get_manifest(repository(request), request.match_info["reference"])
-    return web.Response(
-        body=manifest.content,
-        headers={
-            "Content-Type": manifest.media_type,
-            "Docker-Content-Digest": str(manifest.digest),
-            "ETag": f'"{manifest.digest}"',
-        },
-    )
+    etag = f'"{manifest.digest}"'
+    headers = {"Docker-Content-Digest": str(manifest.digest), "ETag": etag}
+    if etag in request.headers.get("If-None-Match", ""):
+        return web.Response(status=304, headers=headers)
+    return web.Response(body=manifest.content, headers={**headers, "Content-Type": manifest.media_type})
 
 
 async def put_manifest(request: web.Request) -> web.Response:
