@@ -42,6 +42,17 @@ def wait_until_serving(url: str, process: subprocess.Popen[bytes], timeout: floa
     raise TimeoutError(f"nothing served {url} within {timeout} s")
 
 
+def stop_process_group(process: subprocess.Popen[bytes], sig: int = signal.SIGTERM, timeout: float = 10.0) -> int:
+    """Signal the process's group (it was started with start_new_session), then SIGKILL it after `timeout`."""
+    if process.poll() is None:
+        os.killpg(process.pid, sig)
+    try:
+        return process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        return process.wait()
+
+
 @dataclass
 class PullcacheServer:
     """`pullcache serve` in a child process over its own data dir."""
@@ -49,7 +60,10 @@ class PullcacheServer:
     data_dir: Path
     port: int = field(default_factory=free_port)
     workers: int = 1
+    log_level: str = "warning"  # "info" writes the JSON access log, a line a request
     extra_args: Sequence[str] = ()
+    # What the interpreter runs: the package, or a script that prepares the process and calls pullcache.cli.main.
+    launcher: Sequence[str] = ("-m", "pullcache")
     process: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
 
@@ -68,8 +82,7 @@ class PullcacheServer:
         self.process = subprocess.Popen(
             [
                 sys.executable,
-                "-m",
-                "pullcache",
+                *self.launcher,
                 "serve",
                 "--host",
                 "127.0.0.1",
@@ -80,7 +93,7 @@ class PullcacheServer:
                 "--workers",
                 str(self.workers),
                 "--log-level",
-                "warning",
+                self.log_level,
                 *self.extra_args,
             ],
             stdout=log,
@@ -93,13 +106,7 @@ class PullcacheServer:
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 30.0) -> int:
         assert self.process is not None
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, sig)
-        try:
-            return self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            return self.process.wait()
+        return stop_process_group(self.process, sig, timeout)
 
     def log(self) -> str:
         return self.log_path.read_text() if self.log_path and self.log_path.exists() else ""
@@ -151,10 +158,5 @@ class DistributionServer:
         return self
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
+        if self.process is not None:
+            stop_process_group(self.process)

@@ -1,8 +1,9 @@
 """Running the server: migrations once, then one worker process, or N sharing the port with SO_REUSEPORT.
 
 Shutdown is graceful: on SIGTERM or SIGINT a worker stops accepting connections and gives in-flight requests
-`shutdown_timeout` seconds to finish. An upload cut short keeps the bytes it had staged, so the client can
-ask where it stands and resume.
+`shutdown_timeout` seconds to finish, request bodies still arriving included; requests still running then
+are cancelled (aiohttp's own shutdown may take as long again). An upload cut short keeps the bytes it had
+staged, so the client can ask where it stands and resume.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pullcache.app import build_app
 from pullcache.config import Settings
 from pullcache.logs import ACCESS_LOGGER, JsonAccessLogger, configure_logging
 from pullcache.metadata.engine import create_engine, migrate
+from pullcache.registry.api.routes import Handler
 
 log = logging.getLogger(__name__)
 
@@ -48,17 +50,20 @@ def run_worker(settings: Settings) -> None:
 
 
 async def _run_worker(settings: Settings) -> None:
+    app = build_app(settings)
+    in_flight = InFlightRequests()
+    app.middlewares.insert(0, in_flight.track)
     runner = web.AppRunner(
-        build_app(settings),
+        app,
         access_log_class=JsonAccessLogger,
         access_log=logging.getLogger(ACCESS_LOGGER),
+        shutdown_timeout=settings.shutdown_timeout,
     )
     await runner.setup()
     site = web.TCPSite(
         runner,
         settings.host,
         settings.port,
-        shutdown_timeout=settings.shutdown_timeout,
         backlog=1024,
         reuse_port=settings.workers > 1,
     )
@@ -73,8 +78,43 @@ async def _run_worker(settings: Settings) -> None:
     )
     await stop.wait()
     log.info("shutting down: finishing in-flight requests")
+    await site.stop()
+    try:
+        async with asyncio.timeout(settings.shutdown_timeout):
+            await in_flight.wait_idle()
+    except TimeoutError:
+        log.warning("in-flight requests outlasted the shutdown timeout: cancelling them")
     await runner.cleanup()
     log.info("stopped")
+
+
+class InFlightRequests:
+    """Counts the requests whose handlers are running, so that shutdown can wait for them.
+
+    aiohttp's own shutdown ignores whatever arrives on a connection once it has begun, so a request whose body
+    is still arriving (an upload chunk) could never finish; waiting here first, with the listening socket
+    already closed, lets it.
+    """
+
+    def __init__(self) -> None:
+        self._running = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    @web.middleware
+    async def track(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        self._running += 1
+        self._idle.clear()
+        try:
+            return await handler(request)
+        finally:
+            self._running -= 1
+            if self._running == 0:
+                self._idle.set()
+
+    async def wait_idle(self) -> None:
+        """Return once no handler runs."""
+        await self._idle.wait()
 
 
 def _supervise(settings: Settings) -> None:

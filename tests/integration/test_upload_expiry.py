@@ -33,7 +33,8 @@ def test_upload_older_than_expiry_is_discarded_at_start(tmp_path: Path) -> None:
     assert _request("PATCH", server.url + location, chunk, {"Content-Range": "0-999"}) == 202
     server.stop()
     staged = list((data_dir / "uploads").iterdir())
-    assert len(staged) == 1 and staged[0].stat().st_size == len(chunk)
+    assert len(staged) == 1
+    assert staged[0].stat().st_size == len(chunk)
 
     time.sleep(1.5)
     restarted = PullcacheServer(data_dir, extra_args=["--upload-expiry", "1"]).start()

@@ -10,7 +10,8 @@ import re
 from dataclasses import dataclass
 
 # The grammar of the image spec; an algorithm outside ALGORITHMS is well formed but unsupported.
-_DIGEST = re.compile(r"^([a-z0-9]+(?:[+._-][a-z0-9]+)*):([a-zA-Z0-9=_-]+)$")
+# Matched with fullmatch: `$` would also accept a trailing newline.
+_DIGEST = re.compile(r"([a-z0-9]+(?:[+._-][a-z0-9]+)*):([a-zA-Z0-9=_-]+)")
 ALGORITHMS: dict[str, int] = {"sha256": 64, "sha512": 128}
 CANONICAL = "sha256"
 
@@ -32,7 +33,7 @@ class Digest:
     @classmethod
     def parse(cls, text: str) -> Digest:
         """Parse and validate `text`; raises InvalidDigest."""
-        match = _DIGEST.match(text)
+        match = _DIGEST.fullmatch(text)
         if match is None:
             raise InvalidDigest(text, "not of the form algorithm:hex")
         algorithm, encoded = match.groups()

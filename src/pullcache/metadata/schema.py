@@ -2,7 +2,35 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from typing import Any
+
 import sqlalchemy as sa
+
+
+class UtcDateTime(sa.TypeDecorator[datetime]):
+    """An instant, stored in UTC and read back time-zone aware on every dialect.
+
+    SQLite has no time zones: a plain DateTime(timezone=True) drops the offset on the way in (storing local wall
+    time) and returns naive values, so comparisons and round trips would disagree with PostgreSQL.
+    """
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r} is ambiguous; give it a time zone")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: Any, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, datetime)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
 
 metadata = sa.MetaData()
 
@@ -11,7 +39,7 @@ repositories = sa.Table(
     metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("name", sa.String(255), nullable=False, unique=True),
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
 )
 
 blobs = sa.Table(
@@ -19,7 +47,7 @@ blobs = sa.Table(
     metadata,
     sa.Column("digest", sa.String(200), primary_key=True),
     sa.Column("size", sa.BigInteger, nullable=False),
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
 )
 
 repository_blobs = sa.Table(
@@ -39,7 +67,7 @@ manifests = sa.Table(
     sa.Column("subject", sa.String(200), nullable=True),
     sa.Column("artifact_type", sa.String(255), nullable=True),
     sa.Column("annotations", sa.JSON, nullable=True),
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Index("ix_manifests_subject", "repository_id", "subject"),
 )
 
@@ -49,7 +77,7 @@ tags = sa.Table(
     sa.Column("repository_id", sa.Integer, sa.ForeignKey("repositories.id", ondelete="CASCADE"), primary_key=True),
     sa.Column("name", sa.String(128), primary_key=True),
     sa.Column("digest", sa.String(200), nullable=False),
-    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
     sa.Index("ix_tags_digest", "repository_id", "digest"),
 )
 
@@ -58,5 +86,5 @@ uploads = sa.Table(
     metadata,
     sa.Column("id", sa.String(36), primary_key=True),
     sa.Column("repository", sa.String(255), nullable=False),
-    sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("started_at", UtcDateTime, nullable=False),
 )

@@ -78,9 +78,9 @@ class FilesystemBlobStore:
             return None
 
     async def append(self, upload_id: str, offset: int | None, chunks: AsyncIterable[bytes]) -> int:
-        fd = self._open_upload(upload_id, os.O_WRONLY)
+        fd = self._open_upload(upload_id, os.O_RDWR)  # read too: a stale running hash is recomputed
         try:
-            await _locked(fd)
+            await self._lock_staged(upload_id, fd)
             size = os.fstat(fd).st_size
             if offset is not None and offset != size:
                 raise RangeInvalid(f"chunk starts at {offset} but the upload has {size} bytes", size)
@@ -104,7 +104,7 @@ class FilesystemBlobStore:
     async def commit(self, upload_id: str, digest: Digest) -> int:
         fd = self._open_upload(upload_id, os.O_RDONLY)
         try:
-            await _locked(fd)
+            await self._lock_staged(upload_id, fd)
             return await _uninterrupted(asyncio.to_thread(self._commit, upload_id, fd, digest))
         finally:
             os.close(fd)
@@ -113,6 +113,21 @@ class FilesystemBlobStore:
         self._progress.pop(upload_id, None)
         with contextlib.suppress(FileNotFoundError):
             self._upload_path(upload_id).unlink()
+
+    async def _lock_staged(self, upload_id: str, fd: int) -> None:
+        """Take the upload's lock, then make sure `fd` still is the staged upload; raises BlobUploadUnknown.
+
+        While this caller waited for the lock, another may have committed the upload (renamed the file into
+        the blob tree) or aborted it: writing through `fd` would then alter a committed blob.
+        """
+        await _locked(fd)
+        try:
+            staged = os.stat(self._upload_path(upload_id))
+        except FileNotFoundError:
+            raise BlobUploadUnknown(upload_id) from None
+        opened = os.fstat(fd)
+        if (staged.st_dev, staged.st_ino) != (opened.st_dev, opened.st_ino):
+            raise BlobUploadUnknown(upload_id)
 
     def _commit(self, upload_id: str, fd: int, digest: Digest) -> int:
         size = os.fstat(fd).st_size

@@ -41,6 +41,8 @@ def parse_range(header: str | None, size: int) -> ByteRange | None:
         suffix = int(last)
         if suffix == 0:
             raise Unsatisfiable(header)
+        if size == 0:
+            return None  # satisfiable by RFC 9110, but there is no byte to name in a Content-Range
         return ByteRange(max(size - suffix, 0), size - 1)
     start = int(first)
     end = min(int(last), size - 1) if last else size - 1

@@ -50,7 +50,7 @@ async def registry_errors(request: web.Request, handler: Handler) -> web.StreamR
     except RegistryError as error:
         response = render_error(error)
     except web.HTTPNotFound:
-        response = render(404, "NAME_UNKNOWN", f"no endpoint at {request.path}")
+        response = render(404, "UNSUPPORTED", f"no endpoint at {request.path}")
     except web.HTTPMethodNotAllowed as error:
         response = render(405, "UNSUPPORTED", f"{request.method} is not supported at {request.path}")
         response.headers["Allow"] = ", ".join(sorted(error.allowed_methods))

@@ -1,0 +1,89 @@
+"""The adapters behind the registry's ports, opened the way the tests need them, and the byte streams fed to them.
+
+Each adapter kind has a factory over a scratch directory. A blob store factory returns an *opener*: every call
+opens one more store over the same storage, as a restarted process or a second worker process would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from pathlib import Path
+from typing import Final
+
+from pullcache.core.digests import Digest
+from pullcache.metadata.engine import create_engine, migrate
+from pullcache.metadata.sql import SqlMetadataStore
+from pullcache.registry.ports import BlobStore, MetadataStore
+from pullcache.storage.filesystem import FilesystemBlobStore
+
+# No step of these tests should take this long; waiting longer means something is stuck.
+STEP_TIMEOUT: Final = 10.0
+
+BlobStoreOpener = Callable[[], BlobStore]
+BlobStoreFactory = Callable[[Path], BlobStoreOpener]
+MetadataStoreFactory = Callable[[Path], AbstractAsyncContextManager[MetadataStore]]
+
+
+def filesystem_blob_stores(scratch: Path) -> BlobStoreOpener:
+    root = scratch / "blob-store"
+    return lambda: FilesystemBlobStore(root)
+
+
+def sqlite_url(path: Path) -> str:
+    return f"sqlite+aiosqlite:///{path}"
+
+
+@asynccontextmanager
+async def sqlite_metadata_store(scratch: Path) -> AsyncIterator[SqlMetadataStore]:
+    """A SqlMetadataStore on a migrated SQLite file; the engine is disposed on exit."""
+    engine = create_engine(sqlite_url(scratch / "metadata.db"))
+    try:
+        await migrate(engine)
+        yield SqlMetadataStore(engine)
+    finally:
+        await engine.dispose()
+
+
+async def chunks(*parts: bytes) -> AsyncIterator[bytes]:
+    """`parts` as a stream, as a request body arrives."""
+    for part in parts:
+        yield part
+
+
+class GatedChunks:
+    """A stream that hands over `first`, then waits to be released before handing over `rest`.
+
+    `reading` is set once `first` has been taken: the consumer is then inside its read loop, holding whatever
+    it took before reading.
+    """
+
+    def __init__(self, first: bytes, rest: bytes) -> None:
+        self._first = first
+        self._rest = rest
+        self.reading = asyncio.Event()
+        self._released = asyncio.Event()
+
+    @property
+    def content(self) -> bytes:
+        return self._first + self._rest
+
+    def release(self) -> None:
+        self._released.set()
+
+    async def stream(self) -> AsyncIterator[bytes]:
+        yield self._first
+        self.reading.set()
+        await asyncio.wait_for(self._released.wait(), STEP_TIMEOUT)
+        yield self._rest
+
+
+async def read_blob(store: BlobStore, digest: Digest) -> bytes | None:
+    """The committed content under `digest`, or None when the store does not show it."""
+    blob = await store.open_blob(digest)
+    if blob is None:
+        return None
+    data = blob.path.read_bytes()
+    assert len(data) == blob.size, f"{digest}: the store reports {blob.size} bytes, the file has {len(data)}"
+    return data

@@ -1,0 +1,158 @@
+"""The one table from domain error to OCI error code and HTTP status, and the one renderer of the error body."""
+
+from __future__ import annotations
+
+import inspect
+import json
+from typing import Any, Final
+
+import pytest
+from aiohttp import web
+
+from pullcache.registry import errors
+from pullcache.registry.api.errors import ERROR_TABLE, UNKNOWN_ERROR, OciError, oci_error_for, render_error
+
+DIGEST: Final = "sha256:" + "ab" * 32
+
+# The error codes of the OCI distribution spec (code-1 to code-14).
+SPEC_CODES: Final = (
+    "BLOB_UNKNOWN",
+    "BLOB_UPLOAD_INVALID",
+    "BLOB_UPLOAD_UNKNOWN",
+    "DIGEST_INVALID",
+    "MANIFEST_BLOB_UNKNOWN",
+    "MANIFEST_INVALID",
+    "MANIFEST_UNKNOWN",
+    "NAME_INVALID",
+    "NAME_UNKNOWN",
+    "SIZE_INVALID",
+    "UNAUTHORIZED",
+    "DENIED",
+    "UNSUPPORTED",
+    "TOOMANYREQUESTS",
+)
+NOTHING_RAISES_IT_YET: Final = {
+    "UNAUTHORIZED": "no authentication yet: no domain error stands for a missing or bad credential",
+    "TOOMANYREQUESTS": "no rate limiting yet: no domain error stands for it",
+}
+
+# One example of every domain error, with the code and status a client must see for it.
+EXPECTED: Final[list[tuple[errors.RegistryError, OciError]]] = [
+    (errors.NameInvalid("Bad/Name"), OciError(400, "NAME_INVALID")),
+    (errors.TagInvalid("-tag"), OciError(400, "TAG_INVALID")),
+    (errors.DigestInvalid("bad digest", {"digest": "x"}), OciError(400, "DIGEST_INVALID")),
+    (errors.SizeInvalid("size mismatch"), OciError(400, "SIZE_INVALID")),
+    (errors.Unsupported("n must be a number"), OciError(400, "UNSUPPORTED")),
+    (errors.NameUnknown("library/none"), OciError(404, "NAME_UNKNOWN")),
+    (errors.BlobUnknown(DIGEST), OciError(404, "BLOB_UNKNOWN")),
+    (errors.ManifestUnknown("latest"), OciError(404, "MANIFEST_UNKNOWN")),
+    (errors.BlobUploadUnknown("some-id"), OciError(404, "BLOB_UPLOAD_UNKNOWN")),
+    (errors.BlobUploadInvalid("malformed Content-Range"), OciError(400, "BLOB_UPLOAD_INVALID")),
+    (errors.RangeInvalid("chunk out of order", 10), OciError(416, "BLOB_UPLOAD_INVALID")),
+    (errors.ManifestInvalid("not JSON"), OciError(400, "MANIFEST_INVALID")),
+    (errors.ManifestBlobUnknown(DIGEST), OciError(400, "MANIFEST_BLOB_UNKNOWN")),
+    (errors.ManifestTooLarge(4096), OciError(413, "SIZE_INVALID")),
+    (errors.Denied("read only"), OciError(403, "DENIED")),
+]
+
+
+def domain_error_classes() -> set[type[errors.RegistryError]]:
+    """Every error the registry's errors module defines, its base excluded."""
+    return {
+        cls
+        for _, cls in inspect.getmembers(errors, inspect.isclass)
+        if issubclass(cls, errors.RegistryError) and cls is not errors.RegistryError
+    }
+
+
+def body_of(response: web.Response) -> Any:
+    assert isinstance(response.body, bytes)
+    return json.loads(response.body)
+
+
+def test_every_domain_error_class_has_an_expected_mapping_here() -> None:
+    assert {type(error) for error, _ in EXPECTED} == domain_error_classes()
+
+
+@pytest.mark.parametrize(("error", "expected"), EXPECTED, ids=[type(e).__name__ for e, _ in EXPECTED])
+def test_domain_error_maps_to_its_oci_code_and_status(error: errors.RegistryError, expected: OciError) -> None:
+    assert oci_error_for(error) == expected
+
+
+@pytest.mark.parametrize(("error", "expected"), EXPECTED, ids=[type(e).__name__ for e, _ in EXPECTED])
+def test_rendered_error_has_the_status_and_the_oci_body(error: errors.RegistryError, expected: OciError) -> None:
+    response = render_error(error)
+
+    assert response.status == expected.http_status
+    assert response.content_type == "application/json"
+    entry: dict[str, object] = {"code": expected.error_code, "message": error.message}
+    if error.detail is not None:
+        entry["detail"] = error.detail
+    assert body_of(response) == {"errors": [entry]}
+
+
+def test_table_holds_only_domain_errors_and_every_one_of_them() -> None:
+    assert set(ERROR_TABLE) == domain_error_classes()
+
+
+def test_subclass_of_a_mapped_error_takes_its_parents_code() -> None:
+    class LayerUnknown(errors.BlobUnknown):
+        pass
+
+    assert oci_error_for(LayerUnknown(DIGEST)) == OciError(404, "BLOB_UNKNOWN")
+
+
+def test_range_invalid_takes_its_own_entry_not_a_more_general_one() -> None:
+    class LateChunk(errors.RangeInvalid):
+        pass
+
+    assert oci_error_for(LateChunk("late", 3)).http_status == 416
+
+
+def test_unmapped_registry_error_is_an_unknown_500() -> None:
+    class Unforeseen(errors.RegistryError):
+        pass
+
+    response = render_error(Unforeseen("something unforeseen"))
+
+    assert oci_error_for(Unforeseen("x")) == UNKNOWN_ERROR == OciError(500, "UNKNOWN")
+    assert response.status == 500
+    assert body_of(response)["errors"][0]["code"] == "UNKNOWN"
+
+
+def test_error_without_detail_renders_no_detail_field() -> None:
+    body = body_of(render_error(errors.ManifestInvalid("not JSON")))
+
+    assert body == {"errors": [{"code": "MANIFEST_INVALID", "message": "not JSON"}]}
+
+
+def test_range_invalid_tells_the_client_where_the_upload_ends() -> None:
+    response = render_error(errors.RangeInvalid("chunk out of order", 10))
+
+    assert response.headers["Range"] == "0-9"
+    assert body_of(response)["errors"][0]["detail"] == {"size": 10}
+
+
+def test_range_invalid_on_an_empty_upload_sends_no_range() -> None:
+    assert "Range" not in render_error(errors.RangeInvalid("chunk out of order", 0)).headers
+
+
+def test_domain_errors_carry_facts_in_their_detail() -> None:
+    assert errors.BlobUnknown(DIGEST).detail == {"digest": DIGEST}
+    assert errors.BlobUploadUnknown("u").detail == {"uuid": "u"}
+    assert errors.ManifestUnknown("latest").detail == {"reference": "latest"}
+    assert errors.NameUnknown("a/b").detail == {"name": "a/b"}
+    assert errors.ManifestTooLarge(4096).detail == {"limit": 4096}
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        pytest.param(code, marks=pytest.mark.xfail(reason=NOTHING_RAISES_IT_YET[code], strict=True))
+        if code in NOTHING_RAISES_IT_YET
+        else code
+        for code in SPEC_CODES
+    ],
+)
+def test_every_spec_error_code_is_reachable_from_a_domain_error(code: str) -> None:
+    assert code in {found.error_code for found in ERROR_TABLE.values()}

@@ -1,0 +1,80 @@
+"""Settings: a bad value stops start-up with ConfigError naming it; values at the limits are accepted."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pullcache.config import ConfigError, Settings
+
+
+@pytest.mark.parametrize(
+    ("changes", "complaint"),
+    [
+        ({"port": -1}, "port"),
+        ({"port": 65536}, "port"),
+        ({"workers": 0}, "workers"),
+        ({"workers": -3}, "workers"),
+        ({"max_manifest_bytes": 1023}, "manifest"),
+        ({"max_manifest_bytes": 0}, "manifest"),
+        ({"log_level": "verbose"}, "log level"),
+        ({"log_level": ""}, "log level"),
+        ({"shutdown_timeout": -0.5}, "shutdown"),
+        ({"upload_expiry": 0}, "expiry"),
+        ({"upload_expiry": -1.0}, "expiry"),
+        ({"workers": 2, "port": 0}, "fixed port"),
+    ],
+)
+def test_setting_out_of_range_raises_config_error_naming_it(changes: dict[str, Any], complaint: str) -> None:
+    with pytest.raises(ConfigError, match=complaint):
+        Settings(**changes)
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"port": 0},
+        {"port": 65535},
+        {"workers": 1},
+        {"workers": 8, "port": 5000},
+        {"max_manifest_bytes": 1024},
+        {"log_level": "DEBUG"},
+        {"log_level": "warning"},
+        {"shutdown_timeout": 0.0},
+        {"upload_expiry": 0.001},
+    ],
+)
+def test_setting_at_its_limit_is_accepted(changes: dict[str, Any]) -> None:
+    settings = Settings(**changes)
+
+    for name, value in changes.items():
+        assert getattr(settings, name) == value
+
+
+def test_config_error_is_a_value_error() -> None:
+    assert issubclass(ConfigError, ValueError)
+
+
+def test_defaults_are_valid() -> None:
+    Settings()
+
+
+def test_database_defaults_to_sqlite_in_the_data_dir(tmp_path: Path) -> None:
+    url = Settings(data_dir=tmp_path).resolved_database_url
+
+    assert url == f"sqlite+aiosqlite:///{tmp_path.resolve() / 'metadata.db'}"
+
+
+def test_database_url_given_is_used_as_is(tmp_path: Path) -> None:
+    url = "postgresql+asyncpg://registry@db/pullcache"
+
+    assert Settings(data_dir=tmp_path, database_url=url).resolved_database_url == url
+
+
+def test_settings_are_frozen() -> None:
+    settings = Settings()
+
+    with pytest.raises(AttributeError):
+        settings.port = 1  # type: ignore[misc]
