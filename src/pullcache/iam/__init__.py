@@ -1,0 +1,1 @@
+"""AWS Identity and Access Management: users, roles, policies and the decisions they make."""
