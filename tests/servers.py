@@ -14,7 +14,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -64,6 +64,7 @@ class PullcacheServer:
     extra_args: Sequence[str] = ()
     # What the interpreter runs: the package, or a script that prepares the process and calls pullcache.cli.main.
     launcher: Sequence[str] = ("-m", "pullcache")
+    environment: Mapping[str, str] = field(default_factory=dict)  # added to the test's own environment
     process: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
 
@@ -99,6 +100,7 @@ class PullcacheServer:
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            env={**os.environ, **self.environment},
         )
         log.close()
         wait_until_serving(f"{self.url}/v2/", self.process)

@@ -30,6 +30,10 @@ def main(argv: Sequence[str] | None = None) -> None:
             log_level=arguments.log_level,
             shutdown_timeout=arguments.shutdown_timeout,
             upload_expiry=arguments.upload_expiry,
+            account_id=arguments.account_id,
+            region=arguments.region,
+            root_access_key_id=os.environ.get("PULLCACHE_ROOT_ACCESS_KEY_ID"),
+            root_secret_access_key=os.environ.get("PULLCACHE_ROOT_SECRET_ACCESS_KEY"),
         )
     except ConfigError as error:
         parser.error(str(error))
@@ -62,4 +66,6 @@ def _parser() -> argparse.ArgumentParser:
     option("--log-level", str, defaults.log_level, "debug, info, warning or error")
     option("--shutdown-timeout", float, defaults.shutdown_timeout, "seconds in-flight requests get on stop")
     option("--upload-expiry", float, defaults.upload_expiry, "seconds before an unfinished upload is discarded")
+    option("--account-id", str, defaults.account_id, "the 12-digit account created on first start")
+    option("--region", str, defaults.region, "default region of the AWS APIs and the registry")
     return parser

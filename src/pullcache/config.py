@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from pullcache.registry.service import DEFAULT_MAX_MANIFEST_BYTES
+
+DEFAULT_ACCOUNT_ID = "000000000000"
+_REGION = re.compile(r"[a-z]{2}(?:-[a-z]+)+-[0-9]+")
 
 
 class ConfigError(ValueError):
@@ -23,6 +27,11 @@ class Settings:
     log_level: str = "info"
     shutdown_timeout: float = 30.0  # seconds in-flight requests get to finish on SIGTERM
     upload_expiry: float = 7 * 24 * 3600.0  # seconds after which an unfinished upload is discarded
+    account_id: str = DEFAULT_ACCOUNT_ID  # the account created on first start
+    region: str = "us-east-1"  # the default region of the AWS APIs and of /v2/
+    # The root access key to create on first start instead of a random one (PULLCACHE_ROOT_* variables).
+    root_access_key_id: str | None = None
+    root_secret_access_key: str | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
@@ -39,6 +48,18 @@ class Settings:
             raise ConfigError("upload expiry must be positive")
         if self.workers > 1 and self.port == 0:
             raise ConfigError("several workers need a fixed port to share")
+        if not (len(self.account_id) == 12 and self.account_id.isdigit()):
+            raise ConfigError(f"an account id is 12 digits, not {self.account_id!r}")
+        if _REGION.fullmatch(self.region) is None:
+            raise ConfigError(f"{self.region!r} is not a region name like us-east-1")
+        if (self.root_access_key_id is None) != (self.root_secret_access_key is None):
+            raise ConfigError("give both the root access key id and its secret, or neither")
+
+    @property
+    def endpoint_url(self) -> str:
+        """Where AWS tools reach this server."""
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
+        return f"http://{host}:{self.port}"
 
     @property
     def resolved_database_url(self) -> str:

@@ -18,9 +18,11 @@ from multiprocessing.process import BaseProcess
 from aiohttp import web
 
 from pullcache.app import build_app
+from pullcache.auth.bootstrap import RootKey, ensure_root_key, write_client_files
 from pullcache.config import Settings
 from pullcache.logs import ACCESS_LOGGER, JsonAccessLogger, configure_logging
 from pullcache.metadata.engine import create_engine, migrate
+from pullcache.metadata.sql_accounts import SqlAccountStore
 from pullcache.registry.api.routes import Handler
 
 log = logging.getLogger(__name__)
@@ -29,19 +31,36 @@ log = logging.getLogger(__name__)
 def serve(settings: Settings) -> None:
     configure_logging(settings.log_level)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    asyncio.run(_migrate(settings))
+    asyncio.run(_prepare(settings))
     if settings.workers == 1:
         run_worker(settings)
     else:
         _supervise(settings)
 
 
-async def _migrate(settings: Settings) -> None:
+async def _prepare(settings: Settings) -> None:
+    """Migrate the schema and, on first start, create the account and its root key."""
     engine = create_engine(settings.resolved_database_url)
     try:
         await migrate(engine)
+        given = None
+        if settings.root_access_key_id is not None and settings.root_secret_access_key is not None:
+            given = RootKey(settings.root_access_key_id, settings.root_secret_access_key)
+        key, created = await ensure_root_key(SqlAccountStore(engine), settings.account_id, given)
     finally:
         await engine.dispose()
+    credentials = write_client_files(settings.data_dir, key, settings.region, settings.endpoint_url)
+    log.info(
+        "root credentials created" if created else "root credentials",
+        extra={
+            "fields": {
+                "account_id": settings.account_id,
+                "access_key_id": key.access_key_id,
+                "credentials_file": str(credentials),
+                "config_file": str(credentials.with_name("config")),
+            }
+        },
+    )
 
 
 def run_worker(settings: Settings) -> None:

@@ -88,3 +88,26 @@ uploads = sa.Table(
     sa.Column("repository", sa.String(255), nullable=False),
     sa.Column("started_at", UtcDateTime, nullable=False),
 )
+
+accounts = sa.Table(
+    "accounts",
+    metadata,
+    sa.Column("id", sa.String(12), primary_key=True),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+)
+
+# Long-term access keys. user_id is the IAM user's unique id; NULL means the account's root user.
+access_keys = sa.Table(
+    "access_keys",
+    metadata,
+    sa.Column("access_key_id", sa.String(32), primary_key=True),
+    sa.Column("secret_access_key", sa.String(64), nullable=False),
+    sa.Column("account_id", sa.String(12), sa.ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("user_id", sa.String(32), nullable=True),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("last_used_at", UtcDateTime, nullable=True),
+    sa.Column("last_used_service", sa.String(64), nullable=True),
+    sa.Column("last_used_region", sa.String(32), nullable=True),
+    sa.Index("ix_access_keys_owner", "account_id", "user_id"),
+)

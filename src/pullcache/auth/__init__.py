@@ -1,0 +1,1 @@
+"""Who is calling: accounts, access keys and the principals they stand for."""

@@ -1,0 +1,57 @@
+"""First start: the account, its root access key, and shared-credentials files for the AWS tools.
+
+    <data-dir>/credentials   [default] aws_access_key_id / aws_secret_access_key   (mode 0600)
+    <data-dir>/config        [default] region / endpoint_url
+
+so that `AWS_SHARED_CREDENTIALS_FILE=<data-dir>/credentials AWS_CONFIG_FILE=<data-dir>/config aws ...` works.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from pullcache.auth.credentials import new_access_key_id, new_secret_access_key
+
+CREDENTIALS_FILE = "credentials"
+CONFIG_FILE = "config"
+
+
+@dataclass(frozen=True, slots=True)
+class RootKey:
+    access_key_id: str
+    secret_access_key: str
+
+
+class AccountStore(Protocol):
+    async def ensure_account(self, account_id: str) -> None: ...
+
+    async def find_root_key(self, account_id: str) -> RootKey | None: ...
+
+    async def add_root_key(self, account_id: str, key: RootKey) -> None: ...
+
+
+async def ensure_root_key(store: AccountStore, account_id: str, given: RootKey | None) -> tuple[RootKey, bool]:
+    """The account's root key, created on first start (`given`, else a new one); True when created now."""
+    await store.ensure_account(account_id)
+    existing = await store.find_root_key(account_id)
+    if existing is not None:
+        return existing, False
+    key = given or RootKey(new_access_key_id(), new_secret_access_key())
+    await store.add_root_key(account_id, key)
+    return key, True
+
+
+def write_client_files(data_dir: Path, key: RootKey, region: str, endpoint_url: str) -> Path:
+    """Write the credentials (owner-only) and config files; returns the credentials file's path."""
+    credentials = data_dir / CREDENTIALS_FILE
+    descriptor = os.open(credentials, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as file:
+        file.write(
+            f"[default]\naws_access_key_id = {key.access_key_id}\naws_secret_access_key = {key.secret_access_key}\n"
+        )
+    os.chmod(credentials, 0o600)
+    (data_dir / CONFIG_FILE).write_text(f"[default]\nregion = {region}\nendpoint_url = {endpoint_url}\n")
+    return credentials

@@ -1,0 +1,26 @@
+"""What every AWS operation handler knows about its call."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from pullcache.iam.policy import RequestPrincipal
+
+
+@dataclass(frozen=True, slots=True)
+class CallContext:
+    """The authenticated caller, the region from the credential scope, and facts for condition keys."""
+
+    principal: RequestPrincipal
+    region: str
+    request_id: str
+    source_ip: str
+    received_at: datetime
+    secure_transport: bool = False
+
+    @property
+    def account(self) -> str:
+        """The caller's account: the account whose resources an operation acts on by default."""
+        assert self.principal.account is not None, "authenticated callers belong to an account"
+        return self.principal.account

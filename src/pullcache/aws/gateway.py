@@ -1,0 +1,111 @@
+"""The AWS front door: every AWS API request is authenticated with SigV4 and routed by its credential scope.
+
+    POST /   X-Amz-Target: AmazonEC2ContainerRegistry_V20150921.CreateRepository   (JSON 1.1: ecr, secretsmanager)
+    POST /   Action=GetCallerIdentity&Version=2011-06-15                           (Query: iam, sts)
+
+The scope's service (`.../us-east-1/ecr/aws4_request`) picks the service endpoint, its region becomes the call's
+region. Errors before a service is known are rendered in the protocol the request itself speaks.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Mapping
+from datetime import UTC, datetime
+
+from aiohttp import web
+
+from pullcache.auth.credentials import Credentials, CredentialStore
+from pullcache.aws.auth_errors import (
+    AuthError,
+    AwsErrorSpec,
+    AwsProtocol,
+    ExpiredSecurityToken,
+    InvalidSecurityToken,
+    UnknownAccessKey,
+    aws_error_for,
+)
+from pullcache.aws.context import CallContext
+from pullcache.aws.errors import UnknownOperation
+from pullcache.aws.operations import ServiceEndpoint
+from pullcache.aws.sigv4 import ParsedSignature, SignedRequest, check_request_time, parse_signature, verify
+from pullcache.aws.wire import WireRequest, WireResponse
+
+log = logging.getLogger(__name__)
+
+# AWS API bodies are small; the largest are ECR layer parts, sent base64-encoded in JSON.
+MAX_BODY_BYTES = 64 * 1024 * 1024
+
+
+class AwsGateway:
+    def __init__(self, credentials: CredentialStore, endpoints: Mapping[str, ServiceEndpoint[CallContext]]) -> None:
+        self._credentials = credentials
+        self._endpoints = endpoints
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        request_id = str(uuid.uuid4())
+        if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
+            raise web.HTTPRequestEntityTooLarge(max_size=MAX_BODY_BYTES, actual_size=request.content_length)
+        body = await request.read()
+        wire = WireRequest(dict(request.headers), body, request.query_string)
+        signed = SignedRequest.build(
+            request.method,
+            request.raw_path.split("?", 1)[0],
+            request.query.items(),
+            request.headers.items(),
+            body,
+        )
+        endpoint: ServiceEndpoint[CallContext] | None = None
+        try:
+            parsed = parse_signature(signed)
+            endpoint = self._endpoints.get(parsed.scope.service)
+            now = datetime.now(UTC)
+            check_request_time(parsed, now)
+            credentials = await self._authenticate(signed, parsed, now)
+        except AuthError as error:
+            return _response(self._render_auth_error(error, endpoint, wire, request_id))
+        if endpoint is None:
+            speaker = self._endpoint_speaking(_protocol_of(wire))
+            reply = speaker.protocol.reply_for(UnknownOperation(None))
+            return _response(speaker.protocol.render_error(reply, request_id))
+        context = CallContext(
+            principal=credentials.principal,
+            region=parsed.scope.region,
+            request_id=request_id,
+            source_ip=request.remote or "",
+            received_at=now,
+            secure_transport=request.secure,
+        )
+        return _response(await endpoint.handle(wire, context, request_id))
+
+    async def _authenticate(self, signed: SignedRequest, parsed: ParsedSignature, now: datetime) -> Credentials:
+        credentials = await self._credentials.find_credentials(parsed.access_key_id)
+        if credentials is None or not credentials.active:
+            raise UnknownAccessKey(parsed.access_key_id)
+        if credentials.session_token != parsed.security_token:
+            raise InvalidSecurityToken()
+        if credentials.expires_at is not None and credentials.expires_at <= now:
+            raise ExpiredSecurityToken()
+        verify(signed, parsed, credentials.secret_access_key, now)
+        return credentials
+
+    def _render_auth_error(
+        self, error: AuthError, endpoint: ServiceEndpoint[CallContext] | None, wire: WireRequest, request_id: str
+    ) -> WireResponse:
+        if endpoint is None:
+            endpoint = self._endpoint_speaking(_protocol_of(wire))
+        spec: AwsErrorSpec = aws_error_for(error, AwsProtocol(endpoint.table.model.protocol))
+        return endpoint.protocol.render_error(spec, request_id)
+
+    def _endpoint_speaking(self, protocol: AwsProtocol) -> ServiceEndpoint[CallContext]:
+        return next(e for e in self._endpoints.values() if e.table.model.protocol == protocol)
+
+
+def _protocol_of(wire: WireRequest) -> AwsProtocol:
+    """The protocol a request speaks when its signature does not say which service it is for."""
+    return AwsProtocol.JSON if wire.header("X-Amz-Target") is not None else AwsProtocol.QUERY
+
+
+def _response(wire: WireResponse) -> web.Response:
+    return web.Response(status=wire.http_status, body=wire.body, headers=dict(wire.headers))

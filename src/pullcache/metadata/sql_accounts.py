@@ -1,0 +1,70 @@
+"""Accounts and their access keys in SQL: the AccountStore of first start and the CredentialStore of SigV4."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from pullcache.auth.bootstrap import RootKey
+from pullcache.auth.credentials import ACTIVE, Credentials
+from pullcache.iam.policy import RequestPrincipal
+from pullcache.metadata.engine import writer
+from pullcache.metadata.schema import access_keys, accounts
+
+
+class SqlAccountStore:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._reader = engine
+        self._writer = writer(engine)
+        self._insert: Any = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+
+    async def ensure_account(self, account_id: str) -> None:
+        async with self._writer.begin() as connection:
+            await connection.execute(
+                self._insert(accounts).values(id=account_id, created_at=_now()).on_conflict_do_nothing()
+            )
+
+    async def find_root_key(self, account_id: str) -> RootKey | None:
+        query = (
+            sa.select(access_keys.c.access_key_id, access_keys.c.secret_access_key)
+            .where(access_keys.c.account_id == account_id, access_keys.c.user_id.is_(None))
+            .order_by(access_keys.c.created_at)
+            .limit(1)
+        )
+        async with self._reader.connect() as connection:
+            row = (await connection.execute(query)).first()
+        return None if row is None else RootKey(row.access_key_id, row.secret_access_key)
+
+    async def add_root_key(self, account_id: str, key: RootKey) -> None:
+        async with self._writer.begin() as connection:
+            await connection.execute(
+                sa.insert(access_keys).values(
+                    access_key_id=key.access_key_id,
+                    secret_access_key=key.secret_access_key,
+                    account_id=account_id,
+                    user_id=None,
+                    status=ACTIVE,
+                    created_at=_now(),
+                )
+            )
+
+    async def find_credentials(self, access_key_id: str) -> Credentials | None:
+        query = sa.select(
+            access_keys.c.secret_access_key, access_keys.c.account_id, access_keys.c.user_id, access_keys.c.status
+        ).where(access_keys.c.access_key_id == access_key_id)
+        async with self._reader.connect() as connection:
+            row = (await connection.execute(query)).first()
+        if row is None or row.user_id is not None:
+            # TODO(#3): keys of IAM users resolve to their user principal once IAM users exist.
+            return None
+        return Credentials(
+            access_key_id, row.secret_access_key, RequestPrincipal.root(row.account_id), row.status == ACTIVE
+        )
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)

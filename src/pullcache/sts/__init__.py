@@ -1,0 +1,1 @@
+"""AWS Security Token Service: who am I, and temporary credentials for roles."""

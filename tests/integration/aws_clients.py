@@ -1,0 +1,62 @@
+"""boto3 clients and the `aws` CLI pointed at a pullcache server, with the credentials it wrote on first start."""
+
+from __future__ import annotations
+
+import configparser
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from tests.servers import PullcacheServer
+
+CLI_TIMEOUT = 60
+
+
+def root_keys(server: PullcacheServer) -> tuple[str, str]:
+    parser = configparser.ConfigParser()
+    parser.read(server.data_dir / "credentials")
+    return parser["default"]["aws_access_key_id"], parser["default"]["aws_secret_access_key"]
+
+
+def client(server: PullcacheServer, service: str, **overrides: Any) -> Any:
+    """A boto3 client for `service` signed with the root key unless `overrides` name other credentials."""
+    key_id, secret = root_keys(server)
+    options: dict[str, Any] = {
+        "endpoint_url": server.url,
+        "region_name": "us-east-1",
+        "aws_access_key_id": key_id,
+        "aws_secret_access_key": secret,
+    }
+    options.update(overrides)
+    return boto3.client(service, **options)
+
+
+def cli_environment(server: PullcacheServer) -> dict[str, str]:
+    """The environment in which `aws` finds the server's credentials and config files and nothing else."""
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    environment["AWS_SHARED_CREDENTIALS_FILE"] = str(server.data_dir / "credentials")
+    environment["AWS_CONFIG_FILE"] = str(server.data_dir / "config")
+    return environment
+
+
+def aws_cli(server: PullcacheServer, *arguments: str) -> subprocess.CompletedProcess[str]:
+    """Run `aws <arguments> --output json` the way a user would, with the files the server wrote."""
+    return subprocess.run(
+        [str(Path(sys.executable).with_name("aws")), *arguments, "--output", "json"],
+        env=cli_environment(server),
+        capture_output=True,
+        text=True,
+        timeout=CLI_TIMEOUT,
+        check=False,
+    )
+
+
+def cli_json(server: PullcacheServer, *arguments: str) -> Any:
+    result = aws_cli(server, *arguments)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
