@@ -12,8 +12,8 @@ from tests.servers import DistributionServer, PullcacheServer
 
 @pytest.fixture
 def pullcache(tmp_path: Path) -> Iterator[PullcacheServer]:
-    """A fresh pullcache on loopback with an empty data dir."""
-    server = PullcacheServer(tmp_path / "data").start()
+    """A fresh pullcache on loopback with an empty data dir, its /v2/ open to callers without credentials."""
+    server = PullcacheServer(tmp_path / "data", anonymous_registry=True).start()
     yield server
     server.stop()
 

@@ -65,6 +65,11 @@ class PullcacheServer:
     # What the interpreter runs: the package, or a script that prepares the process and calls pullcache.cli.main.
     launcher: Sequence[str] = ("-m", "pullcache")
     environment: Mapping[str, str] = field(default_factory=dict)  # added to the test's own environment
+    # --anonymous-registry: /v2/ without credentials acts as the account's root user. For tests of the OCI protocol
+    # alone (which say so where they start a server), and the default for users of this harness that predate
+    # authentication (the benchmark). Tests of authentication and authorization pass False and log in (see
+    # tests/integration/aws_clients.py).
+    anonymous_registry: bool = True
     process: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
 
@@ -95,6 +100,7 @@ class PullcacheServer:
                 str(self.workers),
                 "--log-level",
                 self.log_level,
+                *(["--anonymous-registry"] if self.anonymous_registry else []),
                 *self.extra_args,
             ],
             stdout=log,

@@ -11,19 +11,37 @@ from datetime import timedelta
 
 from aiohttp import web
 
+from pullcache.auth.authorization import Authorizer
+from pullcache.auth.credential_chain import CredentialChain
+from pullcache.auth.registry_tokens import load_registry_tokens
 from pullcache.aws.context import CallContext
 from pullcache.aws.gateway import AwsGateway
 from pullcache.aws.models import load_service_models
 from pullcache.aws.operations import OperationTable, ServiceEndpoint
 from pullcache.config import Settings
+from pullcache.core.scopes import RegistryScope
+from pullcache.ecr.images import EcrImages
+from pullcache.ecr.layers import EcrLayers
+from pullcache.ecr.operations import EcrOperations, ecr_operations
+from pullcache.ecr.service import EcrService
+from pullcache.iam.operations import iam_operations
+from pullcache.iam.principal_policies import IamPrincipalPolicies
+from pullcache.iam.service import IamService
 from pullcache.metadata.engine import create_engine
 from pullcache.metadata.sql import SqlMetadataStore
 from pullcache.metadata.sql_accounts import SqlAccountStore
-from pullcache.registry.api.context import REGISTRY
-from pullcache.registry.api.routes import Handler, add_registry_routes, registry_errors
+from pullcache.metadata.sql_ecr import SqlEcrStore
+from pullcache.metadata.sql_iam import SqlIamStore
+from pullcache.metadata.sql_keys import SqlSigningKeyStore
+from pullcache.metadata.sql_sts import SqlSessionStore
+from pullcache.registry.api.access import REGISTRY_ACCESS, RegistryAccess
+from pullcache.registry.api.context import DEFAULT_SCOPE, REGISTRY
+from pullcache.registry.api.routes import Handler, add_registry_routes, registry_access, registry_errors
 from pullcache.registry.service import RegistryService
 from pullcache.storage.filesystem import FilesystemBlobStore
+from pullcache.sts.credentials import SessionCredentialStore
 from pullcache.sts.operations import sts_operations
+from pullcache.sts.service import StsService
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +52,8 @@ AWS_GATEWAY = web.AppKey("aws_gateway", AwsGateway)
 
 def build_app(settings: Settings) -> web.Application:
     """The whole HTTP application over `settings`. The schema must be migrated already (see server.py)."""
-    app = web.Application(middlewares=[request_ids, registry_errors])
+    app = web.Application(middlewares=[request_ids, registry_errors, registry_access])
+    app[DEFAULT_SCOPE] = RegistryScope(settings.account_id, settings.region)
     add_registry_routes(app)
     app.router.add_route("POST", "/", _aws_api)
     app.router.add_route("GET", "/", _aws_api)
@@ -47,10 +66,30 @@ def build_app(settings: Settings) -> web.Application:
             max_manifest_bytes=settings.max_manifest_bytes,
         )
         app[REGISTRY] = registry
+        iam_store = SqlIamStore(engine)
+        principal_policies = IamPrincipalPolicies(iam_store)
+        authorizer = Authorizer(principal_policies)  # one for every service: ECR, /v2/, IAM
+        tokens = await load_registry_tokens(SqlSigningKeyStore(engine))
+        ecr_store = SqlEcrStore(engine)
+        app[REGISTRY_ACCESS] = RegistryAccess(
+            tokens, authorizer, ecr_store, anonymous_is_root=settings.anonymous_registry
+        )
         models = load_service_models()
-        tables: list[OperationTable[CallContext]] = [sts_operations(models.get("sts"))]
+        sessions = SqlSessionStore(engine)
+        sts = StsService(iam_store, principal_policies, sessions)
+        tables: list[OperationTable[CallContext]] = [sts_operations(models.get("sts"), sts)]
+        repositories = EcrService(ecr_store, tokens)
+        ecr = EcrOperations(
+            repositories,
+            EcrImages(repositories, registry, ecr_store),
+            EcrLayers(repositories, registry, tokens, settings.endpoint_url),
+            authorizer,
+            settings.endpoint_url,
+        )
+        tables.append(ecr_operations(models.get("ecr"), ecr))
+        tables.append(iam_operations(models.get("iam"), IamService.over(iam_store), authorizer))
         app[AWS_GATEWAY] = AwsGateway(
-            SqlAccountStore(engine),
+            CredentialChain(SqlAccountStore(engine), SessionCredentialStore(sessions)),
             {table.model.service_name: ServiceEndpoint.for_table(table) for table in tables},
         )
         purger = asyncio.create_task(_purge_uploads(registry, timedelta(seconds=settings.upload_expiry)))

@@ -34,6 +34,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             region=arguments.region,
             root_access_key_id=os.environ.get("PULLCACHE_ROOT_ACCESS_KEY_ID"),
             root_secret_access_key=os.environ.get("PULLCACHE_ROOT_SECRET_ACCESS_KEY"),
+            anonymous_registry=arguments.anonymous_registry,
         )
     except ConfigError as error:
         parser.error(str(error))
@@ -68,4 +69,11 @@ def _parser() -> argparse.ArgumentParser:
     option("--upload-expiry", float, defaults.upload_expiry, "seconds before an unfinished upload is discarded")
     option("--account-id", str, defaults.account_id, "the 12-digit account created on first start")
     option("--region", str, defaults.region, "default region of the AWS APIs and the registry")
+    serve_parser.add_argument(
+        "--anonymous-registry",
+        action="store_true",
+        default=os.environ.get("PULLCACHE_ANONYMOUS_REGISTRY", "").lower() in ("1", "true", "yes"),
+        help="let /v2/ requests without credentials act as the account's root user; for labs only "
+        "(env PULLCACHE_ANONYMOUS_REGISTRY)",
+    )
     return parser

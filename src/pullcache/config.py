@@ -32,6 +32,9 @@ class Settings:
     # The root access key to create on first start instead of a random one (PULLCACHE_ROOT_* variables).
     root_access_key_id: str | None = None
     root_secret_access_key: str | None = field(default=None, repr=False)
+    # /v2/ requests without credentials act as the root user of their account: for labs and tests of the OCI
+    # protocol alone, never for a registry others can reach.
+    anonymous_registry: bool = False
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:

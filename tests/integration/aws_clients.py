@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import configparser
 import json
 import os
@@ -60,3 +61,16 @@ def cli_json(server: PullcacheServer, *arguments: str) -> Any:
     result = aws_cli(server, *arguments)
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
+
+
+def registry_password(server: PullcacheServer, **overrides: Any) -> str:
+    """A /v2/ password for the user `AWS`: the token of GetAuthorizationToken, as `get-login-password` prints it."""
+    data = client(server, "ecr", **overrides).get_authorization_token()["authorizationData"][0]
+    user, _, password = base64.b64decode(data["authorizationToken"]).decode().partition(":")
+    assert user == "AWS"
+    return password
+
+
+def registry_authorization(server: PullcacheServer, **overrides: Any) -> str:
+    """An Authorization header for /v2/ with the root user's token (or the token of `overrides`' credentials)."""
+    return "Basic " + base64.b64encode(f"AWS:{registry_password(server, **overrides)}".encode()).decode()

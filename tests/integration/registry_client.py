@@ -63,8 +63,13 @@ Body = bytes | AsyncIterable[bytes] | None
 
 
 def serve_pullcache(tmp_path_factory: pytest.TempPathFactory, *extra_args: str) -> Iterator[PullcacheServer]:
-    """A running `pullcache serve` over a fresh data dir, stopped when the generator closes: a fixture body."""
-    server = PullcacheServer(tmp_path_factory.mktemp("pullcache") / "data", extra_args=extra_args).start()
+    """A running `pullcache serve` over a fresh data dir, stopped when the generator closes: a fixture body.
+
+    Its /v2/ is open to callers without credentials: these tests are about the OCI protocol alone.
+    """
+    server = PullcacheServer(
+        tmp_path_factory.mktemp("pullcache") / "data", extra_args=extra_args, anonymous_registry=True
+    ).start()
     try:
         yield server
     finally:

@@ -49,7 +49,7 @@ async def client(pushed_gib: PushedBlob) -> AsyncIterator[StreamingClient]:
 def pushed_gib(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PushedBlob]:
     """One server holding a 1 GiB blob pushed in CHUNK-sized PATCHes, shared by the tests of this module."""
     root = tmp_path_factory.mktemp("large-blobs")
-    server = PullcacheServer(root / "data").start()
+    server = PullcacheServer(root / "data", anonymous_registry=True).start()
     try:
         yield asyncio.run(_push_gib(server, PatternedContent(GIB, seed=1)))
     finally:

@@ -40,7 +40,7 @@ def start_server(tmp_path: Path) -> Iterator[StartServer]:
 
     def start(extra_args: Sequence[str] = ()) -> PullcacheServer:
         assert all(s.process is None or s.process.poll() is not None for s in started), "one server at a time"
-        server = PullcacheServer(data_dir, port=port, extra_args=extra_args)
+        server = PullcacheServer(data_dir, port=port, extra_args=extra_args, anonymous_registry=True)
         started.append(server)  # before it starts, so that a server failing to start is still stopped
         return server.start()
 

@@ -38,7 +38,7 @@ class Pushed:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PullcacheServer]:
-    started = PullcacheServer(tmp_path_factory.mktemp("pullcache") / "data").start()
+    started = PullcacheServer(tmp_path_factory.mktemp("pullcache") / "data", anonymous_registry=True).start()
     yield started
     started.stop()
 

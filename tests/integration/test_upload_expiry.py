@@ -27,7 +27,7 @@ def _start_upload(server: PullcacheServer) -> str:
 
 def test_upload_older_than_expiry_is_discarded_at_start(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
-    server = PullcacheServer(data_dir).start()
+    server = PullcacheServer(data_dir, anonymous_registry=True).start()
     location = _start_upload(server)
     chunk = b"x" * 1000
     assert _request("PATCH", server.url + location, chunk, {"Content-Range": "0-999"}) == 202
@@ -37,7 +37,7 @@ def test_upload_older_than_expiry_is_discarded_at_start(tmp_path: Path) -> None:
     assert staged[0].stat().st_size == len(chunk)
 
     time.sleep(1.5)
-    restarted = PullcacheServer(data_dir, extra_args=["--upload-expiry", "1"]).start()
+    restarted = PullcacheServer(data_dir, anonymous_registry=True, extra_args=["--upload-expiry", "1"]).start()
     try:
         deadline = time.monotonic() + 10
         while _request("GET", restarted.url + location) != 404 and time.monotonic() < deadline:
@@ -50,11 +50,11 @@ def test_upload_older_than_expiry_is_discarded_at_start(tmp_path: Path) -> None:
 
 def test_upload_younger_than_expiry_survives_a_restart(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
-    server = PullcacheServer(data_dir).start()
+    server = PullcacheServer(data_dir, anonymous_registry=True).start()
     location = _start_upload(server)
     server.stop()
 
-    restarted = PullcacheServer(data_dir, extra_args=["--upload-expiry", "3600"]).start()
+    restarted = PullcacheServer(data_dir, anonymous_registry=True, extra_args=["--upload-expiry", "3600"]).start()
     try:
         assert _request("GET", restarted.url + location) == 204
     finally:

@@ -186,7 +186,7 @@ class AccessLog:
 
 @pytest.fixture
 def two_workers(tmp_path: Path) -> Iterator[PullcacheServer]:
-    server = PullcacheServer(tmp_path / "data", workers=WORKERS, log_level="info").start()
+    server = PullcacheServer(tmp_path / "data", workers=WORKERS, log_level="info", anonymous_registry=True).start()
     try:
         wait_for_workers(server, WORKERS)
         yield server

@@ -98,7 +98,14 @@ def _reason(request: AccessRequest, decision: Decision) -> str:
     cross_account = request.resource_account not in (None, request.principal.account)
     if cross_account or request.principal.account is None:
         return f"because no resource-based policy allows the {request.action} action"
+    if decision.allowed_by_permissions_boundary is False and _allowed_by_identity(decision, request):
+        return f"because no permissions boundary allows the {request.action} action"
     return f"because no identity-based policy allows the {request.action} action"
+
+
+def _allowed_by_identity(decision: Decision, request: AccessRequest) -> bool:
+    """Whether an identity-based policy allowed what the decision refused (so the boundary refused it)."""
+    return any(match.policy is not request.resource_policy for match in decision.matched_statements)
 
 
 def _denied_by_resource(decision: Decision, request: AccessRequest) -> bool:

@@ -11,8 +11,8 @@ Each protocol module owns the table from these to codes; a service's own errors 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from botocore.model import ServiceModel
@@ -54,11 +54,16 @@ class InvalidInput(ProtocolError):
 
 @dataclass(frozen=True, slots=True)
 class ErrorReply:
-    """An error as the wire shows it. 5xx is the service's fault (Query: Receiver), anything else the sender's."""
+    """An error as the wire shows it. 5xx is the service's fault (Query: Receiver), anything else the sender's.
+
+    `fields` are the other members of the error shape, by their wire names (ECR's InvalidLayerPartException
+    tells `lastValidByteReceived`); the JSON protocol writes them beside the message.
+    """
 
     http_status: int
     error_code: str
     message: str | None = None
+    fields: Mapping[str, object] = field(default_factory=dict)
 
 
 INTERNAL_FAILURE = ErrorReply(500, "InternalFailure", INTERNAL_FAILURE_MESSAGE)

@@ -81,9 +81,11 @@ class JsonProtocol:
         return WireResponse(200, body.encode(), self._headers(request_id))
 
     def render_error(self, error: WireError, request_id: str) -> WireResponse:
-        document: dict[str, str] = {"__type": error.error_code}
+        document: dict[str, object] = {"__type": error.error_code}
         if error.message is not None:
             document[self._message_keys.get(error.error_code, self._default_message_key)] = error.message
+        if isinstance(error, ErrorReply):
+            document.update(error.fields)
         body = json.dumps(document, ensure_ascii=False, separators=(",", ":"))
         return WireResponse(error.http_status, body.encode(), self._headers(request_id))
 

@@ -52,9 +52,39 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 
 
 async def migrate(engine: AsyncEngine) -> None:
-    """Bring the schema to the newest revision."""
-    async with writer(engine).begin() as connection:
-        await connection.run_sync(_upgrade)
+    """Bring the schema to the newest revision.
+
+    On SQLite, foreign keys are off while migrations run, as SQLite's procedure for changing a table requires:
+    a table is changed by copying it to a new one and dropping the old, and dropping a parent table with foreign
+    keys on would delete (ON DELETE CASCADE) every row that references it. The keys are checked before the
+    migration commits.
+    """
+    sqlite = engine.dialect.name == "sqlite"
+    async with writer(engine).connect() as connection:
+        if sqlite:
+            await connection.run_sync(_set_foreign_keys, False)  # outside a transaction, or SQLite ignores it
+        try:
+            async with connection.begin():
+                await connection.run_sync(_upgrade)
+                if sqlite:
+                    await connection.run_sync(_check_foreign_keys)
+        finally:
+            if sqlite:
+                await connection.run_sync(_set_foreign_keys, True)
+
+
+def _set_foreign_keys(connection: Connection, on: bool) -> None:
+    cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(f"PRAGMA foreign_keys={'ON' if on else 'OFF'}")
+    finally:
+        cursor.close()
+
+
+def _check_foreign_keys(connection: Connection) -> None:
+    violations = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+    if violations:
+        raise RuntimeError(f"a migration left rows whose foreign keys point nowhere: {violations[:5]}")
 
 
 def _upgrade(connection: Connection) -> None:

@@ -34,12 +34,24 @@ class UtcDateTime(sa.TypeDecorator[datetime]):
 
 metadata = sa.MetaData()
 
+# A repository lives in one registry scope: (account_id, region). The ECR settings are stored as ECR names them
+# (tag_mutability MUTABLE / IMMUTABLE / ..._WITH_EXCLUSION, encryption_type AES256 / KMS / KMS_DSSE); the exclusion
+# filters are a JSON list of wildcard strings; policy is the repository policy's text as it was set.
 repositories = sa.Table(
     "repositories",
     metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("name", sa.String(255), nullable=False, unique=True),
+    sa.Column("name", sa.String(255), nullable=False),
     sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("account_id", sa.String(12), nullable=False),
+    sa.Column("region", sa.String(32), nullable=False),
+    sa.Column("tag_mutability", sa.String(32), nullable=False),
+    sa.Column("tag_mutability_filters", sa.JSON, nullable=True),
+    sa.Column("scan_on_push", sa.Boolean, nullable=False),
+    sa.Column("encryption_type", sa.String(16), nullable=False),
+    sa.Column("kms_key", sa.String(2048), nullable=True),
+    sa.Column("policy", sa.Text, nullable=True),
+    sa.UniqueConstraint("account_id", "region", "name", name="uq_repositories_scope_name"),
 )
 
 blobs = sa.Table(
@@ -67,7 +79,8 @@ manifests = sa.Table(
     sa.Column("subject", sa.String(200), nullable=True),
     sa.Column("artifact_type", sa.String(255), nullable=True),
     sa.Column("annotations", sa.JSON, nullable=True),
-    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),  # imagePushedAt
+    sa.Column("pulled_at", UtcDateTime, nullable=True),  # lastRecordedPullTime
     sa.Index("ix_manifests_subject", "repository_id", "subject"),
 )
 
@@ -87,6 +100,8 @@ uploads = sa.Table(
     sa.Column("id", sa.String(36), primary_key=True),
     sa.Column("repository", sa.String(255), nullable=False),
     sa.Column("started_at", UtcDateTime, nullable=False),
+    sa.Column("account_id", sa.String(12), nullable=False),
+    sa.Column("region", sa.String(32), nullable=False),
 )
 
 accounts = sa.Table(
@@ -110,4 +125,184 @@ access_keys = sa.Table(
     sa.Column("last_used_service", sa.String(64), nullable=True),
     sa.Column("last_used_region", sa.String(32), nullable=True),
     sa.Index("ix_access_keys_owner", "account_id", "user_id"),
+)
+
+# -- IAM (revision 0003) ---------------------------------------------------------------------------------------
+# IAM is global: every row belongs to an account, none to a region. Names are unique per account ignoring case
+# (`name_key` is the lower-cased name); `id` is the entity's unique id (AIDA..., AGPA..., AROA..., ANPA...).
+# Inline policies, attachments and tags belong to a user, group or role (or a tag to a managed policy) by that id.
+# Attachment and permissions-boundary counts are not stored: they are counted from the rows that make them.
+
+iam_users = sa.Table(
+    "iam_users",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("account_id", sa.String(12), sa.ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("name", sa.String(128), nullable=False),
+    sa.Column("name_key", sa.String(128), nullable=False),
+    sa.Column("path", sa.String(512), nullable=False),
+    sa.Column("arn", sa.String(2048), nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("permissions_boundary_arn", sa.String(2048), nullable=True),
+    sa.Index("ix_iam_users_name", "account_id", "name_key", unique=True),
+)
+
+iam_groups = sa.Table(
+    "iam_groups",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("account_id", sa.String(12), sa.ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("name", sa.String(128), nullable=False),
+    sa.Column("name_key", sa.String(128), nullable=False),
+    sa.Column("path", sa.String(512), nullable=False),
+    sa.Column("arn", sa.String(2048), nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Index("ix_iam_groups_name", "account_id", "name_key", unique=True),
+)
+
+iam_group_members = sa.Table(
+    "iam_group_members",
+    metadata,
+    sa.Column("group_id", sa.String(32), sa.ForeignKey("iam_groups.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("user_id", sa.String(32), sa.ForeignKey("iam_users.id", ondelete="CASCADE"), primary_key=True),
+    sa.Index("ix_iam_group_members_user", "user_id"),
+)
+
+iam_roles = sa.Table(
+    "iam_roles",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("account_id", sa.String(12), sa.ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("name", sa.String(64), nullable=False),
+    sa.Column("name_key", sa.String(64), nullable=False),
+    sa.Column("path", sa.String(512), nullable=False),
+    sa.Column("arn", sa.String(2048), nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("assume_role_policy", sa.Text, nullable=False),
+    sa.Column("description", sa.String(1000), nullable=True),
+    sa.Column("max_session_duration", sa.Integer, nullable=False),
+    sa.Column("permissions_boundary_arn", sa.String(2048), nullable=True),
+    sa.Column("last_used_at", UtcDateTime, nullable=True),
+    sa.Column("last_used_region", sa.String(32), nullable=True),
+    sa.Index("ix_iam_roles_name", "account_id", "name_key", unique=True),
+    sa.Index("ix_iam_roles_arn", "arn"),
+)
+
+iam_policies = sa.Table(
+    "iam_policies",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("account_id", sa.String(12), sa.ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("name", sa.String(128), nullable=False),
+    sa.Column("name_key", sa.String(128), nullable=False),
+    sa.Column("path", sa.String(512), nullable=False),
+    sa.Column("arn", sa.String(2048), nullable=False),
+    sa.Column("description", sa.String(1000), nullable=True),
+    sa.Column("default_version_id", sa.String(32), nullable=False),
+    sa.Column("last_version_number", sa.Integer, nullable=False),  # version ids are never reused
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.Index("ix_iam_policies_name", "account_id", "name_key", unique=True),
+    sa.Index("ix_iam_policies_arn", "arn", unique=True),
+)
+
+iam_policy_versions = sa.Table(
+    "iam_policy_versions",
+    metadata,
+    sa.Column("policy_id", sa.String(32), sa.ForeignKey("iam_policies.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("version_id", sa.String(32), primary_key=True),
+    sa.Column("document", sa.Text, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+)
+
+# entity_type: "user", "group" or "role"; entity_id: that entity's unique id.
+iam_inline_policies = sa.Table(
+    "iam_inline_policies",
+    metadata,
+    sa.Column("entity_id", sa.String(32), primary_key=True),
+    sa.Column("name", sa.String(128), primary_key=True),
+    sa.Column("account_id", sa.String(12), sa.ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("entity_type", sa.String(8), nullable=False),
+    sa.Column("document", sa.Text, nullable=False),
+)
+
+# policy_arn names a customer managed policy of the account or an AWS managed one (arn:aws:iam::aws:policy/...).
+iam_attachments = sa.Table(
+    "iam_attachments",
+    metadata,
+    sa.Column("entity_id", sa.String(32), primary_key=True),
+    sa.Column("policy_arn", sa.String(2048), primary_key=True),
+    sa.Column("account_id", sa.String(12), sa.ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("entity_type", sa.String(8), nullable=False),
+    sa.Column("attached_at", UtcDateTime, nullable=False),
+    sa.Index("ix_iam_attachments_policy", "account_id", "policy_arn"),
+)
+
+# Tags of users, roles and managed policies; keys are unique per entity ignoring case (key_folded).
+iam_tags = sa.Table(
+    "iam_tags",
+    metadata,
+    sa.Column("entity_id", sa.String(32), primary_key=True),
+    sa.Column("key_folded", sa.String(128), primary_key=True),
+    sa.Column("account_id", sa.String(12), sa.ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("key", sa.String(128), nullable=False),
+    sa.Column("value", sa.String(256), nullable=False),
+)
+
+# -- registry scopes and ECR (revision 0004) ------------------------------------------------------------------
+
+# A repository's resource tags (TagResource), in the order they were first set.
+repository_tags = sa.Table(
+    "repository_tags",
+    metadata,
+    sa.Column("repository_id", sa.Integer, sa.ForeignKey("repositories.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("key", sa.String(128), primary_key=True),
+    sa.Column("value", sa.String(256), nullable=False),
+    sa.Column("position", sa.Integer, nullable=False),
+)
+
+# The registry policy of each registry (PutRegistryPolicy).
+registry_policies = sa.Table(
+    "registry_policies",
+    metadata,
+    sa.Column("account_id", sa.String(12), primary_key=True),
+    sa.Column("region", sa.String(32), primary_key=True),
+    sa.Column("policy", sa.Text, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+)
+
+# Secret keys the server signs with (registry tokens, download URLs), created on first start; every worker
+# reads them once at start, so verifying a signature needs no database round trip.
+signing_keys = sa.Table(
+    "signing_keys",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("secret", sa.String(128), nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+)
+
+# -- STS (revision 0005) --------------------------------------------------------------------------------------
+# The temporary credentials of role sessions (AssumeRole), by their access key id (ASIA...). account_id is the
+# role's account; role_arn the role's ARN when it was assumed, role_id its unique id. The session's policies and
+# tags are kept as requested (policy_arns: JSON list of ARNs; tags: JSON list of [key, value]). A row outlives
+# its session by a day (see sts/service.py), so expired credentials are told apart from unknown ones.
+sts_sessions = sa.Table(
+    "sts_sessions",
+    metadata,
+    sa.Column("access_key_id", sa.String(32), primary_key=True),
+    sa.Column("secret_access_key", sa.String(64), nullable=False),
+    sa.Column("session_token", sa.Text, nullable=False),
+    sa.Column("account_id", sa.String(12), sa.ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("role_id", sa.String(32), nullable=False),
+    sa.Column("role_arn", sa.String(2048), nullable=False),
+    sa.Column("session_name", sa.String(64), nullable=False),
+    sa.Column("caller_arn", sa.String(2048), nullable=False),
+    sa.Column("session_policy", sa.Text, nullable=True),
+    sa.Column("policy_arns", sa.JSON, nullable=True),
+    sa.Column("tags", sa.JSON, nullable=True),
+    sa.Column("transitive_tag_keys", sa.JSON, nullable=True),
+    sa.Column("source_identity", sa.String(256), nullable=True),
+    sa.Column("issued_at", UtcDateTime, nullable=False),
+    sa.Column("expires_at", UtcDateTime, nullable=False),
+    sa.Index("ix_sts_sessions_expires", "expires_at"),
 )

@@ -1,4 +1,7 @@
-"""The registry's MetadataStore over SQLAlchemy Core: SQLite now, PostgreSQL through the same statements."""
+"""The registry's MetadataStore over SQLAlchemy Core: SQLite now, PostgreSQL through the same statements.
+
+Every repository is looked up by its scope and name: (account_id, region, name) is its unique key.
+"""
 
 from __future__ import annotations
 
@@ -11,9 +14,29 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from pullcache.core.digests import Digest
+from pullcache.core.scopes import RegistryScope
 from pullcache.metadata.engine import writer
 from pullcache.metadata.schema import blobs, manifests, repositories, repository_blobs, tags, uploads
 from pullcache.registry.ports import ManifestRecord, UploadRecord
+from pullcache.registry.tag_mutability import TagMutability, TagMutabilityRule
+
+# The settings of a repository that a push creates, as ECR's CreateRepository defaults them.
+DEFAULT_REPOSITORY_SETTINGS: dict[str, Any] = {
+    "tag_mutability": TagMutability.MUTABLE.value,
+    "tag_mutability_filters": None,
+    "scan_on_push": False,
+    "encryption_type": "AES256",
+}
+MANIFEST_COLUMNS = (
+    manifests.c.digest,
+    manifests.c.media_type,
+    manifests.c.content,
+    manifests.c.subject,
+    manifests.c.artifact_type,
+    manifests.c.annotations,
+    manifests.c.created_at,
+    manifests.c.pulled_at,
+)
 
 
 class SqlMetadataStore:
@@ -24,22 +47,32 @@ class SqlMetadataStore:
 
     # -- repositories --------------------------------------------------------------------------------------
 
-    async def list_repositories(self, limit: int | None, after: str | None) -> Sequence[str]:
-        query = sa.select(repositories.c.name).order_by(repositories.c.name).limit(limit)
+    async def list_repositories(self, scope: RegistryScope, limit: int | None, after: str | None) -> Sequence[str]:
+        query = sa.select(repositories.c.name).where(*in_scope(scope)).order_by(repositories.c.name).limit(limit)
         if after is not None:
             query = query.where(repositories.c.name > after)
         async with self._reader.connect() as connection:
             return list((await connection.execute(query)).scalars())
 
-    async def repository_exists(self, repository: str) -> bool:
+    async def repository_exists(self, scope: RegistryScope, repository: str) -> bool:
         async with self._reader.connect() as connection:
-            return await _find_repository_id(connection, repository) is not None
+            return await find_repository_id(connection, scope, repository) is not None
+
+    async def find_tag_mutability(self, scope: RegistryScope, repository: str) -> TagMutabilityRule | None:
+        query = sa.select(repositories.c.tag_mutability, repositories.c.tag_mutability_filters).where(
+            *named(scope, repository)
+        )
+        async with self._reader.connect() as connection:
+            row = (await connection.execute(query)).first()
+        if row is None:
+            return None
+        return TagMutabilityRule(TagMutability(row.tag_mutability), tuple(row.tag_mutability_filters or ()))
 
     # -- blobs ---------------------------------------------------------------------------------------------
 
-    async def link_blob(self, repository: str, digest: Digest, size: int) -> None:
+    async def link_blob(self, scope: RegistryScope, repository: str, digest: Digest, size: int) -> None:
         async with self._writer.begin() as connection:
-            repository_id = await self._ensure_repository(connection, repository)
+            repository_id = await self._ensure_repository(connection, scope, repository)
             await connection.execute(
                 self._insert(blobs).values(digest=str(digest), size=size, created_at=_now()).on_conflict_do_nothing()
             )
@@ -49,58 +82,84 @@ class SqlMetadataStore:
                 .on_conflict_do_nothing()
             )
 
-    async def find_blob_size(self, repository: str, digest: Digest) -> int | None:
+    async def find_blob_size(self, scope: RegistryScope, repository: str, digest: Digest) -> int | None:
         query = (
             sa.select(blobs.c.size)
             .select_from(blobs.join(repository_blobs).join(repositories))
-            .where(repositories.c.name == repository, blobs.c.digest == str(digest))
+            .where(*named(scope, repository), blobs.c.digest == str(digest))
         )
         async with self._reader.connect() as connection:
             return (await connection.execute(query)).scalar()
 
-    async def find_any_blob_size(self, digest: Digest) -> int | None:
+    async def find_any_blob_size(self, scope: RegistryScope, digest: Digest) -> int | None:
         query = (
             sa.select(blobs.c.size)
-            .select_from(blobs.join(repository_blobs))
-            .where(blobs.c.digest == str(digest))
+            .select_from(blobs.join(repository_blobs).join(repositories))
+            .where(*in_scope(scope), blobs.c.digest == str(digest))
             .limit(1)
         )
         async with self._reader.connect() as connection:
             return (await connection.execute(query)).scalar()
 
-    async def unlink_blob(self, repository: str, digest: Digest) -> bool:
+    async def unlink_blob(self, scope: RegistryScope, repository: str, digest: Digest) -> bool:
         async with self._writer.begin() as connection:
             result = await connection.execute(
                 sa.delete(repository_blobs).where(
-                    repository_blobs.c.repository_id == _repository_id(repository),
+                    repository_blobs.c.repository_id == repository_id_of(scope, repository),
                     repository_blobs.c.digest == str(digest),
                 )
             )
             return result.rowcount > 0
 
-    async def missing_blobs(self, repository: str, digests: Sequence[Digest]) -> Sequence[Digest]:
-        return await self._missing(repository_blobs, repository_blobs.c.digest, repository, digests)
+    async def missing_blobs(self, scope: RegistryScope, repository: str, digests: Sequence[Digest]) -> Sequence[Digest]:
+        return await self._missing(repository_blobs, repository_blobs.c.digest, scope, repository, digests)
 
-    async def missing_manifests(self, repository: str, digests: Sequence[Digest]) -> Sequence[Digest]:
-        return await self._missing(manifests, manifests.c.digest, repository, digests)
+    async def missing_manifests(
+        self, scope: RegistryScope, repository: str, digests: Sequence[Digest]
+    ) -> Sequence[Digest]:
+        return await self._missing(manifests, manifests.c.digest, scope, repository, digests)
 
     async def _missing(
-        self, table: sa.Table, column: sa.Column[str], repository: str, digests: Sequence[Digest]
+        self,
+        table: sa.Table,
+        column: sa.Column[str],
+        scope: RegistryScope,
+        repository: str,
+        digests: Sequence[Digest],
     ) -> Sequence[Digest]:
         if not digests:
             return []
         wanted = {str(d) for d in digests}
-        query = sa.select(column).where(table.c.repository_id == _repository_id(repository), column.in_(wanted))
+        query = sa.select(column).where(
+            table.c.repository_id == repository_id_of(scope, repository), column.in_(wanted)
+        )
         async with self._reader.connect() as connection:
             present = set((await connection.execute(query)).scalars())
         return [d for d in digests if str(d) not in present]
 
     # -- manifests and tags --------------------------------------------------------------------------------
 
-    async def put_manifest(self, repository: str, manifest: ManifestRecord, tag: str | None) -> None:
+    async def put_manifest(
+        self,
+        scope: RegistryScope,
+        repository: str,
+        manifest: ManifestRecord,
+        tag: str | None,
+        *,
+        keep_tag: bool = False,
+    ) -> Digest | None:
         now = _now()
         async with self._writer.begin() as connection:
-            repository_id = await self._ensure_repository(connection, repository)
+            repository_id = await self._ensure_repository(connection, scope, repository)
+            previous: str | None = None
+            if tag is not None:
+                previous = (
+                    await connection.execute(
+                        sa.select(tags.c.digest).where(tags.c.repository_id == repository_id, tags.c.name == tag)
+                    )
+                ).scalar()
+                if keep_tag and previous is not None and previous != str(manifest.digest):
+                    return Digest.parse(previous)
             await connection.execute(
                 self._insert(manifests)
                 .values(
@@ -128,25 +187,20 @@ class SqlMetadataStore:
                         },
                     )
                 )
+            return None if previous is None else Digest.parse(previous)
 
-    async def find_manifest(self, repository: str, reference: Digest | str) -> ManifestRecord | None:
-        columns = (
-            manifests.c.digest,
-            manifests.c.media_type,
-            manifests.c.content,
-            manifests.c.subject,
-            manifests.c.artifact_type,
-            manifests.c.annotations,
-        )
+    async def find_manifest(
+        self, scope: RegistryScope, repository: str, reference: Digest | str
+    ) -> ManifestRecord | None:
         if isinstance(reference, Digest):
             query = (
-                sa.select(*columns)
+                sa.select(*MANIFEST_COLUMNS)
                 .select_from(manifests.join(repositories))
-                .where(repositories.c.name == repository, manifests.c.digest == str(reference))
+                .where(*named(scope, repository), manifests.c.digest == str(reference))
             )
         else:
             query = (
-                sa.select(*columns)
+                sa.select(*MANIFEST_COLUMNS)
                 .select_from(
                     tags.join(repositories).join(
                         manifests,
@@ -156,15 +210,24 @@ class SqlMetadataStore:
                         ),
                     )
                 )
-                .where(repositories.c.name == repository, tags.c.name == reference)
+                .where(*named(scope, repository), tags.c.name == reference)
             )
         async with self._reader.connect() as connection:
             row = (await connection.execute(query)).first()
-        return None if row is None else _manifest_record(row)
+        return None if row is None else manifest_record(row)
 
-    async def delete_manifest(self, repository: str, digest: Digest) -> bool:
+    async def record_pull(self, scope: RegistryScope, repository: str, digest: Digest, at: datetime) -> None:
         async with self._writer.begin() as connection:
-            repository_id = await _find_repository_id(connection, repository)
+            await connection.execute(
+                sa.update(manifests)
+                .where(manifests.c.repository_id == repository_id_of(scope, repository))
+                .where(manifests.c.digest == str(digest))
+                .values(pulled_at=at)
+            )
+
+    async def delete_manifest(self, scope: RegistryScope, repository: str, digest: Digest) -> bool:
+        async with self._writer.begin() as connection:
+            repository_id = await find_repository_id(connection, scope, repository)
             if repository_id is None:
                 return False
             await connection.execute(
@@ -177,16 +240,18 @@ class SqlMetadataStore:
             )
             return result.rowcount > 0
 
-    async def delete_tag(self, repository: str, tag: str) -> bool:
+    async def delete_tag(self, scope: RegistryScope, repository: str, tag: str) -> bool:
         async with self._writer.begin() as connection:
             result = await connection.execute(
-                sa.delete(tags).where(tags.c.repository_id == _repository_id(repository), tags.c.name == tag)
+                sa.delete(tags).where(tags.c.repository_id == repository_id_of(scope, repository), tags.c.name == tag)
             )
             return result.rowcount > 0
 
-    async def list_tags(self, repository: str, limit: int | None, after: str | None) -> Sequence[str] | None:
+    async def list_tags(
+        self, scope: RegistryScope, repository: str, limit: int | None, after: str | None
+    ) -> Sequence[str] | None:
         async with self._reader.connect() as connection:
-            repository_id = await _find_repository_id(connection, repository)
+            repository_id = await find_repository_id(connection, scope, repository)
             if repository_id is None:
                 return None
             query = sa.select(tags.c.name).where(tags.c.repository_id == repository_id)
@@ -195,22 +260,15 @@ class SqlMetadataStore:
             query = query.order_by(tags.c.name).limit(limit)
             return list((await connection.execute(query)).scalars())
 
-    async def list_referrers(self, repository: str, subject: Digest) -> Sequence[ManifestRecord]:
+    async def list_referrers(self, scope: RegistryScope, repository: str, subject: Digest) -> Sequence[ManifestRecord]:
         query = (
-            sa.select(
-                manifests.c.digest,
-                manifests.c.media_type,
-                manifests.c.content,
-                manifests.c.subject,
-                manifests.c.artifact_type,
-                manifests.c.annotations,
-            )
+            sa.select(*MANIFEST_COLUMNS)
             .select_from(manifests.join(repositories))
-            .where(repositories.c.name == repository, manifests.c.subject == str(subject))
+            .where(*named(scope, repository), manifests.c.subject == str(subject))
             .order_by(manifests.c.created_at, manifests.c.digest)
         )
         async with self._reader.connect() as connection:
-            return [_manifest_record(row) for row in await connection.execute(query)]
+            return [manifest_record(row) for row in await connection.execute(query)]
 
     # -- uploads -------------------------------------------------------------------------------------------
 
@@ -218,15 +276,21 @@ class SqlMetadataStore:
         async with self._writer.begin() as connection:
             await connection.execute(
                 sa.insert(uploads).values(
-                    id=upload.upload_id, repository=upload.repository, started_at=upload.started_at
+                    id=upload.upload_id,
+                    account_id=upload.scope.account_id,
+                    region=upload.scope.region,
+                    repository=upload.repository,
+                    started_at=upload.started_at,
                 )
             )
 
-    async def find_upload(self, upload_id: str) -> UploadRecord | None:
-        query = sa.select(uploads.c.id, uploads.c.repository, uploads.c.started_at).where(uploads.c.id == upload_id)
+    async def find_upload(self, scope: RegistryScope, upload_id: str) -> UploadRecord | None:
+        query = sa.select(uploads.c.id, uploads.c.repository, uploads.c.started_at).where(
+            uploads.c.id == upload_id, uploads.c.account_id == scope.account_id, uploads.c.region == scope.region
+        )
         async with self._reader.connect() as connection:
             row = (await connection.execute(query)).first()
-        return None if row is None else UploadRecord(row.id, row.repository, row.started_at)
+        return None if row is None else UploadRecord(row.id, scope, row.repository, row.started_at)
 
     async def delete_upload(self, upload_id: str) -> None:
         async with self._writer.begin() as connection:
@@ -237,24 +301,43 @@ class SqlMetadataStore:
         async with self._reader.connect() as connection:
             return list((await connection.execute(query)).scalars())
 
-    async def _ensure_repository(self, connection: AsyncConnection, repository: str) -> int:
+    async def _ensure_repository(self, connection: AsyncConnection, scope: RegistryScope, repository: str) -> int:
         await connection.execute(
-            self._insert(repositories).values(name=repository, created_at=_now()).on_conflict_do_nothing()
+            self._insert(repositories)
+            .values(
+                account_id=scope.account_id,
+                region=scope.region,
+                name=repository,
+                created_at=_now(),
+                **DEFAULT_REPOSITORY_SETTINGS,
+            )
+            .on_conflict_do_nothing()
         )
-        repository_id = await _find_repository_id(connection, repository)
+        repository_id = await find_repository_id(connection, scope, repository)
         assert repository_id is not None
         return repository_id
 
 
-def _repository_id(repository: str) -> sa.ScalarSelect[int]:
-    return sa.select(repositories.c.id).where(repositories.c.name == repository).scalar_subquery()
+def in_scope(scope: RegistryScope) -> tuple[sa.ColumnElement[bool], ...]:
+    """The conditions that keep a query on `repositories` to one scope."""
+    return repositories.c.account_id == scope.account_id, repositories.c.region == scope.region
 
 
-async def _find_repository_id(connection: AsyncConnection, repository: str) -> int | None:
-    return (await connection.execute(sa.select(repositories.c.id).where(repositories.c.name == repository))).scalar()
+def named(scope: RegistryScope, repository: str) -> tuple[sa.ColumnElement[bool], ...]:
+    """The conditions that pick one repository from `repositories`."""
+    return (*in_scope(scope), repositories.c.name == repository)
 
 
-def _manifest_record(row: sa.Row[*tuple[Any, ...]]) -> ManifestRecord:
+def repository_id_of(scope: RegistryScope, repository: str) -> sa.ScalarSelect[int]:
+    return sa.select(repositories.c.id).where(*named(scope, repository)).scalar_subquery()
+
+
+async def find_repository_id(connection: AsyncConnection, scope: RegistryScope, repository: str) -> int | None:
+    return (await connection.execute(sa.select(repositories.c.id).where(*named(scope, repository)))).scalar()
+
+
+def manifest_record(row: sa.Row[*tuple[Any, ...]]) -> ManifestRecord:
+    """A ManifestRecord from a row of MANIFEST_COLUMNS."""
     return ManifestRecord(
         Digest.parse(row.digest),
         row.media_type,
@@ -262,6 +345,8 @@ def _manifest_record(row: sa.Row[*tuple[Any, ...]]) -> ManifestRecord:
         Digest.parse(row.subject) if row.subject else None,
         row.artifact_type,
         row.annotations,
+        row.created_at,
+        row.pulled_at,
     )
 
 

@@ -1,4 +1,5 @@
-"""Accounts and their access keys in SQL: the AccountStore of first start and the CredentialStore of SigV4."""
+"""Accounts and their access keys in SQL: the AccountStore of first start and the CredentialStore of SigV4
+(root keys and the keys of IAM users)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from pullcache.auth.bootstrap import RootKey
 from pullcache.auth.credentials import ACTIVE, Credentials
 from pullcache.iam.policy import RequestPrincipal
 from pullcache.metadata.engine import writer
-from pullcache.metadata.schema import access_keys, accounts
+from pullcache.metadata.schema import access_keys, accounts, iam_users
 
 
 class SqlAccountStore:
@@ -53,17 +54,30 @@ class SqlAccountStore:
             )
 
     async def find_credentials(self, access_key_id: str) -> Credentials | None:
-        query = sa.select(
-            access_keys.c.secret_access_key, access_keys.c.account_id, access_keys.c.user_id, access_keys.c.status
-        ).where(access_keys.c.access_key_id == access_key_id)
+        """A root key signs for the account's root user, a user's key for that IAM user (by its current ARN);
+        a key whose user no longer exists is no key."""
+        query = (
+            sa.select(
+                access_keys.c.secret_access_key,
+                access_keys.c.account_id,
+                access_keys.c.user_id,
+                access_keys.c.status,
+                iam_users.c.arn.label("user_arn"),
+            )
+            .select_from(access_keys.outerjoin(iam_users, iam_users.c.id == access_keys.c.user_id))
+            .where(access_keys.c.access_key_id == access_key_id)
+        )
         async with self._reader.connect() as connection:
             row = (await connection.execute(query)).first()
-        if row is None or row.user_id is not None:
-            # TODO(#3): keys of IAM users resolve to their user principal once IAM users exist.
+        if row is None:
             return None
-        return Credentials(
-            access_key_id, row.secret_access_key, RequestPrincipal.root(row.account_id), row.status == ACTIVE
-        )
+        if row.user_id is None:
+            principal = RequestPrincipal.root(row.account_id)
+        elif row.user_arn is None:
+            return None
+        else:
+            principal = RequestPrincipal.user(row.user_arn, row.user_id)
+        return Credentials(access_key_id, row.secret_access_key, principal, row.status == ACTIVE)
 
 
 def _now() -> datetime:

@@ -5,10 +5,14 @@ RegistryError
 ├── NameUnknown, BlobUnknown, ManifestUnknown, BlobUploadUnknown       (something named is missing)
 ├── BlobUploadInvalid, RangeInvalid                                     (an upload step is out of order)
 ├── ManifestInvalid, ManifestBlobUnknown, ManifestTooLarge             (a manifest is refused)
+├── TagImmutable                                                        (a tag may not move to another image)
+├── Unauthorized                                                        (no valid credentials, and they are needed)
 └── Denied                                                              (the caller may not do this)
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 
 class RegistryError(Exception):
@@ -84,8 +88,32 @@ class ManifestTooLarge(RegistryError):
 
 
 class ManifestBlobUnknown(RegistryError):
-    def __init__(self, digest: str) -> None:
+    """A manifest references content the repository lacks: `missing` lists all of it (`digest` is the first);
+    `manifests` says whether it is child manifests of an index rather than blobs."""
+
+    def __init__(self, digest: str, missing: Sequence[str] = (), *, manifests: bool = False) -> None:
         super().__init__(f"manifest references unknown content {digest}", {"digest": digest})
+        self.missing = tuple(missing) or (digest,)
+        self.manifests = manifests
+
+
+class TagImmutable(RegistryError):
+    """The repository's tag mutability setting keeps `tag` on the image it names. The message is ECR's."""
+
+    def __init__(self, repository: str, tag: str) -> None:
+        super().__init__(
+            f"The image tag '{tag}' already exists in the '{repository}' repository and cannot be overwritten "
+            "because the tag is immutable."
+        )
+        self.repository = repository
+        self.tag = tag
+
+
+class Unauthorized(RegistryError):
+    """The request has no credentials, or credentials that are not valid, and the registry needs some."""
+
+    def __init__(self, message: str = "Not Authorized") -> None:
+        super().__init__(message)
 
 
 class Denied(RegistryError):

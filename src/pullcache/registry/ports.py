@@ -6,12 +6,14 @@ Adapters (storage/, metadata/) implement these; the service never imports an ada
 from __future__ import annotations
 
 from collections.abc import AsyncIterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
 from pullcache.core.digests import Digest
+from pullcache.core.scopes import RegistryScope
+from pullcache.registry.tag_mutability import TagMutabilityRule
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,11 +68,15 @@ class ManifestRecord:
     subject: Digest | None = None
     artifact_type: str | None = None
     annotations: dict[str, str] | None = None
+    # Facts about the copy in one repository, set by the store, not part of the manifest's value.
+    pushed_at: datetime | None = field(default=None, compare=False)  # when the repository first stored it
+    pulled_at: datetime | None = field(default=None, compare=False)  # the last pull recorded (see record_pull)
 
 
 @dataclass(frozen=True, slots=True)
 class UploadRecord:
     upload_id: str
+    scope: RegistryScope
     repository: str
     started_at: datetime
 
@@ -78,56 +84,88 @@ class UploadRecord:
 class MetadataStore(Protocol):
     """Repositories, the blobs linked into them, manifests, tags and upload sessions.
 
-    Every method is one transaction. Repositories come into being with their first blob link or manifest.
+    Every repository lives in a registry scope (account and region): a name means nothing without its scope, and
+    nothing of one scope is visible from another. Every method is one transaction. Repositories come into being
+    with their first blob link or manifest (with the default settings), or are created by the ECR API.
     """
 
-    async def list_repositories(self, limit: int | None, after: str | None) -> Sequence[str]: ...
+    async def list_repositories(self, scope: RegistryScope, limit: int | None, after: str | None) -> Sequence[str]: ...
 
-    async def repository_exists(self, repository: str) -> bool: ...
+    async def repository_exists(self, scope: RegistryScope, repository: str) -> bool: ...
 
-    async def link_blob(self, repository: str, digest: Digest, size: int) -> None:
+    async def find_tag_mutability(self, scope: RegistryScope, repository: str) -> TagMutabilityRule | None:
+        """The repository's tag mutability setting, or None when the repository does not exist."""
+        ...
+
+    async def link_blob(self, scope: RegistryScope, repository: str, digest: Digest, size: int) -> None:
         """Record that `digest` (committed, of `size` bytes) belongs to `repository`; idempotent."""
         ...
 
-    async def find_blob_size(self, repository: str, digest: Digest) -> int | None:
+    async def find_blob_size(self, scope: RegistryScope, repository: str, digest: Digest) -> int | None:
         """Size of a blob linked into `repository`, or None."""
         ...
 
-    async def find_any_blob_size(self, digest: Digest) -> int | None:
-        """Size of a blob linked into any repository, or None."""
+    async def find_any_blob_size(self, scope: RegistryScope, digest: Digest) -> int | None:
+        """Size of a blob linked into any repository of the scope, or None."""
         ...
 
-    async def unlink_blob(self, repository: str, digest: Digest) -> bool: ...
+    async def unlink_blob(self, scope: RegistryScope, repository: str, digest: Digest) -> bool: ...
 
-    async def missing_blobs(self, repository: str, digests: Sequence[Digest]) -> Sequence[Digest]:
+    async def missing_blobs(self, scope: RegistryScope, repository: str, digests: Sequence[Digest]) -> Sequence[Digest]:
         """Those of `digests` that are not linked into `repository`."""
         ...
 
-    async def missing_manifests(self, repository: str, digests: Sequence[Digest]) -> Sequence[Digest]: ...
+    async def missing_manifests(
+        self, scope: RegistryScope, repository: str, digests: Sequence[Digest]
+    ) -> Sequence[Digest]: ...
 
-    async def put_manifest(self, repository: str, manifest: ManifestRecord, tag: str | None) -> None:
-        """Store `manifest` (idempotent by digest) and point `tag` at it when given."""
+    async def put_manifest(
+        self,
+        scope: RegistryScope,
+        repository: str,
+        manifest: ManifestRecord,
+        tag: str | None,
+        *,
+        keep_tag: bool = False,
+    ) -> Digest | None:
+        """Store `manifest` (idempotent by digest) and point `tag` at it when given.
+
+        Returns the digest `tag` named before (None when it was new or not given). With `keep_tag`, a tag that
+        already names another manifest is left as it is and nothing is stored.
+        """
         ...
 
-    async def find_manifest(self, repository: str, reference: Digest | str) -> ManifestRecord | None:
+    async def find_manifest(
+        self, scope: RegistryScope, repository: str, reference: Digest | str
+    ) -> ManifestRecord | None:
         """The manifest by digest, or by tag when `reference` is a str."""
         ...
 
-    async def delete_manifest(self, repository: str, digest: Digest) -> bool:
+    async def record_pull(self, scope: RegistryScope, repository: str, digest: Digest, at: datetime) -> None:
+        """Remember `at` as the manifest's last pull; nothing happens when it no longer exists."""
+        ...
+
+    async def delete_manifest(self, scope: RegistryScope, repository: str, digest: Digest) -> bool:
         """Delete the manifest and every tag pointing at it."""
         ...
 
-    async def delete_tag(self, repository: str, tag: str) -> bool: ...
+    async def delete_tag(self, scope: RegistryScope, repository: str, tag: str) -> bool: ...
 
-    async def list_tags(self, repository: str, limit: int | None, after: str | None) -> Sequence[str] | None:
+    async def list_tags(
+        self, scope: RegistryScope, repository: str, limit: int | None, after: str | None
+    ) -> Sequence[str] | None:
         """Tags in lexical order after `after`, or None when the repository does not exist."""
         ...
 
-    async def list_referrers(self, repository: str, subject: Digest) -> Sequence[ManifestRecord]: ...
+    async def list_referrers(
+        self, scope: RegistryScope, repository: str, subject: Digest
+    ) -> Sequence[ManifestRecord]: ...
 
     async def create_upload(self, upload: UploadRecord) -> None: ...
 
-    async def find_upload(self, upload_id: str) -> UploadRecord | None: ...
+    async def find_upload(self, scope: RegistryScope, upload_id: str) -> UploadRecord | None:
+        """The upload session, or None when there is none of that id in `scope`."""
+        ...
 
     async def delete_upload(self, upload_id: str) -> None: ...
 

@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from pullcache.core import mediatypes
 from pullcache.core.digests import Digest, InvalidDigest, looks_like_digest
 from pullcache.core.names import is_valid_repository_name, is_valid_tag
+from pullcache.core.scopes import RegistryScope
 from pullcache.registry.errors import (
     BlobUnknown,
     BlobUploadUnknown,
@@ -22,12 +23,16 @@ from pullcache.registry.errors import (
     ManifestUnknown,
     NameInvalid,
     NameUnknown,
+    TagImmutable,
     TagInvalid,
 )
 from pullcache.registry.manifests import Descriptor, parse_manifest
 from pullcache.registry.ports import BlobStore, LocalBlob, ManifestRecord, MetadataStore, UploadRecord
 
 DEFAULT_MAX_MANIFEST_BYTES = 4 * 1024 * 1024
+# A pull is recorded at most this often per image: ECR refreshes lastRecordedPullTime "at least once every 24
+# hours", and a write per pull would put the write lock on the pull path.
+PULL_TIME_RESOLUTION = timedelta(minutes=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +49,7 @@ class UploadStarted:
 class StoredManifest:
     digest: Digest
     subject: Digest | None
+    media_type: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +59,8 @@ class Page:
 
 
 class RegistryService:
+    """Every method takes the registry scope (account and region) the repository lives in."""
+
     def __init__(
         self,
         blobs: BlobStore,
@@ -65,83 +73,109 @@ class RegistryService:
 
     # -- blobs ---------------------------------------------------------------------------------------------
 
-    async def get_blob(self, repository: str, digest_text: str) -> tuple[Digest, LocalBlob]:
+    async def get_blob(self, scope: RegistryScope, repository: str, digest_text: str) -> tuple[Digest, LocalBlob]:
         """Raises NameInvalid, DigestInvalid, BlobUnknown."""
         _check_name(repository)
         digest = _parse_digest(digest_text)
-        if await self._metadata.find_blob_size(repository, digest) is None:
+        if await self._metadata.find_blob_size(scope, repository, digest) is None:
             raise BlobUnknown(str(digest))
         blob = await self._blobs.open_blob(digest)
         if blob is None:
             raise BlobUnknown(str(digest))
         return digest, blob
 
-    async def delete_blob(self, repository: str, digest_text: str) -> None:
+    async def find_blob_size(self, scope: RegistryScope, repository: str, digest: Digest) -> int | None:
+        """The size of a blob linked into the repository and present in the store, or None."""
+        _check_name(repository)
+        size = await self._metadata.find_blob_size(scope, repository, digest)
+        if size is None or await self._blobs.open_blob(digest) is None:
+            return None
+        return size
+
+    async def delete_blob(self, scope: RegistryScope, repository: str, digest_text: str) -> None:
         _check_name(repository)
         digest = _parse_digest(digest_text)
-        if not await self._metadata.unlink_blob(repository, digest):
+        if not await self._metadata.unlink_blob(scope, repository, digest):
             raise BlobUnknown(str(digest))
 
     # -- uploads -------------------------------------------------------------------------------------------
 
     async def start_upload(
-        self, repository: str, mount: str | None = None, source: str | None = None
+        self,
+        scope: RegistryScope,
+        repository: str,
+        mount: str | None = None,
+        source: str | None = None,
+        *,
+        automatic_mount: bool = True,
     ) -> UploadStarted | BlobMounted:
-        """Mount `mount` from `source` (or from anywhere when no source is named) if it exists, else start."""
+        """Mount `mount` from `source` if it is there, else start an upload.
+
+        Without `source`, the blob is mounted from any repository of the scope that holds it, unless
+        `automatic_mount` is off (the caller may not read every repository).
+        """
         _check_name(repository)
-        if mount is not None:
-            mounted = await self._mount(repository, mount, source)
+        if mount is not None and (source is not None or automatic_mount):
+            mounted = await self._mount(scope, repository, mount, source)
             if mounted is not None:
                 return mounted
-        upload = UploadRecord(str(uuid.uuid4()), repository, datetime.now(UTC))
+        upload = UploadRecord(str(uuid.uuid4()), scope, repository, datetime.now(UTC))
         await self._blobs.start_upload(upload.upload_id)
         await self._metadata.create_upload(upload)
         return UploadStarted(upload.upload_id)
 
-    async def _mount(self, repository: str, mount: str, source: str | None) -> BlobMounted | None:
+    async def _mount(self, scope: RegistryScope, repository: str, mount: str, source: str | None) -> BlobMounted | None:
         digest = _parse_digest(mount)
         if source is not None:
             _check_name(source)
-            size = await self._metadata.find_blob_size(source, digest)
+            size = await self._metadata.find_blob_size(scope, source, digest)
         else:
-            size = await self._metadata.find_any_blob_size(digest)
+            size = await self._metadata.find_any_blob_size(scope, digest)
         if size is None or await self._blobs.open_blob(digest) is None:
             return None
-        await self._metadata.link_blob(repository, digest, size)
+        await self._metadata.link_blob(scope, repository, digest, size)
         return BlobMounted(digest)
 
-    async def upload_blob(self, repository: str, digest_text: str, chunks: AsyncIterable[bytes]) -> Digest:
+    async def upload_blob(
+        self, scope: RegistryScope, repository: str, digest_text: str, chunks: AsyncIterable[bytes]
+    ) -> Digest:
         """A whole blob in one request (POST with `?digest=`)."""
         _check_name(repository)
         digest = _parse_digest(digest_text)
-        started = await self.start_upload(repository)
+        started = await self.start_upload(scope, repository)
         assert isinstance(started, UploadStarted)
         try:
             await self._blobs.append(started.upload_id, 0, chunks)
         except BaseException:
             await self._discard(started.upload_id)
             raise
-        return await self._commit(repository, started.upload_id, digest)
+        return await self._commit(scope, repository, started.upload_id, digest)
 
-    async def upload_size(self, repository: str, upload_id: str) -> int:
-        await self._get_upload(repository, upload_id)
+    async def upload_size(self, scope: RegistryScope, repository: str, upload_id: str) -> int:
+        await self._get_upload(scope, repository, upload_id)
         size = await self._blobs.upload_size(upload_id)
         if size is None:
             raise BlobUploadUnknown(upload_id)
         return size
 
     async def append_chunk(
-        self, repository: str, upload_id: str, start: int | None, chunks: AsyncIterable[bytes]
+        self,
+        scope: RegistryScope,
+        repository: str,
+        upload_id: str,
+        start: int | None,
+        chunks: AsyncIterable[bytes],
     ) -> int:
         """Append a chunk that starts at `start` (None: a streamed chunk); returns the upload's new size.
 
         Raises BlobUploadUnknown, RangeInvalid.
         """
-        await self._get_upload(repository, upload_id)
+        await self._get_upload(scope, repository, upload_id)
         return await self._blobs.append(upload_id, start, chunks)
 
     async def complete_upload(
         self,
+        scope: RegistryScope,
         repository: str,
         upload_id: str,
         digest_text: str | None,
@@ -149,65 +183,86 @@ class RegistryService:
         chunks: AsyncIterable[bytes] | None,
     ) -> Digest:
         """Append the final chunk, if any, and commit the upload under `digest_text`."""
-        await self._get_upload(repository, upload_id)
+        await self._get_upload(scope, repository, upload_id)
         if digest_text is None:
             raise DigestInvalid("the digest query parameter is required to complete an upload")
         digest = _parse_digest(digest_text)
         if chunks is not None:
             await self._blobs.append(upload_id, start, chunks)
-        return await self._commit(repository, upload_id, digest)
+        return await self._commit(scope, repository, upload_id, digest)
 
-    async def cancel_upload(self, repository: str, upload_id: str) -> None:
-        await self._get_upload(repository, upload_id)
+    async def cancel_upload(self, scope: RegistryScope, repository: str, upload_id: str) -> None:
+        await self._get_upload(scope, repository, upload_id)
         await self._discard(upload_id)
 
     async def purge_uploads(self, older_than: timedelta) -> int:
-        """Discard upload sessions started more than `older_than` ago; returns how many."""
+        """Discard upload sessions (of every scope) started more than `older_than` ago; returns how many."""
         expired = await self._metadata.list_uploads_started_before(datetime.now(UTC) - older_than)
         for upload_id in expired:
             await self._discard(upload_id)
         return len(expired)
 
-    async def _commit(self, repository: str, upload_id: str, digest: Digest) -> Digest:
+    async def _commit(self, scope: RegistryScope, repository: str, upload_id: str, digest: Digest) -> Digest:
         try:
             size = await self._blobs.commit(upload_id, digest)
         finally:
             await self._metadata.delete_upload(upload_id)
-        await self._metadata.link_blob(repository, digest, size)
+        await self._metadata.link_blob(scope, repository, digest, size)
         return digest
 
     async def _discard(self, upload_id: str) -> None:
         await self._blobs.abort(upload_id)
         await self._metadata.delete_upload(upload_id)
 
-    async def _get_upload(self, repository: str, upload_id: str) -> UploadRecord:
+    async def _get_upload(self, scope: RegistryScope, repository: str, upload_id: str) -> UploadRecord:
         _check_name(repository)
         if not _is_uuid(upload_id):
             raise BlobUploadUnknown(upload_id)
-        upload = await self._metadata.find_upload(upload_id)
+        upload = await self._metadata.find_upload(scope, upload_id)
         if upload is None or upload.repository != repository:
             raise BlobUploadUnknown(upload_id)
         return upload
 
     # -- manifests -----------------------------------------------------------------------------------------
 
-    async def get_manifest(self, repository: str, reference: str) -> ManifestRecord:
-        """Raises NameInvalid, DigestInvalid, ManifestUnknown."""
+    async def get_manifest(
+        self, scope: RegistryScope, repository: str, reference: str, *, pull: bool = False
+    ) -> ManifestRecord:
+        """The manifest by tag or digest; `pull` records the read as a pull of the image.
+
+        Raises NameInvalid, DigestInvalid, ManifestUnknown.
+        """
         _check_name(repository)
         key: Digest | str = _parse_digest(reference) if looks_like_digest(reference) else reference
         if isinstance(key, str) and not is_valid_tag(key):
             raise ManifestUnknown(reference)
-        manifest = await self._metadata.find_manifest(repository, key)
+        manifest = await self._metadata.find_manifest(scope, repository, key)
         if manifest is None:
             raise ManifestUnknown(reference)
+        if pull:
+            await self.record_pull(scope, repository, manifest)
         return manifest
 
+    async def find_manifest(
+        self, scope: RegistryScope, repository: str, reference: Digest | str
+    ) -> ManifestRecord | None:
+        """The manifest by digest or tag, or None; reading it is not a pull."""
+        _check_name(repository)
+        return await self._metadata.find_manifest(scope, repository, reference)
+
+    async def record_pull(self, scope: RegistryScope, repository: str, manifest: ManifestRecord) -> None:
+        """Record a pull of `manifest`, unless one was recorded within PULL_TIME_RESOLUTION."""
+        now = datetime.now(UTC)
+        if manifest.pulled_at is None or now - manifest.pulled_at >= PULL_TIME_RESOLUTION:
+            await self._metadata.record_pull(scope, repository, manifest.digest, now)
+
     async def put_manifest(
-        self, repository: str, reference: str, content: bytes, content_type: str | None
+        self, scope: RegistryScope, repository: str, reference: str, content: bytes, content_type: str | None
     ) -> StoredManifest:
         """Validate and store a manifest under a tag or its digest.
 
-        Raises NameInvalid, TagInvalid, DigestInvalid, ManifestTooLarge, ManifestInvalid, ManifestBlobUnknown.
+        Raises NameInvalid, TagInvalid, DigestInvalid, ManifestTooLarge, ManifestInvalid, ManifestBlobUnknown,
+        TagImmutable (the repository keeps the tag on another image).
         """
         _check_name(repository)
         tag: str | None = None
@@ -221,10 +276,24 @@ class RegistryService:
                 raise TagInvalid(reference)
             tag = reference
             digest = Digest.of(content)
+        return await self.store_manifest(scope, repository, digest, tag, content, content_type)
+
+    async def store_manifest(
+        self,
+        scope: RegistryScope,
+        repository: str,
+        digest: Digest,
+        tag: str | None,
+        content: bytes,
+        content_type: str | None,
+    ) -> StoredManifest:
+        """Store `content` (whose digest is `digest`) and point `tag` at it, under the repository's tag
+        mutability rule. Raises as put_manifest does."""
+        _check_name(repository)
         if len(content) > self.max_manifest_bytes:
             raise ManifestTooLarge(self.max_manifest_bytes)
         parsed = parse_manifest(content, content_type)
-        await self._require_content(repository, parsed.blobs, parsed.children)
+        await self._require_content(scope, repository, parsed.blobs, parsed.children)
         record = ManifestRecord(
             digest,
             parsed.media_type,
@@ -233,25 +302,36 @@ class RegistryService:
             parsed.artifact_type,
             parsed.annotations,
         )
-        await self._metadata.put_manifest(repository, record, tag)
-        return StoredManifest(digest, record.subject)
+        immutable = False
+        if tag is not None:
+            rule = await self._metadata.find_tag_mutability(scope, repository)
+            immutable = rule is not None and rule.is_immutable(tag)
+        previous = await self._metadata.put_manifest(scope, repository, record, tag, keep_tag=immutable)
+        if tag is not None and immutable and previous is not None and previous != digest:
+            raise TagImmutable(repository, tag)
+        return StoredManifest(digest, record.subject, record.media_type)
 
     async def _require_content(
-        self, repository: str, blobs: Sequence[Descriptor], children: Sequence[Descriptor]
+        self,
+        scope: RegistryScope,
+        repository: str,
+        blobs: Sequence[Descriptor],
+        children: Sequence[Descriptor],
     ) -> None:
-        missing = await self._metadata.missing_blobs(repository, [b.digest for b in blobs if not b.external])
-        if not missing:
-            missing = await self._metadata.missing_manifests(repository, [c.digest for c in children])
+        missing = await self._metadata.missing_blobs(scope, repository, [b.digest for b in blobs if not b.external])
         if missing:
-            raise ManifestBlobUnknown(str(missing[0]))
+            raise ManifestBlobUnknown(str(missing[0]), [str(m) for m in missing])
+        missing = await self._metadata.missing_manifests(scope, repository, [c.digest for c in children])
+        if missing:
+            raise ManifestBlobUnknown(str(missing[0]), [str(m) for m in missing], manifests=True)
 
-    async def delete_manifest(self, repository: str, reference: str) -> None:
+    async def delete_manifest(self, scope: RegistryScope, repository: str, reference: str) -> None:
         """Delete by digest (the manifest and its tags) or by tag (the tag only)."""
         _check_name(repository)
         if looks_like_digest(reference):
-            deleted = await self._metadata.delete_manifest(repository, _parse_digest(reference))
+            deleted = await self._metadata.delete_manifest(scope, repository, _parse_digest(reference))
         elif is_valid_tag(reference):
-            deleted = await self._metadata.delete_tag(repository, reference)
+            deleted = await self._metadata.delete_tag(scope, repository, reference)
         else:
             raise TagInvalid(reference)
         if not deleted:
@@ -259,22 +339,22 @@ class RegistryService:
 
     # -- content discovery ---------------------------------------------------------------------------------
 
-    async def list_tags(self, repository: str, limit: int | None, after: str | None) -> Page:
+    async def list_tags(self, scope: RegistryScope, repository: str, limit: int | None, after: str | None) -> Page:
         _check_name(repository)
-        tags = await self._metadata.list_tags(repository, _one_more(limit), after)
+        tags = await self._metadata.list_tags(scope, repository, _one_more(limit), after)
         if tags is None:
             raise NameUnknown(repository)
         return _page(tags, limit)
 
-    async def list_repositories(self, limit: int | None, after: str | None) -> Page:
-        return _page(await self._metadata.list_repositories(_one_more(limit), after), limit)
+    async def list_repositories(self, scope: RegistryScope, limit: int | None, after: str | None) -> Page:
+        return _page(await self._metadata.list_repositories(scope, _one_more(limit), after), limit)
 
     async def list_referrers(
-        self, repository: str, subject_text: str, artifact_type: str | None
+        self, scope: RegistryScope, repository: str, subject_text: str, artifact_type: str | None
     ) -> list[ManifestRecord]:
         _check_name(repository)
         subject = _parse_digest(subject_text)
-        referrers = await self._metadata.list_referrers(repository, subject)
+        referrers = await self._metadata.list_referrers(scope, repository, subject)
         if artifact_type is not None:
             referrers = [r for r in referrers if r.artifact_type == artifact_type]
         return list(referrers)

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
@@ -95,7 +96,17 @@ async def test_migrating_twice_changes_nothing_and_keeps_the_data(engine: AsyncE
     repositories = metadata.tables["repositories"]
     await migrate(engine)
     async with engine.begin() as connection:
-        await connection.execute(sa.insert(repositories).values(name="library/kept", created_at=sa.func.now()))
+        await connection.execute(
+            sa.insert(repositories).values(
+                name="library/kept",
+                created_at=sa.func.now(),
+                account_id="000000000000",
+                region="us-east-1",
+                tag_mutability="MUTABLE",
+                scan_on_push=False,
+                encryption_type="AES256",
+            )
+        )
 
     await migrate(engine)
 
@@ -104,3 +115,72 @@ async def test_migrating_twice_changes_nothing_and_keeps_the_data(engine: AsyncE
         assert list(names) == ["library/kept"]
         assert await connection.run_sync(current_revision) == head_revision()
         assert await connection.run_sync(schema_differences) == []
+
+
+def upgrade_to(revision: str) -> Callable[[sa.Connection], None]:
+    def upgrade(connection: sa.Connection) -> None:
+        config = Config()
+        config.set_main_option("script_location", str(resources.files("pullcache.metadata") / "migrations"))
+        config.attributes["connection"] = connection
+        command.upgrade(config, revision)
+
+    return upgrade
+
+
+async def test_registry_scopes_move_existing_repositories_to_the_first_start_account_keeping_their_content(
+    engine: AsyncEngine,
+) -> None:
+    async with engine.begin() as connection:
+        await connection.run_sync(upgrade_to("0003"))
+        for statement in (
+            "INSERT INTO accounts (id, created_at) VALUES ('123456789012', '2026-01-01 00:00:00')",
+            "INSERT INTO repositories (id, name, created_at) VALUES (7, 'library/app', '2026-01-01 00:00:00')",
+            "INSERT INTO blobs (digest, size, created_at) VALUES ('sha256:aa', 3, '2026-01-01 00:00:00')",
+            "INSERT INTO repository_blobs (repository_id, digest) VALUES (7, 'sha256:aa')",
+            "INSERT INTO manifests (repository_id, digest, media_type, content, created_at)"
+            " VALUES (7, 'sha256:bb', 'application/vnd.oci.image.manifest.v1+json', x'7b7d', '2026-01-01 00:00:00')",
+            "INSERT INTO tags (repository_id, name, digest, updated_at)"
+            " VALUES (7, 'latest', 'sha256:bb', '2026-01-01 00:00:00')",
+            "INSERT INTO uploads (id, repository, started_at) VALUES ('u1', 'library/app', '2026-01-01 00:00:00')",
+        ):
+            await connection.exec_driver_sql(statement)
+
+    await migrate(engine)
+
+    async with engine.connect() as connection:
+        repository = (
+            await connection.exec_driver_sql(
+                "SELECT id, account_id, region, tag_mutability, scan_on_push, encryption_type FROM repositories"
+            )
+        ).one()
+        assert tuple(repository) == (7, "123456789012", "us-east-1", "MUTABLE", 0, "AES256")
+        for table in ("repository_blobs", "manifests", "tags"):
+            count = (await connection.exec_driver_sql(f"SELECT count(*) FROM {table}")).scalar()
+            assert count == 1, f"{table} lost its rows"
+        upload = (await connection.exec_driver_sql("SELECT account_id, region FROM uploads")).one()
+        assert tuple(upload) == ("123456789012", "us-east-1")
+
+
+async def test_the_same_name_may_exist_once_per_account_and_region(engine: AsyncEngine) -> None:
+    await migrate(engine)
+    repositories = metadata.tables["repositories"]
+    row = {
+        "name": "library/app",
+        "created_at": sa.func.now(),
+        "tag_mutability": "MUTABLE",
+        "scan_on_push": False,
+        "encryption_type": "AES256",
+    }
+
+    async with engine.begin() as connection:
+        for account, region in (
+            ("111111111111", "us-east-1"),
+            ("222222222222", "us-east-1"),
+            ("111111111111", "eu-west-1"),
+        ):
+            await connection.execute(sa.insert(repositories).values(account_id=account, region=region, **row))
+    with pytest.raises(sa.exc.IntegrityError):
+        async with engine.begin() as connection:
+            await connection.execute(
+                sa.insert(repositories).values(account_id="111111111111", region="us-east-1", **row)
+            )

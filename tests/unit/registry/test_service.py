@@ -14,6 +14,7 @@ import pytest
 
 from pullcache.core import mediatypes
 from pullcache.core.digests import Digest
+from pullcache.core.scopes import RegistryScope
 from pullcache.registry.errors import (
     BlobUnknown,
     BlobUploadUnknown,
@@ -42,6 +43,9 @@ from tests.oci_documents import (
 )
 from tests.stores import chunks, sqlite_metadata_store
 
+SCOPE: Final = RegistryScope("123456789012", "us-east-1")
+OTHER_ACCOUNT: Final = RegistryScope("210987654321", "us-east-1")
+OTHER_REGION: Final = RegistryScope("123456789012", "eu-west-1")
 REPO: Final = "library/app"
 OTHER: Final = "team/other"
 MAX_MANIFEST: Final = 4096
@@ -60,17 +64,17 @@ def service(tmp_path: Path, metadata: MetadataStore) -> RegistryService:
 
 
 async def push_blob(service: RegistryService, repository: str, data: bytes) -> Digest:
-    return await service.upload_blob(repository, str(Digest.of(data)), chunks(data))
+    return await service.upload_blob(SCOPE, repository, str(Digest.of(data)), chunks(data))
 
 
 async def start(service: RegistryService, repository: str = REPO) -> str:
-    started = await service.start_upload(repository)
+    started = await service.start_upload(SCOPE, repository)
     assert isinstance(started, UploadStarted)
     return started.upload_id
 
 
 async def read(service: RegistryService, repository: str, digest: Digest) -> bytes:
-    found, blob = await service.get_blob(repository, str(digest))
+    found, blob = await service.get_blob(SCOPE, repository, str(digest))
     assert found == digest
     return blob.path.read_bytes()
 
@@ -89,31 +93,33 @@ async def pushed_image(service: RegistryService, repository: str = REPO, seed: s
 async def test_chunked_upload_is_committed_under_its_digest(service: RegistryService) -> None:
     upload_id = await start(service)
 
-    assert await service.upload_size(REPO, upload_id) == 0
-    assert await service.append_chunk(REPO, upload_id, 0, chunks(b"first ")) == 6
-    assert await service.append_chunk(REPO, upload_id, 6, chunks(b"second ")) == 13
-    assert await service.upload_size(REPO, upload_id) == 13
-    digest = await service.complete_upload(REPO, upload_id, str(Digest.of(b"first second third")), 13, chunks(b"third"))
+    assert await service.upload_size(SCOPE, REPO, upload_id) == 0
+    assert await service.append_chunk(SCOPE, REPO, upload_id, 0, chunks(b"first ")) == 6
+    assert await service.append_chunk(SCOPE, REPO, upload_id, 6, chunks(b"second ")) == 13
+    assert await service.upload_size(SCOPE, REPO, upload_id) == 13
+    digest = await service.complete_upload(
+        SCOPE, REPO, upload_id, str(Digest.of(b"first second third")), 13, chunks(b"third")
+    )
 
     assert digest == Digest.of(b"first second third")
     assert await read(service, REPO, digest) == b"first second third"
     with pytest.raises(BlobUploadUnknown):
-        await service.upload_size(REPO, upload_id)
+        await service.upload_size(SCOPE, REPO, upload_id)
 
 
 async def test_streamed_chunk_without_offset_appends_at_the_end(service: RegistryService) -> None:
     upload_id = await start(service)
-    await service.append_chunk(REPO, upload_id, None, chunks(b"one "))
+    await service.append_chunk(SCOPE, REPO, upload_id, None, chunks(b"one "))
 
-    assert await service.append_chunk(REPO, upload_id, None, chunks(b"two")) == 7
-    await service.complete_upload(REPO, upload_id, str(Digest.of(b"one two")), None, None)
+    assert await service.append_chunk(SCOPE, REPO, upload_id, None, chunks(b"two")) == 7
+    await service.complete_upload(SCOPE, REPO, upload_id, str(Digest.of(b"one two")), None, None)
 
 
 async def test_upload_completed_without_a_final_chunk_commits_what_was_sent(service: RegistryService) -> None:
     upload_id = await start(service)
-    await service.append_chunk(REPO, upload_id, 0, chunks(b"all of it"))
+    await service.append_chunk(SCOPE, REPO, upload_id, 0, chunks(b"all of it"))
 
-    digest = await service.complete_upload(REPO, upload_id, str(Digest.of(b"all of it")), None, None)
+    digest = await service.complete_upload(SCOPE, REPO, upload_id, str(Digest.of(b"all of it")), None, None)
 
     assert await read(service, REPO, digest) == b"all of it"
 
@@ -123,65 +129,65 @@ async def test_chunk_out_of_order_is_refused_and_the_upload_is_kept(
     service: RegistryService, start_offset: int
 ) -> None:
     upload_id = await start(service)
-    await service.append_chunk(REPO, upload_id, 0, chunks(b"12345"))
+    await service.append_chunk(SCOPE, REPO, upload_id, 0, chunks(b"12345"))
 
     with pytest.raises(RangeInvalid) as raised:
-        await service.append_chunk(REPO, upload_id, start_offset, chunks(b"678"))
+        await service.append_chunk(SCOPE, REPO, upload_id, start_offset, chunks(b"678"))
 
     assert raised.value.size == 5
-    assert await service.upload_size(REPO, upload_id) == 5
-    assert await service.append_chunk(REPO, upload_id, 5, chunks(b"678")) == 8
+    assert await service.upload_size(SCOPE, REPO, upload_id) == 5
+    assert await service.append_chunk(SCOPE, REPO, upload_id, 5, chunks(b"678")) == 8
 
 
 async def test_final_chunk_out_of_order_is_refused_and_the_upload_is_kept(service: RegistryService) -> None:
     upload_id = await start(service)
-    await service.append_chunk(REPO, upload_id, 0, chunks(b"12345"))
+    await service.append_chunk(SCOPE, REPO, upload_id, 0, chunks(b"12345"))
 
     with pytest.raises(RangeInvalid):
-        await service.complete_upload(REPO, upload_id, str(Digest.of(b"12345678")), 2, chunks(b"678"))
+        await service.complete_upload(SCOPE, REPO, upload_id, str(Digest.of(b"12345678")), 2, chunks(b"678"))
 
-    assert await service.upload_size(REPO, upload_id) == 5
+    assert await service.upload_size(SCOPE, REPO, upload_id) == 5
 
 
 async def test_completing_without_a_digest_is_refused_and_the_upload_is_kept(service: RegistryService) -> None:
     upload_id = await start(service)
-    await service.append_chunk(REPO, upload_id, 0, chunks(b"data"))
+    await service.append_chunk(SCOPE, REPO, upload_id, 0, chunks(b"data"))
 
     with pytest.raises(DigestInvalid):
-        await service.complete_upload(REPO, upload_id, None, None, None)
+        await service.complete_upload(SCOPE, REPO, upload_id, None, None, None)
     with pytest.raises(DigestInvalid):
-        await service.complete_upload(REPO, upload_id, "sha256:short", None, None)
+        await service.complete_upload(SCOPE, REPO, upload_id, "sha256:short", None, None)
 
-    assert await service.upload_size(REPO, upload_id) == 4
+    assert await service.upload_size(SCOPE, REPO, upload_id) == 4
 
 
 async def test_completing_under_a_wrong_digest_is_refused_and_ends_the_upload(service: RegistryService) -> None:
     upload_id = await start(service)
-    await service.append_chunk(REPO, upload_id, 0, chunks(b"sent"))
+    await service.append_chunk(SCOPE, REPO, upload_id, 0, chunks(b"sent"))
     claimed = Digest.of(b"claimed")
 
     with pytest.raises(DigestInvalid):
-        await service.complete_upload(REPO, upload_id, str(claimed), None, None)
+        await service.complete_upload(SCOPE, REPO, upload_id, str(claimed), None, None)
 
     with pytest.raises(BlobUploadUnknown):
-        await service.upload_size(REPO, upload_id)
+        await service.upload_size(SCOPE, REPO, upload_id)
     for digest in (claimed, Digest.of(b"sent")):
         with pytest.raises(BlobUnknown):
-            await service.get_blob(REPO, str(digest))
+            await service.get_blob(SCOPE, REPO, str(digest))
 
 
 async def test_cancelled_upload_is_gone(service: RegistryService) -> None:
     upload_id = await start(service)
-    await service.append_chunk(REPO, upload_id, 0, chunks(b"abandoned"))
+    await service.append_chunk(SCOPE, REPO, upload_id, 0, chunks(b"abandoned"))
 
-    await service.cancel_upload(REPO, upload_id)
+    await service.cancel_upload(SCOPE, REPO, upload_id)
 
     with pytest.raises(BlobUploadUnknown):
-        await service.upload_size(REPO, upload_id)
+        await service.upload_size(SCOPE, REPO, upload_id)
     with pytest.raises(BlobUploadUnknown):
-        await service.append_chunk(REPO, upload_id, None, chunks(b"more"))
+        await service.append_chunk(SCOPE, REPO, upload_id, None, chunks(b"more"))
     with pytest.raises(BlobUploadUnknown):
-        await service.cancel_upload(REPO, upload_id)
+        await service.cancel_upload(SCOPE, REPO, upload_id)
 
 
 @pytest.mark.parametrize(
@@ -190,21 +196,21 @@ async def test_cancelled_upload_is_gone(service: RegistryService) -> None:
 )
 async def test_upload_id_that_was_not_issued_is_unknown(service: RegistryService, upload_id: str) -> None:
     with pytest.raises(BlobUploadUnknown):
-        await service.upload_size(REPO, upload_id)
+        await service.upload_size(SCOPE, REPO, upload_id)
     with pytest.raises(BlobUploadUnknown):
-        await service.append_chunk(REPO, upload_id, 0, chunks(b"x"))
+        await service.append_chunk(SCOPE, REPO, upload_id, 0, chunks(b"x"))
 
 
 async def test_upload_is_unknown_to_another_repository(service: RegistryService) -> None:
     upload_id = await start(service, REPO)
 
     with pytest.raises(BlobUploadUnknown):
-        await service.append_chunk(OTHER, upload_id, 0, chunks(b"x"))
+        await service.append_chunk(SCOPE, OTHER, upload_id, 0, chunks(b"x"))
     with pytest.raises(BlobUploadUnknown):
-        await service.complete_upload(OTHER, upload_id, str(Digest.of(b"")), None, None)
+        await service.complete_upload(SCOPE, OTHER, upload_id, str(Digest.of(b"")), None, None)
     with pytest.raises(BlobUploadUnknown):
-        await service.cancel_upload(OTHER, upload_id)
-    assert await service.upload_size(REPO, upload_id) == 0
+        await service.cancel_upload(SCOPE, OTHER, upload_id)
+    assert await service.upload_size(SCOPE, REPO, upload_id) == 0
 
 
 async def test_monolithic_upload_stores_the_blob_in_one_step(service: RegistryService) -> None:
@@ -215,34 +221,34 @@ async def test_monolithic_upload_stores_the_blob_in_one_step(service: RegistrySe
 
 async def test_monolithic_upload_under_a_wrong_digest_stores_nothing(service: RegistryService) -> None:
     with pytest.raises(DigestInvalid):
-        await service.upload_blob(REPO, str(Digest.of(b"claimed")), chunks(b"sent"))
+        await service.upload_blob(SCOPE, REPO, str(Digest.of(b"claimed")), chunks(b"sent"))
 
     with pytest.raises(BlobUnknown):
-        await service.get_blob(REPO, str(Digest.of(b"sent")))
+        await service.get_blob(SCOPE, REPO, str(Digest.of(b"sent")))
 
 
 async def test_monolithic_upload_under_a_malformed_digest_starts_nothing(service: RegistryService) -> None:
     with pytest.raises(DigestInvalid):
-        await service.upload_blob(REPO, "sha256:nothex", chunks(b"sent"))
+        await service.upload_blob(SCOPE, REPO, "sha256:nothex", chunks(b"sent"))
 
-    assert (await service.list_repositories(None, None)).items == []
+    assert (await service.list_repositories(SCOPE, None, None)).items == []
 
 
 @pytest.mark.parametrize("name", ["UPPER", "a//b", "-x", "a" * 256])
 async def test_invalid_repository_name_is_refused_everywhere(service: RegistryService, name: str) -> None:
     digest = str(Digest.of(b""))
     with pytest.raises(NameInvalid):
-        await service.start_upload(name)
+        await service.start_upload(SCOPE, name)
     with pytest.raises(NameInvalid):
-        await service.get_blob(name, digest)
+        await service.get_blob(SCOPE, name, digest)
     with pytest.raises(NameInvalid):
-        await service.get_manifest(name, "latest")
+        await service.get_manifest(SCOPE, name, "latest")
     with pytest.raises(NameInvalid):
-        await service.put_manifest(name, "latest", b"{}", None)
+        await service.put_manifest(SCOPE, name, "latest", b"{}", None)
     with pytest.raises(NameInvalid):
-        await service.list_tags(name, None, None)
+        await service.list_tags(SCOPE, name, None, None)
     with pytest.raises(NameInvalid):
-        await service.upload_size(name, str(uuid.uuid4()))
+        await service.upload_size(SCOPE, name, str(uuid.uuid4()))
 
 
 # -- blobs and mounts ---------------------------------------------------------------------------------------
@@ -252,29 +258,29 @@ async def test_blob_is_served_only_from_repositories_it_is_linked_into(service: 
     digest = await push_blob(service, REPO, b"private")
 
     with pytest.raises(BlobUnknown):
-        await service.get_blob(OTHER, str(digest))
+        await service.get_blob(SCOPE, OTHER, str(digest))
 
 
 async def test_deleted_blob_is_unknown_to_the_repository(service: RegistryService) -> None:
     digest = await push_blob(service, REPO, b"deleted")
 
-    await service.delete_blob(REPO, str(digest))
+    await service.delete_blob(SCOPE, REPO, str(digest))
 
     with pytest.raises(BlobUnknown):
-        await service.get_blob(REPO, str(digest))
+        await service.get_blob(SCOPE, REPO, str(digest))
     with pytest.raises(BlobUnknown):
-        await service.delete_blob(REPO, str(digest))
+        await service.delete_blob(SCOPE, REPO, str(digest))
 
 
 async def test_malformed_blob_digest_is_refused(service: RegistryService) -> None:
     with pytest.raises(DigestInvalid):
-        await service.get_blob(REPO, "sha256:xyz")
+        await service.get_blob(SCOPE, REPO, "sha256:xyz")
 
 
 async def test_mount_from_a_repository_holding_the_blob_links_it_without_an_upload(service: RegistryService) -> None:
     digest = await push_blob(service, OTHER, b"shared layer")
 
-    result = await service.start_upload(REPO, mount=str(digest), source=OTHER)
+    result = await service.start_upload(SCOPE, REPO, mount=str(digest), source=OTHER)
 
     assert result == BlobMounted(digest)
     assert await read(service, REPO, digest) == b"shared layer"
@@ -283,34 +289,75 @@ async def test_mount_from_a_repository_holding_the_blob_links_it_without_an_uplo
 async def test_mount_from_a_repository_without_the_blob_starts_an_upload(service: RegistryService) -> None:
     digest = await push_blob(service, OTHER, b"elsewhere")
 
-    result = await service.start_upload(REPO, mount=str(digest), source="third/repo")
+    result = await service.start_upload(SCOPE, REPO, mount=str(digest), source="third/repo")
 
     assert isinstance(result, UploadStarted)
-    assert await service.upload_size(REPO, result.upload_id) == 0
+    assert await service.upload_size(SCOPE, REPO, result.upload_id) == 0
     with pytest.raises(BlobUnknown):
-        await service.get_blob(REPO, str(digest))
+        await service.get_blob(SCOPE, REPO, str(digest))
 
 
 async def test_mount_without_a_source_finds_the_blob_in_any_repository(service: RegistryService) -> None:
     digest = await push_blob(service, OTHER, b"anywhere")
 
-    assert await service.start_upload(REPO, mount=str(digest)) == BlobMounted(digest)
+    assert await service.start_upload(SCOPE, REPO, mount=str(digest)) == BlobMounted(digest)
+
+
+async def test_mount_without_a_source_is_declined_when_automatic_mounts_are_off(service: RegistryService) -> None:
+    digest = await push_blob(service, OTHER, b"shared")
+
+    result = await service.start_upload(SCOPE, REPO, mount=str(digest), automatic_mount=False)
+
+    assert isinstance(result, UploadStarted)
+
+
+async def test_mount_never_reaches_into_another_account_or_region(service: RegistryService) -> None:
+    digest = await push_blob(service, OTHER, b"shared")
+
+    for elsewhere in (OTHER_ACCOUNT, OTHER_REGION):
+        assert isinstance(await service.start_upload(elsewhere, REPO, mount=str(digest)), UploadStarted)
+        assert isinstance(await service.start_upload(elsewhere, REPO, mount=str(digest), source=OTHER), UploadStarted)
+
+
+async def test_an_upload_is_unknown_to_every_other_scope(service: RegistryService) -> None:
+    upload_id = await start(service)
+
+    for elsewhere in (OTHER_ACCOUNT, OTHER_REGION):
+        with pytest.raises(BlobUploadUnknown):
+            await service.upload_size(elsewhere, REPO, upload_id)
+        with pytest.raises(BlobUploadUnknown):
+            await service.complete_upload(elsewhere, REPO, upload_id, str(Digest.of(b"")), None, None)
+    assert await service.upload_size(SCOPE, REPO, upload_id) == 0
+
+
+async def test_a_get_of_a_manifest_is_recorded_as_a_pull_at_most_once_a_minute(service: RegistryService) -> None:
+    content = encode(await pushed_image(service))
+    await service.put_manifest(SCOPE, REPO, "latest", content, None)
+    assert (await service.get_manifest(SCOPE, REPO, "latest")).pulled_at is None
+
+    await service.get_manifest(SCOPE, REPO, "latest", pull=True)
+    first = (await service.get_manifest(SCOPE, REPO, "latest")).pulled_at
+    await service.get_manifest(SCOPE, REPO, "latest", pull=True)
+    second = (await service.get_manifest(SCOPE, REPO, "latest")).pulled_at
+
+    assert first is not None
+    assert second == first
 
 
 async def test_mount_of_an_unknown_blob_starts_an_upload(service: RegistryService) -> None:
-    result = await service.start_upload(REPO, mount=str(Digest.of(b"nobody has it")), source=OTHER)
+    result = await service.start_upload(SCOPE, REPO, mount=str(Digest.of(b"nobody has it")), source=OTHER)
 
     assert isinstance(result, UploadStarted)
 
 
 async def test_mount_of_a_malformed_digest_is_refused(service: RegistryService) -> None:
     with pytest.raises(DigestInvalid):
-        await service.start_upload(REPO, mount="sha256:short", source=OTHER)
+        await service.start_upload(SCOPE, REPO, mount="sha256:short", source=OTHER)
 
 
 async def test_mount_from_an_invalid_source_name_is_refused(service: RegistryService) -> None:
     with pytest.raises(NameInvalid):
-        await service.start_upload(REPO, mount=str(Digest.of(b"x")), source="Bad//Name")
+        await service.start_upload(SCOPE, REPO, mount=str(Digest.of(b"x")), source="Bad//Name")
 
 
 # -- manifests ----------------------------------------------------------------------------------------------
@@ -319,44 +366,44 @@ async def test_mount_from_an_invalid_source_name_is_refused(service: RegistrySer
 async def test_manifest_pushed_by_tag_is_served_byte_for_byte_by_tag_and_digest(service: RegistryService) -> None:
     content = encode(await pushed_image(service)) + b"\n  "
 
-    stored = await service.put_manifest(REPO, "latest", content, mediatypes.OCI_MANIFEST)
+    stored = await service.put_manifest(SCOPE, REPO, "latest", content, mediatypes.OCI_MANIFEST)
 
     assert stored.digest == Digest.of(content)
     for reference in ("latest", str(stored.digest)):
-        found = await service.get_manifest(REPO, reference)
+        found = await service.get_manifest(SCOPE, REPO, reference)
         assert (found.content, found.media_type, found.digest) == (content, mediatypes.OCI_MANIFEST, stored.digest)
 
 
 async def test_manifest_pushed_by_its_digest_is_stored_untagged(service: RegistryService) -> None:
     content = encode(await pushed_image(service))
 
-    stored = await service.put_manifest(REPO, str(Digest.of(content)), content, None)
+    stored = await service.put_manifest(SCOPE, REPO, str(Digest.of(content)), content, None)
 
     assert stored.digest == Digest.of(content)
-    assert (await service.list_tags(REPO, None, None)).items == []
+    assert (await service.list_tags(SCOPE, REPO, None, None)).items == []
 
 
 async def test_manifest_pushed_by_a_sha512_digest_is_stored_under_it(service: RegistryService) -> None:
     content = encode(await pushed_image(service))
     digest = Digest.of(content, "sha512")
 
-    assert (await service.put_manifest(REPO, str(digest), content, None)).digest == digest
-    assert (await service.get_manifest(REPO, str(digest))).content == content
+    assert (await service.put_manifest(SCOPE, REPO, str(digest), content, None)).digest == digest
+    assert (await service.get_manifest(SCOPE, REPO, str(digest))).content == content
 
 
 async def test_manifest_pushed_under_another_digest_is_refused(service: RegistryService) -> None:
     content = encode(await pushed_image(service))
 
     with pytest.raises(DigestInvalid):
-        await service.put_manifest(REPO, str(Digest.of(b"something else")), content, None)
+        await service.put_manifest(SCOPE, REPO, str(Digest.of(b"something else")), content, None)
     with pytest.raises(ManifestUnknown):
-        await service.get_manifest(REPO, str(Digest.of(content)))
+        await service.get_manifest(SCOPE, REPO, str(Digest.of(content)))
 
 
 @pytest.mark.parametrize("tag", ["-dash", ".dot", "a" * 129, "a/b"])
 async def test_manifest_pushed_under_an_invalid_tag_is_refused(service: RegistryService, tag: str) -> None:
     with pytest.raises(TagInvalid):
-        await service.put_manifest(REPO, tag, encode(await pushed_image(service)), None)
+        await service.put_manifest(SCOPE, REPO, tag, encode(await pushed_image(service)), None)
 
 
 async def test_manifest_over_the_limit_is_refused(service: RegistryService) -> None:
@@ -364,7 +411,7 @@ async def test_manifest_over_the_limit_is_refused(service: RegistryService) -> N
     document["annotations"] = {"padding": "x" * MAX_MANIFEST}
 
     with pytest.raises(ManifestTooLarge):
-        await service.put_manifest(REPO, "latest", encode(document), None)
+        await service.put_manifest(SCOPE, REPO, "latest", encode(document), None)
 
 
 async def test_manifest_exactly_at_the_limit_is_accepted(service: RegistryService) -> None:
@@ -374,12 +421,12 @@ async def test_manifest_exactly_at_the_limit_is_accepted(service: RegistryServic
     content = encode(document)
     assert len(content) == MAX_MANIFEST
 
-    assert (await service.put_manifest(REPO, "latest", content, None)).digest == Digest.of(content)
+    assert (await service.put_manifest(SCOPE, REPO, "latest", content, None)).digest == Digest.of(content)
 
 
 async def test_manifest_that_is_not_json_is_refused(service: RegistryService) -> None:
     with pytest.raises(ManifestInvalid):
-        await service.put_manifest(REPO, "latest", b"not json", None)
+        await service.put_manifest(SCOPE, REPO, "latest", b"not json", None)
 
 
 async def test_manifest_referencing_a_layer_not_in_the_repository_is_refused_naming_it(
@@ -390,27 +437,27 @@ async def test_manifest_referencing_a_layer_not_in_the_repository_is_refused_nam
     document["layers"].append(missing)
 
     with pytest.raises(ManifestBlobUnknown) as raised:
-        await service.put_manifest(REPO, "latest", encode(document), None)
+        await service.put_manifest(SCOPE, REPO, "latest", encode(document), None)
 
     assert raised.value.detail == {"digest": missing["digest"]}
     with pytest.raises(ManifestUnknown):
-        await service.get_manifest(REPO, "latest")
+        await service.get_manifest(SCOPE, REPO, "latest")
 
 
 async def test_manifest_referencing_a_blob_of_another_repository_is_refused(service: RegistryService) -> None:
     document = await pushed_image(service, OTHER)
 
     with pytest.raises(ManifestBlobUnknown):
-        await service.put_manifest(REPO, "latest", encode(document), None)
+        await service.put_manifest(SCOPE, REPO, "latest", encode(document), None)
 
 
 async def test_manifest_with_a_foreign_layer_needs_only_its_other_blobs(service: RegistryService) -> None:
     document = await pushed_image(service)
     document["layers"].insert(0, descriptor(b"base", DOCKER_FOREIGN_LAYER, urls=["https://example.com/base"]))
 
-    stored = await service.put_manifest(REPO, "latest", encode(document), None)
+    stored = await service.put_manifest(SCOPE, REPO, "latest", encode(document), None)
 
-    assert (await service.get_manifest(REPO, "latest")).digest == stored.digest
+    assert (await service.get_manifest(SCOPE, REPO, "latest")).digest == stored.digest
 
 
 async def test_index_is_accepted_once_its_manifests_are_in_the_repository(service: RegistryService) -> None:
@@ -418,16 +465,16 @@ async def test_index_is_accepted_once_its_manifests_are_in_the_repository(servic
     document = index([descriptor(child, mediatypes.OCI_MANIFEST)])
 
     with pytest.raises(ManifestBlobUnknown):
-        await service.put_manifest(REPO, "multi", encode(document), None)
-    await service.put_manifest(REPO, str(Digest.of(child)), child, None)
-    stored = await service.put_manifest(REPO, "multi", encode(document), None)
+        await service.put_manifest(SCOPE, REPO, "multi", encode(document), None)
+    await service.put_manifest(SCOPE, REPO, str(Digest.of(child)), child, None)
+    stored = await service.put_manifest(SCOPE, REPO, "multi", encode(document), None)
 
-    assert (await service.get_manifest(REPO, "multi")).digest == stored.digest
+    assert (await service.get_manifest(SCOPE, REPO, "multi")).digest == stored.digest
 
 
 async def test_manifest_with_a_subject_is_listed_as_its_referrer(service: RegistryService) -> None:
     image = encode(await pushed_image(service))
-    subject = await service.put_manifest(REPO, "latest", image, None)
+    subject = await service.put_manifest(SCOPE, REPO, "latest", image, None)
     empty = b"{}"
     await push_blob(service, REPO, empty)
     signature = image_manifest(
@@ -438,10 +485,10 @@ async def test_manifest_with_a_subject_is_listed_as_its_referrer(service: Regist
         annotations={"signed-by": "test"},
     )
 
-    stored = await service.put_manifest(REPO, str(Digest.of(encode(signature))), encode(signature), None)
+    stored = await service.put_manifest(SCOPE, REPO, str(Digest.of(encode(signature))), encode(signature), None)
 
     assert stored.subject == subject.digest
-    referrers = await service.list_referrers(REPO, str(subject.digest), None)
+    referrers = await service.list_referrers(SCOPE, REPO, str(subject.digest), None)
     assert referrers_index(referrers)["manifests"] == [
         {
             "mediaType": mediatypes.OCI_MANIFEST,
@@ -451,48 +498,48 @@ async def test_manifest_with_a_subject_is_listed_as_its_referrer(service: Regist
             "annotations": {"signed-by": "test"},
         }
     ]
-    assert await service.list_referrers(REPO, str(subject.digest), SIGNATURE) == referrers
-    assert await service.list_referrers(REPO, str(subject.digest), "application/other") == []
+    assert await service.list_referrers(SCOPE, REPO, str(subject.digest), SIGNATURE) == referrers
+    assert await service.list_referrers(SCOPE, REPO, str(subject.digest), "application/other") == []
 
 
 async def test_get_manifest_by_an_invalid_tag_is_unknown(service: RegistryService) -> None:
     with pytest.raises(ManifestUnknown):
-        await service.get_manifest(REPO, "-not-a-tag")
+        await service.get_manifest(SCOPE, REPO, "-not-a-tag")
 
 
 async def test_deleting_a_tag_keeps_the_manifest(service: RegistryService) -> None:
-    stored = await service.put_manifest(REPO, "latest", encode(await pushed_image(service)), None)
+    stored = await service.put_manifest(SCOPE, REPO, "latest", encode(await pushed_image(service)), None)
 
-    await service.delete_manifest(REPO, "latest")
+    await service.delete_manifest(SCOPE, REPO, "latest")
 
     with pytest.raises(ManifestUnknown):
-        await service.get_manifest(REPO, "latest")
-    assert (await service.get_manifest(REPO, str(stored.digest))).digest == stored.digest
+        await service.get_manifest(SCOPE, REPO, "latest")
+    assert (await service.get_manifest(SCOPE, REPO, str(stored.digest))).digest == stored.digest
 
 
 async def test_deleting_a_manifest_by_digest_removes_its_tags(service: RegistryService) -> None:
     content = encode(await pushed_image(service))
-    await service.put_manifest(REPO, "v1", content, None)
-    stored = await service.put_manifest(REPO, "latest", content, None)
+    await service.put_manifest(SCOPE, REPO, "v1", content, None)
+    stored = await service.put_manifest(SCOPE, REPO, "latest", content, None)
 
-    await service.delete_manifest(REPO, str(stored.digest))
+    await service.delete_manifest(SCOPE, REPO, str(stored.digest))
 
     for reference in ("v1", "latest", str(stored.digest)):
         with pytest.raises(ManifestUnknown):
-            await service.get_manifest(REPO, reference)
+            await service.get_manifest(SCOPE, REPO, reference)
 
 
 async def test_deleting_what_is_not_there_is_unknown_and_a_bad_reference_invalid(service: RegistryService) -> None:
-    await service.put_manifest(REPO, "latest", encode(await pushed_image(service)), None)
+    await service.put_manifest(SCOPE, REPO, "latest", encode(await pushed_image(service)), None)
 
     with pytest.raises(ManifestUnknown):
-        await service.delete_manifest(REPO, "v0")
+        await service.delete_manifest(SCOPE, REPO, "v0")
     with pytest.raises(ManifestUnknown):
-        await service.delete_manifest(REPO, str(Digest.of(b"never")))
+        await service.delete_manifest(SCOPE, REPO, str(Digest.of(b"never")))
     with pytest.raises(TagInvalid):
-        await service.delete_manifest(REPO, "-bad")
+        await service.delete_manifest(SCOPE, REPO, "-bad")
     with pytest.raises(DigestInvalid):
-        await service.delete_manifest(REPO, "sha256:bad")
+        await service.delete_manifest(SCOPE, REPO, "sha256:bad")
 
 
 # -- paging -------------------------------------------------------------------------------------------------
@@ -501,15 +548,15 @@ async def test_deleting_what_is_not_there_is_unknown_and_a_bad_reference_invalid
 async def tagged(service: RegistryService, tags: list[str]) -> None:
     content = encode(await pushed_image(service))
     for tag in tags:
-        await service.put_manifest(REPO, tag, content, None)
+        await service.put_manifest(SCOPE, REPO, tag, content, None)
 
 
 async def test_tags_come_in_pages_that_name_where_the_next_starts(service: RegistryService) -> None:
     await tagged(service, ["e", "d", "c", "b", "a"])
 
-    first = await service.list_tags(REPO, 2, None)
-    second = await service.list_tags(REPO, 2, first.last)
-    third = await service.list_tags(REPO, 2, second.last)
+    first = await service.list_tags(SCOPE, REPO, 2, None)
+    second = await service.list_tags(SCOPE, REPO, 2, first.last)
+    third = await service.list_tags(SCOPE, REPO, 2, second.last)
 
     assert first == Page(["a", "b"], "b")
     assert second == Page(["c", "d"], "d")
@@ -519,35 +566,35 @@ async def test_tags_come_in_pages_that_name_where_the_next_starts(service: Regis
 async def test_page_that_ends_exactly_at_the_last_tag_names_no_next_page(service: RegistryService) -> None:
     await tagged(service, ["a", "b", "c", "d"])
 
-    assert await service.list_tags(REPO, 4, None) == Page(["a", "b", "c", "d"], None)
-    assert await service.list_tags(REPO, 2, "b") == Page(["c", "d"], None)
+    assert await service.list_tags(SCOPE, REPO, 4, None) == Page(["a", "b", "c", "d"], None)
+    assert await service.list_tags(SCOPE, REPO, 2, "b") == Page(["c", "d"], None)
 
 
 async def test_unpaged_tags_list_everything_with_no_next_page(service: RegistryService) -> None:
     await tagged(service, ["b", "a", "c"])
 
-    assert await service.list_tags(REPO, None, None) == Page(["a", "b", "c"], None)
-    assert await service.list_tags(REPO, None, "a") == Page(["b", "c"], None)
+    assert await service.list_tags(SCOPE, REPO, None, None) == Page(["a", "b", "c"], None)
+    assert await service.list_tags(SCOPE, REPO, None, "a") == Page(["b", "c"], None)
 
 
 async def test_page_of_zero_tags_is_empty_with_no_next_page(service: RegistryService) -> None:
     await tagged(service, ["a"])
 
-    assert await service.list_tags(REPO, 0, None) == Page([], None)
+    assert await service.list_tags(SCOPE, REPO, 0, None) == Page([], None)
 
 
 async def test_tags_of_an_unknown_repository_are_name_unknown(service: RegistryService) -> None:
     with pytest.raises(NameUnknown):
-        await service.list_tags("never/pushed", None, None)
+        await service.list_tags(SCOPE, "never/pushed", None, None)
 
 
 async def test_repositories_come_in_pages_that_name_where_the_next_starts(service: RegistryService) -> None:
     for name in ["c", "a/x", "b", "a"]:
         await push_blob(service, name, b"blob")
 
-    first = await service.list_repositories(3, None)
-    second = await service.list_repositories(3, first.last)
+    first = await service.list_repositories(SCOPE, 3, None)
+    second = await service.list_repositories(SCOPE, 3, first.last)
 
     assert first == Page(["a", "a/x", "b"], "b")
     assert second == Page(["c"], None)
-    assert await service.list_repositories(4, None) == Page(["a", "a/x", "b", "c"], None)
+    assert await service.list_repositories(SCOPE, 4, None) == Page(["a", "a/x", "b", "c"], None)

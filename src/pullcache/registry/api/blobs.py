@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from pullcache.core.mediatypes import OCTET_STREAM
-from pullcache.registry.api.context import registry, repository
+from pullcache.registry.api.context import registry, repository, scope
 from pullcache.registry.api.ranges import Unsatisfiable, parse_range
 from pullcache.registry.api.sendfile import SendfileResponse
 
@@ -14,7 +14,7 @@ IMMUTABLE = "max-age=31536000, immutable"
 
 
 async def get_blob(request: web.Request) -> web.StreamResponse:
-    digest, blob = await registry(request).get_blob(repository(request), request.match_info["digest"])
+    digest, blob = await registry(request).get_blob(scope(request), repository(request), request.match_info["digest"])
     etag = f'"{digest}"'
     headers = {"Docker-Content-Digest": str(digest), "ETag": etag, "Accept-Ranges": "bytes"}
     if etag in request.headers.get("If-None-Match", ""):
@@ -35,5 +35,5 @@ async def get_blob(request: web.Request) -> web.StreamResponse:
 
 
 async def delete_blob(request: web.Request) -> web.Response:
-    await registry(request).delete_blob(repository(request), request.match_info["digest"])
+    await registry(request).delete_blob(scope(request), repository(request), request.match_info["digest"])
     return web.Response(status=202)

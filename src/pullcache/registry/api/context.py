@@ -1,10 +1,17 @@
-"""What the handlers take from the application: the service, wired by the composition root."""
+"""What the handlers take from the application and the request: the service, and the registry scope.
+
+A request's scope comes from its Host when that has ECR's form (`<account>.dkr.ecr.<region>.<domain>`), else
+it is the default scope of the server's settings.
+"""
 
 from aiohttp import web
 
+from pullcache.core.scopes import RegistryScope, scope_of_registry_host
 from pullcache.registry.service import RegistryService
 
 REGISTRY = web.AppKey("registry", RegistryService)
+DEFAULT_SCOPE = web.AppKey("default_scope", RegistryScope)
+_SCOPE = "registry_scope"
 
 
 def registry(request: web.Request) -> RegistryService:
@@ -13,3 +20,16 @@ def registry(request: web.Request) -> RegistryService:
 
 def repository(request: web.Request) -> str:
     return request.match_info["name"]
+
+
+def scope(request: web.Request) -> RegistryScope:
+    found = request.get(_SCOPE)
+    if not isinstance(found, RegistryScope):
+        found = scope_of_registry_host(request.host) or request.app[DEFAULT_SCOPE]
+        request[_SCOPE] = found
+    return found
+
+
+def set_scope(request: web.Request, registry_scope: RegistryScope) -> None:
+    """Fix the request's scope (a download grant names its own)."""
+    request[_SCOPE] = registry_scope

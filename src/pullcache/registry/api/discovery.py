@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from pullcache.core.mediatypes import OCI_INDEX
-from pullcache.registry.api.context import registry, repository
+from pullcache.registry.api.context import registry, repository, scope
 from pullcache.registry.errors import Unsupported
 from pullcache.registry.service import Page, referrers_index
 
@@ -23,19 +23,21 @@ async def version_check(_request: web.Request) -> web.Response:
 async def list_tags(request: web.Request) -> web.Response:
     name = repository(request)
     limit, after = _pagination(request)
-    page = await registry(request).list_tags(name, limit, after)
+    page = await registry(request).list_tags(scope(request), name, limit, after)
     return _paged({"name": name, "tags": list(page.items)}, page, f"/v2/{name}/tags/list", limit)
 
 
 async def catalog(request: web.Request) -> web.Response:
     limit, after = _pagination(request)
-    page = await registry(request).list_repositories(limit, after)
+    page = await registry(request).list_repositories(scope(request), limit, after)
     return _paged({"repositories": list(page.items)}, page, "/v2/_catalog", limit)
 
 
 async def list_referrers(request: web.Request) -> web.Response:
     artifact_type = request.query.get("artifactType")
-    referrers = await registry(request).list_referrers(repository(request), request.match_info["digest"], artifact_type)
+    referrers = await registry(request).list_referrers(
+        scope(request), repository(request), request.match_info["digest"], artifact_type
+    )
     response = web.Response(body=json.dumps(referrers_index(referrers)).encode(), content_type=OCI_INDEX)
     if artifact_type is not None:
         response.headers["OCI-Filters-Applied"] = "artifactType"

@@ -1,6 +1,8 @@
 """The one table that maps registry errors to OCI error codes and statuses, and the one renderer.
 
 {"errors": [{"code": "BLOB_UNKNOWN", "message": "...", "detail": {...}}]}
+
+A 401 carries the challenge that tells the client how to authenticate: `WWW-Authenticate: Basic realm="..."`.
 """
 
 from __future__ import annotations
@@ -33,10 +35,19 @@ ERROR_TABLE: dict[type[errors.RegistryError], OciError] = {
     errors.NameUnknown: OciError(404, "NAME_UNKNOWN"),
     errors.SizeInvalid: OciError(400, "SIZE_INVALID"),
     errors.TagInvalid: OciError(400, "TAG_INVALID"),
+    # ECR answers a push to an immutable tag with TAG_INVALID (docker prints "tag invalid: The image tag ...").
+    errors.TagImmutable: OciError(400, "TAG_INVALID"),
+    errors.Unauthorized: OciError(401, "UNAUTHORIZED"),
     errors.Unsupported: OciError(400, "UNSUPPORTED"),
     errors.Denied: OciError(403, "DENIED"),
 }
 UNKNOWN_ERROR = OciError(500, "UNKNOWN")
+DEFAULT_REALM = "pullcache"
+
+
+def basic_challenge(realm: str) -> str:
+    """The challenge ECR sends (`Basic realm="https://<registry>/",service="ecr.amazonaws.com"`), for `realm`."""
+    return f'Basic realm="{realm}",service="ecr.amazonaws.com"'
 
 
 def oci_error_for(error: errors.RegistryError) -> OciError:
@@ -58,9 +69,12 @@ def render(status: int, code: str, message: str, detail: object = None) -> web.R
     )
 
 
-def render_error(error: errors.RegistryError) -> web.Response:
+def render_error(error: errors.RegistryError, realm: str = DEFAULT_REALM) -> web.Response:
+    """The response for `error`; a 401 challenges the client to authenticate in `realm`."""
     found = oci_error_for(error)
     response = render(found.http_status, found.error_code, error.message, error.detail)
+    if found.http_status == 401:
+        response.headers["WWW-Authenticate"] = basic_challenge(realm)
     if isinstance(error, errors.RangeInvalid) and error.size > 0:
         response.headers["Range"] = f"0-{error.size - 1}"
     return response

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from pullcache.registry.api.context import registry, repository
+from pullcache.registry.api.context import registry, repository, scope
 from pullcache.registry.errors import ManifestTooLarge
 
 
 async def get_manifest(request: web.Request) -> web.Response:
-    manifest = await registry(request).get_manifest(repository(request), request.match_info["reference"])
+    # A GET is a pull (ECR's lastRecordedPullTime); a HEAD only asks whether the manifest is there.
+    manifest = await registry(request).get_manifest(
+        scope(request), repository(request), request.match_info["reference"], pull=request.method == "GET"
+    )
     etag = f'"{manifest.digest}"'
     headers = {"Docker-Content-Digest": str(manifest.digest), "ETag": etag}
     if etag in request.headers.get("If-None-Match", ""):
@@ -21,7 +24,7 @@ async def put_manifest(request: web.Request) -> web.Response:
     service = registry(request)
     name, reference = repository(request), request.match_info["reference"]
     content = await _read_limited(request, service.max_manifest_bytes)
-    stored = await service.put_manifest(name, reference, content, request.headers.get("Content-Type"))
+    stored = await service.put_manifest(scope(request), name, reference, content, request.headers.get("Content-Type"))
     headers = {
         "Location": f"/v2/{name}/manifests/{stored.digest}",
         "Docker-Content-Digest": str(stored.digest),
@@ -32,7 +35,7 @@ async def put_manifest(request: web.Request) -> web.Response:
 
 
 async def delete_manifest(request: web.Request) -> web.Response:
-    await registry(request).delete_manifest(repository(request), request.match_info["reference"])
+    await registry(request).delete_manifest(scope(request), repository(request), request.match_info["reference"])
     return web.Response(status=202)
 
 

@@ -7,20 +7,37 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from pullcache.core.digests import Digest
-from pullcache.registry.api.context import registry, repository
+from pullcache.iam.policy import PrincipalType
+from pullcache.registry.api.access import REGISTRY_ACCESS, condition_keys, now, principal
+from pullcache.registry.api.context import registry, repository, scope
 from pullcache.registry.api.ranges import parse_content_range
 from pullcache.registry.errors import BlobUploadInvalid
 from pullcache.registry.service import BlobMounted
 
+PULL_LAYER = "ecr:GetDownloadUrlForLayer"
+
 
 async def start_upload(request: web.Request) -> web.Response:
-    name = repository(request)
+    name, registry_scope = repository(request), scope(request)
     service = registry(request)
     digest = request.query.get("digest")
     if digest is not None:
-        stored = await service.upload_blob(name, digest, _body(request))
+        stored = await service.upload_blob(registry_scope, name, digest, _body(request))
         return _blob_created(name, stored)
-    started = await service.start_upload(name, request.query.get("mount"), request.query.get("from"))
+    mount, source = request.query.get("mount"), request.query.get("from")
+    caller = principal(request)
+    # A mount reads the source repository: declined (an upload starts instead) unless the caller may pull it.
+    control = request.app[REGISTRY_ACCESS]
+    if (
+        mount is not None
+        and source is not None
+        and not await control.allows(caller, registry_scope, source, PULL_LAYER, condition_keys(request, now()))
+    ):
+        mount = source = None
+    # Mounting from wherever the blob is would read repositories the caller names nowhere: only for the root user,
+    # who may read them all.
+    automatic = caller.type is PrincipalType.ACCOUNT and caller.account == registry_scope.account_id
+    started = await service.start_upload(registry_scope, name, mount, source, automatic_mount=automatic)
     if isinstance(started, BlobMounted):
         return _blob_created(name, started.digest)
     return _upload_accepted(name, started.upload_id, 0, status=202)
@@ -28,14 +45,14 @@ async def start_upload(request: web.Request) -> web.Response:
 
 async def upload_status(request: web.Request) -> web.Response:
     name, upload_id = repository(request), request.match_info["upload"]
-    size = await registry(request).upload_size(name, upload_id)
+    size = await registry(request).upload_size(scope(request), name, upload_id)
     return _upload_accepted(name, upload_id, size, status=204)
 
 
 async def append_chunk(request: web.Request) -> web.Response:
     name, upload_id = repository(request), request.match_info["upload"]
     start = _chunk_start(request)
-    size = await registry(request).append_chunk(name, upload_id, start, _body(request))
+    size = await registry(request).append_chunk(scope(request), name, upload_id, start, _body(request))
     return _upload_accepted(name, upload_id, size, status=202)
 
 
@@ -43,12 +60,14 @@ async def complete_upload(request: web.Request) -> web.Response:
     name, upload_id = repository(request), request.match_info["upload"]
     chunks = _body(request) if request.body_exists else None
     start = _chunk_start(request) if chunks is not None else None
-    digest = await registry(request).complete_upload(name, upload_id, request.query.get("digest"), start, chunks)
+    digest = await registry(request).complete_upload(
+        scope(request), name, upload_id, request.query.get("digest"), start, chunks
+    )
     return _blob_created(name, digest)
 
 
 async def cancel_upload(request: web.Request) -> web.Response:
-    await registry(request).cancel_upload(repository(request), request.match_info["upload"])
+    await registry(request).cancel_upload(scope(request), repository(request), request.match_info["upload"])
     return web.Response(status=204)
 
 

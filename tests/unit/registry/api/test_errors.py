@@ -32,7 +32,6 @@ SPEC_CODES: Final = (
     "TOOMANYREQUESTS",
 )
 NOTHING_RAISES_IT_YET: Final = {
-    "UNAUTHORIZED": "no authentication yet: no domain error stands for a missing or bad credential",
     "TOOMANYREQUESTS": "no rate limiting yet: no domain error stands for it",
 }
 
@@ -52,6 +51,8 @@ EXPECTED: Final[list[tuple[errors.RegistryError, OciError]]] = [
     (errors.ManifestInvalid("not JSON"), OciError(400, "MANIFEST_INVALID")),
     (errors.ManifestBlobUnknown(DIGEST), OciError(400, "MANIFEST_BLOB_UNKNOWN")),
     (errors.ManifestTooLarge(4096), OciError(413, "SIZE_INVALID")),
+    (errors.TagImmutable("library/app", "1.0"), OciError(400, "TAG_INVALID")),
+    (errors.Unauthorized(), OciError(401, "UNAUTHORIZED")),
     (errors.Denied("read only"), OciError(403, "DENIED")),
 ]
 
@@ -124,6 +125,26 @@ def test_error_without_detail_renders_no_detail_field() -> None:
     body = body_of(render_error(errors.ManifestInvalid("not JSON")))
 
     assert body == {"errors": [{"code": "MANIFEST_INVALID", "message": "not JSON"}]}
+
+
+def test_unauthorized_challenges_the_client_to_send_basic_credentials_for_the_realm() -> None:
+    response = render_error(errors.Unauthorized(), realm="http://127.0.0.1:5000/")
+
+    assert response.status == 401
+    assert response.headers["WWW-Authenticate"] == 'Basic realm="http://127.0.0.1:5000/",service="ecr.amazonaws.com"'
+
+
+def test_only_a_401_carries_a_challenge() -> None:
+    assert "WWW-Authenticate" not in render_error(errors.Denied("no"), realm="r").headers
+
+
+def test_a_push_to_an_immutable_tag_is_worded_as_ecr_words_it() -> None:
+    body = body_of(render_error(errors.TagImmutable("team/app", "1.0")))
+
+    assert body["errors"][0]["message"] == (
+        "The image tag '1.0' already exists in the 'team/app' repository and cannot be overwritten because the "
+        "tag is immutable."
+    )
 
 
 def test_range_invalid_tells_the_client_where_the_upload_ends() -> None:

@@ -1,0 +1,143 @@
+"""What the ECR service needs beyond the registry: repository settings, policies, resource tags and image listings.
+
+The repositories are the registry's own (metadata/sql.py keeps both views over the same rows).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Protocol
+
+from pullcache.core.digests import Digest
+from pullcache.core.scopes import RegistryScope
+from pullcache.registry.tag_mutability import MUTABLE, TagMutabilityRule
+
+AES256 = "AES256"
+
+
+@dataclass(frozen=True, slots=True)
+class Encryption:
+    encryption_type: str = AES256  # AES256, KMS or KMS_DSSE
+    kms_key: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RepositorySettings:
+    tag_mutability: TagMutabilityRule = MUTABLE
+    scan_on_push: bool = False
+    encryption: Encryption = field(default_factory=Encryption)
+
+
+@dataclass(frozen=True, slots=True)
+class RepositoryRecord:
+    scope: RegistryScope
+    name: str
+    created_at: datetime
+    settings: RepositorySettings
+
+
+@dataclass(frozen=True, slots=True)
+class ImageRecord:
+    """One image (manifest) of a repository, with the tags that name it."""
+
+    digest: Digest
+    media_type: str
+    content: bytes
+    artifact_type: str | None
+    tags: tuple[str, ...]
+    pushed_at: datetime
+    pulled_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class ImageId:
+    """One entry of ListImages: an image by digest with one of its tags, or with none when it has none."""
+
+    digest: Digest
+    tag: str | None
+
+
+class TagStatus(StrEnum):
+    TAGGED = "TAGGED"
+    UNTAGGED = "UNTAGGED"
+    ANY = "ANY"
+
+
+class EcrMetadataStore(Protocol):
+    """Every method is one transaction; `scope` picks the registry."""
+
+    async def create_repository(
+        self,
+        scope: RegistryScope,
+        name: str,
+        settings: RepositorySettings,
+        tags: Sequence[tuple[str, str]],
+        created_at: datetime,
+    ) -> RepositoryRecord | None:
+        """The new repository, or None when one of that name exists already."""
+        ...
+
+    async def find_repository(self, scope: RegistryScope, name: str) -> RepositoryRecord | None: ...
+
+    async def list_repositories(
+        self, scope: RegistryScope, after: str | None, limit: int | None
+    ) -> Sequence[RepositoryRecord]:
+        """Repositories in lexical order of name, after `after`."""
+        ...
+
+    async def delete_repository(self, scope: RegistryScope, name: str, *, force: bool) -> RepositoryRecord:
+        """Delete the repository with its images, tags and policy.
+
+        Raises RepositoryNotFound, or RepositoryNotEmpty when it holds images and `force` is off.
+        """
+        ...
+
+    async def set_tag_mutability(self, scope: RegistryScope, name: str, rule: TagMutabilityRule) -> bool:
+        """False when there is no such repository."""
+        ...
+
+    async def find_repository_policy(self, scope: RegistryScope, name: str) -> str | None: ...
+
+    async def set_repository_policy(self, scope: RegistryScope, name: str, text: str | None) -> bool:
+        """Set (None: remove) the repository policy; False when there is no such repository."""
+        ...
+
+    async def find_registry_policy(self, scope: RegistryScope) -> str | None: ...
+
+    async def set_registry_policy(self, scope: RegistryScope, text: str | None, at: datetime) -> None:
+        """Set (None: remove) the registry policy."""
+        ...
+
+    async def list_repository_tags(self, scope: RegistryScope, name: str) -> Sequence[tuple[str, str]] | None:
+        """The repository's resource tags in the order first set, or None when there is no such repository."""
+        ...
+
+    async def tag_repository(self, scope: RegistryScope, name: str, tags: Sequence[tuple[str, str]]) -> bool:
+        """Add or overwrite tags; False when there is no such repository."""
+        ...
+
+    async def untag_repository(self, scope: RegistryScope, name: str, keys: Sequence[str]) -> bool:
+        """Remove tags (absent keys are ignored); False when there is no such repository."""
+        ...
+
+    async def list_image_ids(
+        self,
+        scope: RegistryScope,
+        name: str,
+        status: TagStatus,
+        after: ImageId | None,
+        limit: int | None,
+    ) -> Sequence[ImageId]:
+        """ListImages' entries in order of digest, then tag (an untagged image's entry first)."""
+        ...
+
+    async def list_images(
+        self, scope: RegistryScope, name: str, status: TagStatus, after: Digest | None, limit: int | None
+    ) -> Sequence[ImageRecord]:
+        """The repository's images in order of digest, after `after`."""
+        ...
+
+    async def find_image(self, scope: RegistryScope, name: str, digest: Digest) -> ImageRecord | None: ...

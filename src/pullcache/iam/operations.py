@@ -1,0 +1,77 @@
+"""The IAM operations pullcache answers (Query protocol), and the one table from IAM's errors to the wire.
+
+    table = iam_operations(models.get("iam"), IamService.over(store), authorizer)
+
+Domain errors map to the model's error shapes (NoSuchEntity 404, EntityAlreadyExists 409, ...). Two errors IAM
+sends have no shape in the model: AccessDenied (403), when the Authorizer refuses the caller, and ValidationError
+(400), for values the model admits but IAM cannot use (an unparseable ARN); IamOperationTable maps those.
+"""
+
+from __future__ import annotations
+
+from botocore.model import ServiceModel
+
+from pullcache.auth.authorization import AccessDenied, Authorizer
+from pullcache.aws.context import CallContext
+from pullcache.aws.errors import ErrorReply
+from pullcache.aws.operations import OperationTable
+from pullcache.iam.access import IamAccess
+from pullcache.iam.errors import (
+    DeleteConflict,
+    EntityAlreadyExists,
+    IamValidationError,
+    InvalidInput,
+    LimitExceeded,
+    NoSuchEntity,
+)
+from pullcache.iam.operations_account import AccountOperations
+from pullcache.iam.operations_groups import GroupOperations
+from pullcache.iam.operations_permissions import PermissionOperations
+from pullcache.iam.operations_policies import PolicyOperations
+from pullcache.iam.operations_roles import RoleOperations
+from pullcache.iam.operations_simulation import SimulationOperations
+from pullcache.iam.operations_users import UserOperations
+from pullcache.iam.policy import MalformedPolicyDocument
+from pullcache.iam.service import IamService
+
+IAM_ERRORS: dict[type[Exception], str] = {
+    NoSuchEntity: "NoSuchEntityException",
+    EntityAlreadyExists: "EntityAlreadyExistsException",
+    DeleteConflict: "DeleteConflictException",
+    LimitExceeded: "LimitExceededException",
+    InvalidInput: "InvalidInputException",
+    MalformedPolicyDocument: "MalformedPolicyDocumentException",
+}
+
+# Errors IAM sends that its model has no shape for: (status, code); the message is the exception's.
+IAM_COMMON_ERRORS: dict[type[Exception], tuple[int, str]] = {
+    AccessDenied: (403, "AccessDenied"),
+    IamValidationError: (400, "ValidationError"),
+}
+
+
+class IamOperationTable(OperationTable[CallContext]):
+    """The IAM table: the model's error shapes, and IAM's common errors besides."""
+
+    def find_reply(self, error: Exception) -> ErrorReply | None:
+        for cls in type(error).__mro__:
+            common = IAM_COMMON_ERRORS.get(cls)
+            if common is not None:
+                return ErrorReply(common[0], common[1], str(error))
+        return super().find_reply(error)
+
+
+def iam_operations(model: ServiceModel, service: IamService, authorizer: Authorizer) -> IamOperationTable:
+    table = IamOperationTable(model, errors=IAM_ERRORS)
+    access = IamAccess(authorizer)
+    for operations in (
+        UserOperations(service, access),
+        GroupOperations(service, access),
+        RoleOperations(service, access),
+        PolicyOperations(service, access),
+        PermissionOperations(service, access),
+        AccountOperations(service, access),
+        SimulationOperations(service, access),
+    ):
+        operations.register(table)
+    return table

@@ -1,0 +1,74 @@
+"""STS's role sessions in SQL: SqlSessionStore is the SessionStore of AssumeRole and of the gateway's credentials."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from pullcache.metadata.engine import writer
+from pullcache.metadata.schema import sts_sessions
+from pullcache.sts.sessions import RoleSession, SessionTag
+
+
+class SqlSessionStore:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._reader = engine
+        self._writer = writer(engine)
+
+    async def add_session(self, session: RoleSession) -> None:
+        async with self._writer.begin() as connection:
+            await connection.execute(sa.insert(sts_sessions).values(**_row(session)))
+
+    async def find_session(self, access_key_id: str) -> RoleSession | None:
+        query = sa.select(sts_sessions).where(sts_sessions.c.access_key_id == access_key_id)
+        async with self._reader.connect() as connection:
+            row = (await connection.execute(query)).first()
+        return None if row is None else _session(row._mapping)
+
+    async def purge_sessions(self, expired_before: datetime) -> int:
+        async with self._writer.begin() as connection:
+            result = await connection.execute(sa.delete(sts_sessions).where(sts_sessions.c.expires_at < expired_before))
+        return result.rowcount
+
+
+def _row(session: RoleSession) -> dict[str, Any]:
+    return {
+        "access_key_id": session.access_key_id,
+        "secret_access_key": session.secret_access_key,
+        "session_token": session.session_token,
+        "account_id": session.account,
+        "role_id": session.role_id,
+        "role_arn": session.role_arn,
+        "session_name": session.session_name,
+        "caller_arn": session.caller_arn,
+        "session_policy": session.session_policy,
+        "policy_arns": list(session.policy_arns) or None,
+        "tags": [[tag.key, tag.value] for tag in session.tags] or None,
+        "transitive_tag_keys": list(session.transitive_tag_keys) or None,
+        "source_identity": session.source_identity,
+        "issued_at": session.issued_at,
+        "expires_at": session.expires_at,
+    }
+
+
+def _session(row: Any) -> RoleSession:
+    return RoleSession(
+        access_key_id=row["access_key_id"],
+        secret_access_key=row["secret_access_key"],
+        session_token=row["session_token"],
+        account=row["account_id"],
+        role_id=row["role_id"],
+        role_arn=row["role_arn"],
+        session_name=row["session_name"],
+        caller_arn=row["caller_arn"],
+        issued_at=row["issued_at"],
+        expires_at=row["expires_at"],
+        session_policy=row["session_policy"],
+        policy_arns=tuple(row["policy_arns"] or ()),
+        tags=tuple(SessionTag(key, value) for key, value in row["tags"] or ()),
+        transitive_tag_keys=tuple(row["transitive_tag_keys"] or ()),
+        source_identity=row["source_identity"],
+    )

@@ -1,0 +1,232 @@
+"""Who may do what under /v2/: authentication by registry token, authorization by the ECR action AWS checks.
+
+Authentication. A request carries `Authorization: Basic base64(AWS:<token>)` with a token from
+GetAuthorizationToken. A request without credentials, or with empty ones (what containers/image sends after a
+Basic challenge when it has none), is anonymous. A bad token is refused with 401; an expired one with 403
+DENIED and ECR's text. A blob URL from GetDownloadUrlForLayer carries its own grant (`?grant=`) instead.
+
+Authorization. Each endpoint names its ECR actions (routes.py); the Authorizer decides them on the repository's
+ARN with the repository policy as the resource policy, so `"Principal": "*"` lets anonymous callers pull. An
+anonymous caller refused gets 401 (credentials might help); anyone else 403 DENIED with AWS's AccessDenied text.
+
+With `anonymous_is_root` (the --anonymous-registry flag, for labs and for tests of the OCI protocol alone),
+requests without credentials act as the root user of the scope's account.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Protocol
+
+from aiohttp import web
+
+from pullcache.auth.authorization import AccessDenied, AccessRequest, Authorizer
+from pullcache.auth.registry_tokens import (
+    USERNAME,
+    DownloadGrant,
+    ExpiredRegistryToken,
+    InvalidRegistryToken,
+    RegistryTokens,
+)
+from pullcache.core.scopes import RegistryScope
+from pullcache.iam.policy import (
+    ContextValue,
+    PolicyError,
+    PolicyKind,
+    PolicySourceType,
+    PrincipalType,
+    RequestPrincipal,
+    SourcedPolicy,
+    parse_policy,
+)
+from pullcache.registry.errors import Denied, Unauthorized
+
+log = logging.getLogger(__name__)
+
+EXPIRED_TOKEN_MESSAGE = "Your authorization token has expired. Reauthenticate and try again."
+GRANT_PARAMETER = "grant"
+_POLICY_CACHE_SIZE = 256
+
+
+@dataclass(frozen=True, slots=True)
+class Access:
+    """The ECR actions an endpoint needs: all of them, or (`any_of`) one. `on_registry`: the resource is the
+    registry as a whole (`repository/*`), not the repository in the path."""
+
+    actions: tuple[str, ...]
+    any_of: bool = False
+    on_registry: bool = False
+
+    def also(self, *actions: str) -> Access:
+        return Access((*self.actions, *actions), self.any_of, self.on_registry)
+
+
+class RepositoryPolicies(Protocol):
+    async def find_repository_policy(self, scope: RegistryScope, repository: str) -> str | None:
+        """The repository policy's text, or None when the repository has none (or does not exist)."""
+        ...
+
+
+class RegistryAccess:
+    def __init__(
+        self,
+        tokens: RegistryTokens,
+        authorizer: Authorizer,
+        policies: RepositoryPolicies,
+        *,
+        anonymous_is_root: bool = False,
+    ) -> None:
+        self.tokens = tokens
+        self._authorizer = authorizer
+        self._policies = policies
+        self._anonymous_is_root = anonymous_is_root
+        self._parsed: dict[str, SourcedPolicy | None] = {}
+
+    def authenticate(self, authorization: str | None, scope: RegistryScope, now: datetime) -> RequestPrincipal:
+        """The caller an Authorization header stands for (anonymous without one).
+
+        Raises Unauthorized for credentials that are not a valid token, Denied for an expired one.
+        """
+        if not authorization:
+            return self._anonymous(scope)
+        scheme, _, credentials = authorization.partition(" ")
+        if scheme.lower() != "basic":
+            raise Unauthorized()
+        try:
+            user, _, password = base64.b64decode(credentials.strip(), validate=True).decode().partition(":")
+        except (binascii.Error, UnicodeDecodeError):
+            raise Unauthorized() from None
+        if not user and not password:
+            return self._anonymous(scope)
+        if user != USERNAME:
+            raise Unauthorized()
+        try:
+            return self.tokens.verify(password, now)
+        except ExpiredRegistryToken:
+            raise Denied(EXPIRED_TOKEN_MESSAGE) from None
+        except InvalidRegistryToken:
+            raise Unauthorized() from None
+
+    def find_grant(self, grant: str, now: datetime) -> DownloadGrant | None:
+        """What a download grant allows now, or None when it is not valid (any more)."""
+        try:
+            return self.tokens.verify_download(grant, now)
+        except InvalidRegistryToken:
+            return None
+
+    async def authorize(
+        self,
+        principal: RequestPrincipal,
+        scope: RegistryScope,
+        repository: str | None,
+        access: Access,
+        keys: Mapping[str, ContextValue] | None = None,
+    ) -> None:
+        """Raises Unauthorized (an anonymous caller) or Denied unless the policies allow `access`.
+
+        `keys` are the request's condition keys (aws:SourceIp, ...).
+        """
+        denial: AccessDenied | None = None
+        for action in access.actions:
+            try:
+                await self._authorize_one(principal, scope, repository, action, access.on_registry, keys)
+            except AccessDenied as denied:
+                denial = denial or denied
+                if not access.any_of:
+                    break
+            else:
+                if access.any_of:
+                    return
+        if denial is None:
+            return
+        if principal.type is PrincipalType.ANONYMOUS:
+            raise Unauthorized()
+        raise Denied(str(denial))
+
+    async def allows(
+        self,
+        principal: RequestPrincipal,
+        scope: RegistryScope,
+        repository: str,
+        action: str,
+        keys: Mapping[str, ContextValue] | None = None,
+    ) -> bool:
+        try:
+            await self._authorize_one(principal, scope, repository, action, False, keys)
+        except AccessDenied:
+            return False
+        return True
+
+    async def _authorize_one(
+        self,
+        principal: RequestPrincipal,
+        scope: RegistryScope,
+        repository: str | None,
+        action: str,
+        on_registry: bool,
+        keys: Mapping[str, ContextValue] | None,
+    ) -> None:
+        resource_policy = None
+        if repository is not None and not on_registry:
+            resource = scope.repository_arn(repository)
+            resource_policy = await self._repository_policy(scope, repository, resource)
+        else:
+            resource = scope.repository_arn("*")
+        await self._authorizer.authorize(
+            AccessRequest(principal, action, resource, scope.account_id, resource_policy, keys or {})
+        )
+
+    async def _repository_policy(self, scope: RegistryScope, repository: str, arn: str) -> SourcedPolicy | None:
+        text = await self._policies.find_repository_policy(scope, repository)
+        if text is None:
+            return None
+        if text not in self._parsed:
+            if len(self._parsed) >= _POLICY_CACHE_SIZE:
+                self._parsed.clear()
+            self._parsed[text] = _parse(text, arn)
+        return self._parsed[text]
+
+    def _anonymous(self, scope: RegistryScope) -> RequestPrincipal:
+        return RequestPrincipal.root(scope.account_id) if self._anonymous_is_root else RequestPrincipal.anonymous()
+
+
+def _parse(text: str, arn: str) -> SourcedPolicy | None:
+    try:
+        return SourcedPolicy(parse_policy(text, PolicyKind.RESOURCE), arn, PolicySourceType.RESOURCE)
+    except PolicyError:
+        # SetRepositoryPolicy validates what it stores; a policy that no longer parses allows nothing.
+        log.error("the repository policy of %s does not parse; ignoring it", arn)
+        return None
+
+
+REGISTRY_ACCESS = web.AppKey("registry_access", RegistryAccess)
+_PRINCIPAL = "registry_principal"
+
+
+def set_principal(request: web.Request, principal: RequestPrincipal) -> None:
+    request[_PRINCIPAL] = principal
+
+
+def principal(request: web.Request) -> RequestPrincipal:
+    """The caller, as the access middleware authenticated it."""
+    found = request.get(_PRINCIPAL)
+    assert isinstance(found, RequestPrincipal), "the access middleware runs before every /v2/ handler"
+    return found
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def condition_keys(request: web.Request, moment: datetime) -> dict[str, ContextValue]:
+    """The global condition keys a /v2/ request sets."""
+    return {
+        "aws:SourceIp": request.remote or "",
+        "aws:SecureTransport": "true" if request.secure else "false",
+        "aws:CurrentTime": moment.strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }

@@ -1,0 +1,71 @@
+"""What STS refuses, as facts; each error's text is the message AWS STS sends for it.
+
+StsError
+├── StsAccessDenied
+│   ├── AssumeRoleDenied        "User: <caller> is not authorized to perform: sts:AssumeRole on resource: <role>"
+│   └── RootCannotAssumeRoles   "Roles may not be assumed by root accounts."
+├── StsValidationError      "<arn> is invalid", "The requested DurationSeconds exceeds ..."
+├── InvalidParameterValue   "Duplicate tag keys found. ...", "The specified transitive tag key must be ..."
+└── PackedPolicyTooLarge    "Packed policy consumes 120% of allotted space"
+
+Malformed session policies raise pullcache.iam.policy.MalformedPolicyDocument. The STS edge maps these classes
+(sts/operations.py): AccessDenied, ValidationError and InvalidParameterValue have no shape in STS's model.
+"""
+
+from __future__ import annotations
+
+
+class StsError(Exception):
+    """Base of every refusal of the STS service."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class StsAccessDenied(StsError):
+    """The caller may not do what it asked (STS answers AccessDenied, 403)."""
+
+
+class AssumeRoleDenied(StsAccessDenied):
+    """The caller may not perform `action` (sts:AssumeRole, sts:TagSession, ...) on the role: its identity-based
+    policies or the role's trust policy do not allow it, or there is no such role (AWS does not tell which)."""
+
+    def __init__(self, caller_arn: str, action: str, role_arn: str) -> None:
+        super().__init__(f"User: {caller_arn} is not authorized to perform: {action} on resource: {role_arn}")
+        self.caller_arn = caller_arn
+        self.action = action
+        self.role_arn = role_arn
+
+
+class RootCannotAssumeRoles(StsAccessDenied):
+    def __init__(self) -> None:
+        super().__init__("Roles may not be assumed by root accounts.")
+
+
+class StsValidationError(StsError):
+    """A value the model admits but STS cannot use (STS answers ValidationError, as for model violations)."""
+
+    @classmethod
+    def invalid_arn(cls, arn: str) -> StsValidationError:
+        return cls(f"{arn} is invalid")
+
+
+DURATION_EXCEEDS_MAX_SESSION = "The requested DurationSeconds exceeds the MaxSessionDuration set for this role."
+DURATION_EXCEEDS_ROLE_CHAINING = (
+    "The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by role chaining."
+)
+
+
+class InvalidParameterValue(StsError):
+    pass
+
+
+DUPLICATE_TAG_KEYS = "Duplicate tag keys found. Please note that Tag keys are case insensitive."
+TRANSITIVE_KEY_NOT_TAGGED = "The specified transitive tag key must be included in the requested tags."
+
+
+class PackedPolicyTooLarge(StsError):
+    def __init__(self, percent: int) -> None:
+        super().__init__(f"Packed policy consumes {percent}% of allotted space")
+        self.percent = percent

@@ -1,0 +1,170 @@
+"""StsService: AssumeRole, decided by the policy engine as AWS decides it.
+
+A caller may assume a role when both sides agree:
+- the role's trust policy, evaluated as the resource-based policy of the request, names the caller (its ARN, its
+  role for a role session, or its account) - and without it nothing is allowed (`resource_policy_required`);
+- the caller's identity-based policies allow `sts:AssumeRole` on the role's ARN (within its permissions
+  boundary). Within one account a trust policy that names the caller itself suffices, as AWS documents; one that
+  names only the account delegates the decision to the identity-based policies. Across accounts both must allow.
+Session tags need `sts:TagSession`, a source identity `sts:SetSourceIdentity`, decided the same way. The root user
+may not assume roles at all, and a role session may assume a role for an hour at most (role chaining).
+
+Refusals do not tell a missing role from a forbidden one. A session is stored with its expiry; issuing one also
+purges the sessions that expired more than EXPIRED_SESSION_RETENTION ago, so the table stays small without a
+background task while a caller presenting recently expired credentials still hears ExpiredToken.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+
+from pullcache.auth.authorization import PrincipalPolicies
+from pullcache.iam.model import Clock, utc_now
+from pullcache.iam.policy import (
+    ContextValue,
+    PolicyKind,
+    PolicySet,
+    PolicySourceType,
+    PrincipalType,
+    RequestContext,
+    RequestPrincipal,
+    SourcedPolicy,
+    evaluate,
+    parse_policy,
+)
+from pullcache.iam.ports import IamPrincipals, RolePermissions
+from pullcache.sts.errors import (
+    DURATION_EXCEEDS_MAX_SESSION,
+    DURATION_EXCEEDS_ROLE_CHAINING,
+    AssumeRoleDenied,
+    RootCannotAssumeRoles,
+    StsValidationError,
+)
+from pullcache.sts.ports import SessionStore
+from pullcache.sts.requests import AssumeRoleRequest, check_request
+from pullcache.sts.sessions import DEFAULT_DURATION, ROLE_CHAINING_LIMIT, RoleSession, new_session_keys
+
+ASSUME_ROLE = "sts:AssumeRole"
+TAG_SESSION = "sts:TagSession"
+SET_SOURCE_IDENTITY = "sts:SetSourceIdentity"
+EXPIRED_SESSION_RETENTION = timedelta(days=1)
+TRUST_POLICY_ID = "AssumeRolePolicyDocument"
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedSession:
+    session: RoleSession
+    packed_policy_size: int | None  # percent; None when the request had no session policies or tags
+
+
+class StsService:
+    def __init__(
+        self,
+        roles: IamPrincipals,
+        principal_policies: PrincipalPolicies,
+        sessions: SessionStore,
+        clock: Clock = utc_now,
+    ) -> None:
+        self._roles = roles
+        self._principal_policies = principal_policies
+        self._sessions = sessions
+        self._clock = clock
+
+    async def assume_role(
+        self, caller: RequestPrincipal, request: AssumeRoleRequest, keys: Mapping[str, ContextValue], region: str
+    ) -> IssuedSession:
+        """A new session of the role for `caller`; `keys` are the request's global condition keys (aws:SourceIp,
+        aws:CurrentTime, ...) and `region` where the role is used.
+
+        Raises RootCannotAssumeRoles, StsValidationError, InvalidParameterValue, MalformedPolicyDocument,
+        PackedPolicyTooLarge or AssumeRoleDenied.
+        """
+        if caller.type is PrincipalType.ACCOUNT:
+            raise RootCannotAssumeRoles()
+        packed_policy_size = check_request(request)
+        role = await self._roles.find_role_permissions(request.role_arn)
+        if role is None:
+            raise AssumeRoleDenied(caller.arn, ASSUME_ROLE, request.role_arn)
+        request_keys = {**keys, **_assume_role_keys(request)}
+        await self._authorize(caller, ASSUME_ROLE, request.role_arn, role, request_keys)
+        if request.tags:
+            await self._authorize(caller, TAG_SESSION, request.role_arn, role, request_keys)
+        if request.source_identity is not None:
+            await self._authorize(caller, SET_SOURCE_IDENTITY, request.role_arn, role, request_keys)
+        duration = _duration(caller, request, role)
+        now = self._clock()
+        access_key_id, secret, token = new_session_keys()
+        session = RoleSession(
+            access_key_id=access_key_id,
+            secret_access_key=secret,
+            session_token=token,
+            account=role.account,
+            role_id=role.role_id,
+            role_arn=role.arn,
+            session_name=request.session_name,
+            caller_arn=caller.arn,
+            issued_at=now,
+            expires_at=now.replace(microsecond=0) + duration,
+            session_policy=request.policy,
+            policy_arns=tuple(request.policy_arns),
+            tags=tuple(request.tags),
+            transitive_tag_keys=tuple(request.transitive_tag_keys),
+            source_identity=request.source_identity,
+        )
+        await self._sessions.add_session(session)
+        await self._sessions.purge_sessions(now - EXPIRED_SESSION_RETENTION)
+        await self._roles.record_role_use(role.arn, now, region)
+        return IssuedSession(session, packed_policy_size)
+
+    async def _authorize(
+        self,
+        caller: RequestPrincipal,
+        action: str,
+        role_arn: str,
+        role: RolePermissions,
+        keys: Mapping[str, ContextValue],
+    ) -> None:
+        """Raises AssumeRoleDenied unless the caller's policies and the role's trust policy allow `action`."""
+        trust = SourcedPolicy(
+            parse_policy(role.trust_policy, PolicyKind.TRUST), TRUST_POLICY_ID, PolicySourceType.RESOURCE
+        )
+        policies = await self._principal_policies.policies_for(caller)
+        policy_set = PolicySet(
+            identity=policies.identity,
+            resource=trust,
+            permissions_boundary=policies.permissions_boundary,
+            resource_policy_required=True,
+        )
+        decision = evaluate(policy_set, RequestContext(caller, action, role.arn, role.account, keys))
+        if not decision.allowed:
+            raise AssumeRoleDenied(caller.arn, action, role_arn)
+
+
+def _assume_role_keys(request: AssumeRoleRequest) -> dict[str, ContextValue]:
+    """The condition keys AssumeRole adds to the request's global ones."""
+    keys: dict[str, ContextValue] = {"sts:RoleSessionName": request.session_name}
+    if request.external_id is not None:
+        keys["sts:ExternalId"] = request.external_id
+    if request.source_identity is not None:
+        keys["sts:SourceIdentity"] = request.source_identity
+    for tag in request.tags:
+        keys[f"aws:RequestTag/{tag.key}"] = tag.value
+    if request.tags:
+        keys["aws:TagKeys"] = [tag.key for tag in request.tags]
+    if request.transitive_tag_keys:
+        keys["sts:TransitiveTagKeys"] = list(request.transitive_tag_keys)
+    return keys
+
+
+def _duration(caller: RequestPrincipal, request: AssumeRoleRequest, role: RolePermissions) -> timedelta:
+    """Raises StsValidationError for a duration beyond the role's limit, or an hour when chaining roles."""
+    if request.duration_seconds is None:
+        return DEFAULT_DURATION
+    duration = timedelta(seconds=request.duration_seconds)
+    if caller.type is PrincipalType.ASSUMED_ROLE and duration > ROLE_CHAINING_LIMIT:
+        raise StsValidationError(DURATION_EXCEEDS_ROLE_CHAINING)
+    if duration > timedelta(seconds=role.max_session_duration):
+        raise StsValidationError(DURATION_EXCEEDS_MAX_SESSION)
+    return duration

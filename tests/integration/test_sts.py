@@ -1,0 +1,325 @@
+"""STS AssumeRole over the wire: boto3 and the aws CLI against a live server, asserting AWS's shapes and codes.
+
+One server for the module; each test works on names of its own. Session expiry is shown by moving a session's
+expiry into the past in the server's database (AWS's shortest session is 15 minutes; no test waits that long).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from pullcache.metadata.schema import sts_sessions
+from tests.integration.aws_clients import CLI_TIMEOUT, cli_environment, client
+from tests.servers import PullcacheServer
+
+ACCOUNT = "000000000000"
+IAM_READ_ONLY = "arn:aws:iam::aws:policy/IAMReadOnlyAccess"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PullcacheServer]:
+    running = PullcacheServer(tmp_path_factory.mktemp("sts") / "data").start()
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="module")
+def iam(server: PullcacheServer) -> Any:
+    return client(server, "iam")
+
+
+def _error(call: Callable[[], Any]) -> tuple[int, str, str]:
+    """(HTTP status, code, message) of the error `call` raises."""
+    with pytest.raises(ClientError) as raised:
+        call()
+    response = raised.value.response
+    return response["ResponseMetadata"]["HTTPStatusCode"], response["Error"]["Code"], response["Error"]["Message"]
+
+
+def _document(*statements: dict[str, Any]) -> str:
+    return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
+
+
+def _trust(*principals: str, **extra: Any) -> str:
+    return _document({"Effect": "Allow", "Principal": {"AWS": list(principals)}, "Action": "sts:AssumeRole", **extra})
+
+
+def _user(iam: Any, name: str, *allowed_actions: str) -> dict[str, Any]:
+    """A user with an access key, allowed `allowed_actions` on every resource."""
+    iam.create_user(UserName=name)
+    if allowed_actions:
+        policy = _document({"Effect": "Allow", "Action": list(allowed_actions), "Resource": "*"})
+        iam.put_user_policy(UserName=name, PolicyName="allowed", PolicyDocument=policy)
+    key: dict[str, Any] = iam.create_access_key(UserName=name)["AccessKey"]
+    return key
+
+
+def _signed_by(server: PullcacheServer, service: str, key: dict[str, Any]) -> Any:
+    return client(
+        server,
+        service,
+        aws_access_key_id=key["AccessKeyId"],
+        aws_secret_access_key=key["SecretAccessKey"],
+        aws_session_token=key.get("SessionToken"),
+    )
+
+
+def _aws(server: PullcacheServer, key: dict[str, Any], *arguments: str) -> subprocess.CompletedProcess[str]:
+    """`aws <arguments>` with `key`'s credentials in the environment, as a user exports them."""
+    environment = cli_environment(server)
+    environment["AWS_ACCESS_KEY_ID"] = key["AccessKeyId"]
+    environment["AWS_SECRET_ACCESS_KEY"] = key["SecretAccessKey"]
+    if "SessionToken" in key:
+        environment["AWS_SESSION_TOKEN"] = key["SessionToken"]
+    return subprocess.run(
+        [str(Path(sys.executable).with_name("aws")), *arguments, "--output", "json"],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=CLI_TIMEOUT,
+        check=False,
+    )
+
+
+def test_a_user_allowed_by_its_policy_and_the_trust_assumes_the_role(iam: Any, server: PullcacheServer) -> None:
+    role = iam.create_role(RoleName="deployer", AssumeRolePolicyDocument=_trust(ACCOUNT))["Role"]
+    key = _user(iam, "assumer", "sts:AssumeRole")
+    before = datetime.now(UTC)
+
+    answer = _signed_by(server, "sts", key).assume_role(RoleArn=role["Arn"], RoleSessionName="build-7")
+
+    credentials = answer["Credentials"]
+    assert credentials["AccessKeyId"].startswith("ASIA")
+    assert len(credentials["AccessKeyId"]) == 20
+    assert len(credentials["SecretAccessKey"]) == 40
+    assert credentials["SessionToken"]
+    expires_in = credentials["Expiration"] - before
+    assert timedelta(minutes=59) < expires_in <= timedelta(hours=1, seconds=1)
+    assert answer["AssumedRoleUser"] == {
+        "AssumedRoleId": f"{role['RoleId']}:build-7",
+        "Arn": f"arn:aws:sts::{ACCOUNT}:assumed-role/deployer/build-7",
+    }
+    assert "PackedPolicySize" not in answer
+
+
+def test_session_credentials_sign_get_caller_identity_as_the_assumed_role(iam: Any, server: PullcacheServer) -> None:
+    role = iam.create_role(RoleName="identity", Path="/ci/", AssumeRolePolicyDocument=_trust(ACCOUNT))["Role"]
+    key = _user(iam, "identity-user", "sts:AssumeRole")
+    session = _signed_by(server, "sts", key).assume_role(RoleArn=role["Arn"], RoleSessionName="who-am-i")
+
+    identity = _signed_by(server, "sts", session["Credentials"]).get_caller_identity()
+    from_cli = _aws(server, session["Credentials"], "sts", "get-caller-identity")
+
+    expected = {
+        "UserId": f"{role['RoleId']}:who-am-i",
+        "Account": ACCOUNT,
+        "Arn": f"arn:aws:sts::{ACCOUNT}:assumed-role/identity/who-am-i",  # the role's path is not in it
+    }
+    assert {name: identity[name] for name in expected} == expected
+    assert from_cli.returncode == 0, from_cli.stderr
+    assert json.loads(from_cli.stdout) == expected
+
+
+def test_the_aws_cli_assumes_a_role_and_the_session_acts_with_the_roles_policies(
+    iam: Any, server: PullcacheServer
+) -> None:
+    role = iam.create_role(RoleName="auditor", AssumeRolePolicyDocument=_trust(ACCOUNT))["Role"]
+    iam.attach_role_policy(RoleName="auditor", PolicyArn=IAM_READ_ONLY)
+    key = _user(iam, "cli-assumer", "sts:AssumeRole")
+
+    assumed = _aws(
+        server,
+        key,
+        "sts",
+        "assume-role",
+        "--role-arn",
+        role["Arn"],
+        "--role-session-name",
+        "audit",
+        "--duration-seconds",
+        "900",
+    )
+
+    assert assumed.returncode == 0, assumed.stderr
+    session = json.loads(assumed.stdout)["Credentials"]
+    auditor = _signed_by(server, "iam", session)
+    assert "Users" in auditor.list_users()
+    assert _error(lambda: auditor.create_user(UserName="not-by-an-auditor")) == (
+        403,
+        "AccessDenied",
+        f"User: arn:aws:sts::{ACCOUNT}:assumed-role/auditor/audit is not authorized to perform: iam:CreateUser "
+        f"on resource: arn:aws:iam::{ACCOUNT}:user/not-by-an-auditor "
+        "because no identity-based policy allows the iam:CreateUser action",
+    )
+
+
+def test_without_an_identity_allow_assume_role_is_access_denied(iam: Any, server: PullcacheServer) -> None:
+    role = iam.create_role(RoleName="guarded", AssumeRolePolicyDocument=_trust(ACCOUNT))["Role"]
+    key = _user(iam, "no-allow")
+
+    status, code, message = _error(
+        lambda: _signed_by(server, "sts", key).assume_role(RoleArn=role["Arn"], RoleSessionName="nope")
+    )
+
+    assert (status, code) == (403, "AccessDenied")
+    assert message == (
+        f"User: arn:aws:iam::{ACCOUNT}:user/no-allow is not authorized to perform: sts:AssumeRole "
+        f"on resource: {role['Arn']}"
+    )
+
+
+def test_a_trust_policy_that_does_not_name_the_caller_is_access_denied(iam: Any, server: PullcacheServer) -> None:
+    trusted = iam.create_user(UserName="trusted")["User"]
+    role = iam.create_role(RoleName="picky", AssumeRolePolicyDocument=_trust(trusted["Arn"]))["Role"]
+    key = _user(iam, "untrusted", "sts:AssumeRole")
+
+    status, code, message = _error(
+        lambda: _signed_by(server, "sts", key).assume_role(RoleArn=role["Arn"], RoleSessionName="nope")
+    )
+
+    assert (status, code) == (403, "AccessDenied")
+    assert message.endswith(f"perform: sts:AssumeRole on resource: {role['Arn']}")
+
+
+def test_a_missing_role_is_refused_like_a_forbidden_one(iam: Any, server: PullcacheServer) -> None:
+    key = _user(iam, "seeker", "sts:AssumeRole")
+    missing = f"arn:aws:iam::{ACCOUNT}:role/no-such-role"
+
+    assert _error(lambda: _signed_by(server, "sts", key).assume_role(RoleArn=missing, RoleSessionName="s1")) == (
+        403,
+        "AccessDenied",
+        f"User: arn:aws:iam::{ACCOUNT}:user/seeker is not authorized to perform: sts:AssumeRole on resource: {missing}",
+    )
+
+
+def test_the_root_user_may_not_assume_roles(iam: Any, server: PullcacheServer) -> None:
+    role = iam.create_role(RoleName="not-for-root", AssumeRolePolicyDocument=_trust(ACCOUNT))["Role"]
+
+    assert _error(lambda: client(server, "sts").assume_role(RoleArn=role["Arn"], RoleSessionName="root")) == (
+        403,
+        "AccessDenied",
+        "Roles may not be assumed by root accounts.",
+    )
+
+
+def test_a_duration_beyond_the_roles_maximum_is_a_validation_error(iam: Any, server: PullcacheServer) -> None:
+    role = iam.create_role(RoleName="short", AssumeRolePolicyDocument=_trust(ACCOUNT))["Role"]
+    key = _user(iam, "long-sessions", "sts:AssumeRole")
+    sts = _signed_by(server, "sts", key)
+
+    too_long = _error(lambda: sts.assume_role(RoleArn=role["Arn"], RoleSessionName="s1", DurationSeconds=3601))
+    unchecked = client(server, "sts", config=Config(parameter_validation=False), **_key_options(key))
+    too_short = _error(lambda: unchecked.assume_role(RoleArn=role["Arn"], RoleSessionName="s1", DurationSeconds=899))
+
+    assert too_long == (
+        400,
+        "ValidationError",
+        "The requested DurationSeconds exceeds the MaxSessionDuration set for this role.",
+    )
+    assert too_short == (
+        400,
+        "ValidationError",
+        "1 validation error detected: Value '899' at 'durationSeconds' failed to satisfy constraint: "
+        "Member must have value greater than or equal to 900",
+    )
+
+
+def test_malformed_role_arns_and_session_names_are_validation_errors(iam: Any, server: PullcacheServer) -> None:
+    sts = _signed_by(server, "sts", _user(iam, "typo", "sts:AssumeRole"))
+
+    bad_arn = _error(lambda: sts.assume_role(RoleArn="nothing-valid-in-here", RoleSessionName="s1"))
+    bad_name = _error(lambda: sts.assume_role(RoleArn=f"arn:aws:iam::{ACCOUNT}:role/x", RoleSessionName="Session1:2"))
+
+    assert bad_arn == (400, "ValidationError", "nothing-valid-in-here is invalid")
+    assert bad_name == (
+        400,
+        "ValidationError",
+        "1 validation error detected: Value 'Session1:2' at 'roleSessionName' failed to satisfy constraint: "
+        "Member must satisfy regular expression pattern: [\\w+=,.@-]*",
+    )
+
+
+def test_a_session_policy_is_accepted_and_its_packed_size_reported(iam: Any, server: PullcacheServer) -> None:
+    role = iam.create_role(RoleName="scoped", AssumeRolePolicyDocument=_trust(ACCOUNT))["Role"]
+    sts = _signed_by(server, "sts", _user(iam, "scoper", "sts:AssumeRole"))
+    policy = _document({"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "*"})
+
+    answer = sts.assume_role(RoleArn=role["Arn"], RoleSessionName="scoped", Policy=policy)
+    malformed = _error(lambda: sts.assume_role(RoleArn=role["Arn"], RoleSessionName="scoped", Policy="{nope"))
+
+    assert 0 < answer["PackedPolicySize"] < 100
+    assert malformed[:2] == (400, "MalformedPolicyDocument")
+
+
+def test_a_wrong_or_missing_session_token_is_invalid_client_token_id(iam: Any, server: PullcacheServer) -> None:
+    role = iam.create_role(RoleName="tokens", AssumeRolePolicyDocument=_trust(ACCOUNT))["Role"]
+    sts = _signed_by(server, "sts", _user(iam, "token-user", "sts:AssumeRole"))
+    credentials = sts.assume_role(RoleArn=role["Arn"], RoleSessionName="t1")["Credentials"]
+    wrong = {**credentials, "SessionToken": credentials["SessionToken"][:-4] + "AAAA"}
+    missing = {name: value for name, value in credentials.items() if name != "SessionToken"}
+
+    assert _error(_signed_by(server, "sts", wrong).get_caller_identity) == (
+        403,
+        "InvalidClientTokenId",
+        "The security token included in the request is invalid",
+    )
+    assert _error(_signed_by(server, "sts", missing).get_caller_identity)[:2] == (403, "InvalidClientTokenId")
+
+
+def test_an_expired_session_is_expired_token(iam: Any, server: PullcacheServer) -> None:
+    role = iam.create_role(RoleName="brief", AssumeRolePolicyDocument=_trust(ACCOUNT))["Role"]
+    sts = _signed_by(server, "sts", _user(iam, "brief-user", "sts:AssumeRole"))
+    credentials = sts.assume_role(RoleArn=role["Arn"], RoleSessionName="brief", DurationSeconds=900)["Credentials"]
+    session = _signed_by(server, "sts", credentials)
+    assert session.get_caller_identity()["Arn"].endswith("assumed-role/brief/brief")
+
+    _expire(server, credentials["AccessKeyId"])
+
+    assert _error(session.get_caller_identity) == (
+        403,
+        "ExpiredToken",
+        "The security token included in the request is expired",
+    )
+
+
+def test_assuming_a_role_shows_in_get_roles_role_last_used(iam: Any, server: PullcacheServer) -> None:
+    iam.create_role(RoleName="used", AssumeRolePolicyDocument=_trust(ACCOUNT))
+    assert iam.get_role(RoleName="used")["Role"]["RoleLastUsed"] == {}
+    sts = client(server, "sts", region_name="eu-west-1", **_key_options(_user(iam, "user-of-roles", "sts:AssumeRole")))
+    before = datetime.now(UTC).replace(microsecond=0)
+
+    sts.assume_role(RoleArn=f"arn:aws:iam::{ACCOUNT}:role/used", RoleSessionName="s1")
+
+    last_used = iam.get_role(RoleName="used")["Role"]["RoleLastUsed"]
+    assert last_used["Region"] == "eu-west-1"
+    assert before <= last_used["LastUsedDate"] <= datetime.now(UTC)
+
+
+def _key_options(key: dict[str, Any]) -> dict[str, str]:
+    return {"aws_access_key_id": key["AccessKeyId"], "aws_secret_access_key": key["SecretAccessKey"]}
+
+
+def _expire(server: PullcacheServer, access_key_id: str) -> None:
+    """Move the session's expiry into the past, as the passing of its lifetime would."""
+    engine = sa.create_engine(f"sqlite:///{server.data_dir / 'metadata.db'}")
+    try:
+        with engine.begin() as connection:
+            updated = connection.execute(
+                sa.update(sts_sessions)
+                .where(sts_sessions.c.access_key_id == access_key_id)
+                .values(expires_at=datetime.now(UTC) - timedelta(seconds=1))
+            )
+        assert updated.rowcount == 1
+    finally:
+        engine.dispose()

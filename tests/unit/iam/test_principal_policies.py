@@ -1,0 +1,147 @@
+"""IamPrincipalPolicies: the policies the Authorizer applies to users, role sessions and the root user, read from
+a real SQLite IAM store, and the Authorizer deciding with them."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from pullcache.auth.authorization import AccessDenied, AccessRequest, Authorizer
+from pullcache.iam.errors import EntityKind
+from pullcache.iam.policy import PolicySourceType, RequestPrincipal
+from pullcache.iam.principal_policies import IamPrincipalPolicies, ParsedDocuments
+from pullcache.iam.service import IamService
+from pullcache.metadata.sql_iam import SqlIamStore
+from tests.iam_stores import ACCOUNT, PULL_ONLY_ARN, READ_ONLY_ARN, identity_policy, sqlite_iam, trust_policy
+
+ADMIN_ARN = "arn:aws:iam::aws:policy/AdministratorAccess"
+REPOSITORY = f"arn:aws:ecr:us-east-1:{ACCOUNT}:repository/app"
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[SqlIamStore]:
+    async with sqlite_iam(tmp_path) as (iam_store, _):
+        yield iam_store
+
+
+@pytest.fixture
+def iam(store: SqlIamStore) -> IamService:
+    return IamService.over(store)
+
+
+def session_of(role_arn: str, role_id: str, name: str = "ci") -> RequestPrincipal:
+    role_name = role_arn.rsplit("/", 1)[-1]
+    return RequestPrincipal.role_session(f"arn:aws:sts::{ACCOUNT}:assumed-role/{role_name}/{name}", role_arn, role_id)
+
+
+async def test_a_user_gets_its_inline_attached_and_group_policies_and_its_boundary(
+    store: SqlIamStore, iam: IamService
+) -> None:
+    user = await iam.users.create_user(ACCOUNT, "alice", permissions_boundary=PULL_ONLY_ARN)
+    await iam.permissions.put_inline_policy(ACCOUNT, EntityKind.USER, "alice", "own", identity_policy("ecr:ListImages"))
+    await iam.permissions.attach_policy(ACCOUNT, EntityKind.USER, "alice", READ_ONLY_ARN)
+    await iam.groups.create_group(ACCOUNT, "devs")
+    await iam.groups.add_user_to_group(ACCOUNT, "devs", "alice")
+    await iam.permissions.put_inline_policy(ACCOUNT, EntityKind.GROUP, "devs", "team", identity_policy("ecr:PutImage"))
+
+    policies = await IamPrincipalPolicies(store).policies_for(RequestPrincipal.user(user.arn, user.user_id))
+
+    assert [(p.source_id, p.source_type) for p in policies.identity] == [
+        ("own", PolicySourceType.USER),
+        (READ_ONLY_ARN, PolicySourceType.AWS_MANAGED),
+        ("team", PolicySourceType.GROUP),
+    ]
+    assert policies.permissions_boundary is not None
+    assert policies.permissions_boundary.source_id == PULL_ONLY_ARN
+
+
+async def test_a_role_session_gets_the_roles_policies_and_boundary(store: SqlIamStore, iam: IamService) -> None:
+    role = await iam.roles.create_role(ACCOUNT, "builder", trust_policy(), permissions_boundary=READ_ONLY_ARN)
+    await iam.permissions.put_inline_policy(
+        ACCOUNT, EntityKind.ROLE, "builder", "push", identity_policy("ecr:PutImage")
+    )
+    await iam.permissions.attach_policy(ACCOUNT, EntityKind.ROLE, "builder", PULL_ONLY_ARN)
+
+    policies = await IamPrincipalPolicies(store).policies_for(session_of(role.arn, role.role_id))
+
+    assert [p.source_id for p in policies.identity] == ["push", PULL_ONLY_ARN]
+    assert policies.permissions_boundary is not None
+    assert policies.permissions_boundary.source_id == READ_ONLY_ARN
+
+
+async def test_a_session_of_a_role_deleted_and_created_again_gets_nothing(store: SqlIamStore, iam: IamService) -> None:
+    old = await iam.roles.create_role(ACCOUNT, "builder", trust_policy())
+    await iam.roles.delete_role(ACCOUNT, "builder")
+    await iam.roles.create_role(ACCOUNT, "builder", trust_policy())
+    await iam.permissions.attach_policy(ACCOUNT, EntityKind.ROLE, "builder", ADMIN_ARN)
+
+    policies = await IamPrincipalPolicies(store).policies_for(session_of(old.arn, old.role_id))
+
+    assert (tuple(policies.identity), policies.permissions_boundary) == ((), None)
+
+
+async def test_root_and_unknown_callers_get_no_policies(store: SqlIamStore) -> None:
+    principals = IamPrincipalPolicies(store)
+    gone = RequestPrincipal.user(f"arn:aws:iam::{ACCOUNT}:user/gone", "AIDAGONEGONEGONEGONE")
+
+    for caller in (RequestPrincipal.root(ACCOUNT), RequestPrincipal.anonymous(), gone):
+        policies = await principals.policies_for(caller)
+        assert (tuple(policies.identity), policies.permissions_boundary) == ((), None)
+
+
+async def test_the_authorizer_sees_a_policy_change_on_the_very_next_decision(
+    store: SqlIamStore, iam: IamService
+) -> None:
+    user = await iam.users.create_user(ACCOUNT, "bob")
+    authorizer = Authorizer(IamPrincipalPolicies(store))
+    request = AccessRequest(RequestPrincipal.user(user.arn, user.user_id), "ecr:PutImage", REPOSITORY)
+    with pytest.raises(AccessDenied):
+        await authorizer.authorize(request)
+
+    await iam.permissions.attach_policy(ACCOUNT, EntityKind.USER, "bob", ADMIN_ARN)
+    await authorizer.authorize(request)
+    await iam.permissions.put_inline_policy(
+        ACCOUNT, EntityKind.USER, "bob", "no-push", identity_policy("ecr:PutImage", effect="Deny")
+    )
+
+    with pytest.raises(AccessDenied) as denied:
+        await authorizer.authorize(request)
+    assert str(denied.value) == (
+        f"User: {user.arn} is not authorized to perform: ecr:PutImage on resource: {REPOSITORY} "
+        "with an explicit deny in an identity-based policy"
+    )
+
+
+async def test_a_permissions_boundary_caps_an_administrator(store: SqlIamStore, iam: IamService) -> None:
+    user = await iam.users.create_user(ACCOUNT, "capped", permissions_boundary=PULL_ONLY_ARN)
+    await iam.permissions.attach_policy(ACCOUNT, EntityKind.USER, "capped", ADMIN_ARN)
+    authorizer = Authorizer(IamPrincipalPolicies(store))
+    caller = RequestPrincipal.user(user.arn, user.user_id)
+
+    pull = await authorizer.decide(AccessRequest(caller, "ecr:BatchGetImage", REPOSITORY))
+    push = await authorizer.decide(AccessRequest(caller, "ecr:PutImage", REPOSITORY))
+
+    assert (pull.allowed, push.allowed) == (True, False)
+    with pytest.raises(AccessDenied) as denied:
+        await authorizer.authorize(AccessRequest(caller, "ecr:PutImage", REPOSITORY))
+    assert str(denied.value).endswith("because no permissions boundary allows the ecr:PutImage action")
+    bare = await iam.users.create_user(ACCOUNT, "bare", permissions_boundary=PULL_ONLY_ARN)
+    with pytest.raises(AccessDenied) as denied:  # nothing allows it: the identity-based policies are named
+        await authorizer.authorize(AccessRequest(RequestPrincipal.user(bare.arn, bare.user_id), "ecr:PutImage"))
+    assert str(denied.value).endswith("because no identity-based policy allows the ecr:PutImage action")
+
+
+def test_parsed_documents_parse_each_text_once_and_forget_the_least_recently_used() -> None:
+    documents = ParsedDocuments(size=2)
+    first, second, third = identity_policy("ecr:A"), identity_policy("ecr:B"), identity_policy("ecr:C")
+
+    parsed_first = documents.parse(first)
+    parsed_second = documents.parse(second)
+    assert documents.parse(first) is parsed_first  # first is now the most recently used
+    documents.parse(third)  # past the size: the second goes
+
+    assert documents.parse(first) is parsed_first
+    assert documents.parse(second) is not parsed_second
+    assert documents.parse(second) == parsed_second
