@@ -42,6 +42,7 @@ from pullcache.storage.filesystem import FilesystemBlobStore
 from pullcache.sts.credentials import SessionCredentialStore
 from pullcache.sts.operations import sts_operations
 from pullcache.sts.service import StsService
+from pullcache.sts.session_policies import StsSessionPolicies
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +68,8 @@ def build_app(settings: Settings) -> web.Application:
         )
         app[REGISTRY] = registry
         iam_store = SqlIamStore(engine)
-        principal_policies = IamPrincipalPolicies(iam_store)
+        sessions = SqlSessionStore(engine)
+        principal_policies = IamPrincipalPolicies(iam_store, StsSessionPolicies(sessions))
         authorizer = Authorizer(principal_policies)  # one for every service: ECR, /v2/, IAM
         tokens = await load_registry_tokens(SqlSigningKeyStore(engine))
         ecr_store = SqlEcrStore(engine)
@@ -75,7 +77,6 @@ def build_app(settings: Settings) -> web.Application:
             tokens, authorizer, ecr_store, anonymous_is_root=settings.anonymous_registry
         )
         models = load_service_models()
-        sessions = SqlSessionStore(engine)
         sts = StsService(iam_store, principal_policies, sessions)
         tables: list[OperationTable[CallContext]] = [sts_operations(models.get("sts"), sts)]
         repositories = EcrService(ecr_store, tokens)

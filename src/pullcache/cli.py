@@ -8,7 +8,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from pullcache import __version__
+from pullcache import __version__, admin
+from pullcache.auth.accounts import AccountError
 from pullcache.config import ConfigError, Settings
 from pullcache.server import serve
 
@@ -16,9 +17,16 @@ from pullcache.server import serve
 def main(argv: Sequence[str] | None = None) -> None:
     parser = _parser()
     arguments = parser.parse_args(argv)
-    if arguments.command != "serve":
+    if arguments.command == "serve":
+        _serve(parser, arguments)
+    elif arguments.command == "accounts":
+        _create_account(arguments.command_parser, arguments)
+    else:
         parser.print_help()
         sys.exit(2)
+
+
+def _serve(parser: argparse.ArgumentParser, arguments: argparse.Namespace) -> None:
     try:
         settings = Settings(
             host=arguments.host,
@@ -39,6 +47,28 @@ def main(argv: Sequence[str] | None = None) -> None:
     except ConfigError as error:
         parser.error(str(error))
     serve(settings)
+
+
+def _create_account(parser: argparse.ArgumentParser, arguments: argparse.Namespace) -> None:
+    """`pullcache accounts create`: prints where the account's files are, never the secret."""
+    try:
+        created = admin.create_account(
+            Path(arguments.data_dir),
+            arguments.account_id,
+            database_url=arguments.database_url,
+            region=arguments.region,
+            endpoint_url=arguments.endpoint_url,
+        )
+    except (AccountError, ConfigError) as error:
+        parser.error(str(error))
+    state = "created" if created.key_created else "already there"
+    credentials, config = created.credentials_file.resolve(), created.config_file.resolve()
+    print(f"account {created.account_id}: root access key {created.access_key_id} ({state})")
+    print(f"credentials: {credentials}")
+    print(f"config: {config}")
+    print(
+        f"use it with: AWS_SHARED_CREDENTIALS_FILE={credentials} AWS_CONFIG_FILE={config} aws sts get-caller-identity"
+    )
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -76,4 +106,33 @@ def _parser() -> argparse.ArgumentParser:
         help="let /v2/ requests without credentials act as the account's root user; for labs only "
         "(env PULLCACHE_ANONYMOUS_REGISTRY)",
     )
+    _add_accounts_commands(commands, defaults)
     return parser
+
+
+def _add_accounts_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser], defaults: Settings) -> None:
+    accounts_parser = commands.add_parser("accounts", help="manage accounts (safe while the server runs)")
+    accounts_commands = accounts_parser.add_subparsers(dest="accounts_command", metavar="COMMAND", required=True)
+    create = accounts_commands.add_parser(
+        "create",
+        help="create an account and its root access key, and write its credentials and config files",
+        description="Create the account (if new) and its root access key (if it has none), and write "
+        "<data-dir>/accounts/<account id>/credentials (mode 0600) and config for the AWS tools.",
+    )
+    create.set_defaults(command_parser=create)
+    create.add_argument("account_id", metavar="ACCOUNT_ID", help="the account's 12-digit id")
+    data_dir = os.environ.get("PULLCACHE_DATA_DIR", str(defaults.data_dir))
+    create.add_argument(
+        "--data-dir",
+        default=data_dir,
+        help="the server's data directory (env PULLCACHE_DATA_DIR; default %(default)s)",
+    )
+    create.add_argument(
+        "--database-url",
+        default=os.environ.get("PULLCACHE_DATABASE_URL", defaults.database_url),
+        help="SQLAlchemy URL of the metadata database (env PULLCACHE_DATABASE_URL; default: SQLite in the data dir)",
+    )
+    create.add_argument("--region", help="the config file's region (default: that of <data-dir>/config)")
+    create.add_argument(
+        "--endpoint-url", help="where the AWS tools reach the server (default: that of <data-dir>/config)"
+    )

@@ -20,11 +20,14 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from pullcache.metadata.schema import sts_sessions
-from tests.integration.aws_clients import CLI_TIMEOUT, cli_environment, client
+from tests.integration.aws_clients import CLI_TIMEOUT, cli_environment, client, registry_authorization
+from tests.registry_http import request
 from tests.servers import PullcacheServer
 
 ACCOUNT = "000000000000"
 IAM_READ_ONLY = "arn:aws:iam::aws:policy/IAMReadOnlyAccess"
+ECR_READ_ONLY = "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly"
+REGION = "us-east-1"
 
 
 @pytest.fixture(scope="module")
@@ -306,8 +309,146 @@ def test_assuming_a_role_shows_in_get_roles_role_last_used(iam: Any, server: Pul
     assert before <= last_used["LastUsedDate"] <= datetime.now(UTC)
 
 
+# -- session policies ----------------------------------------------------------------------------------------
+
+
+def _reader_role(iam: Any, name: str) -> str:
+    """A role anyone in the account may assume (given sts:AssumeRole) that may read IAM and ECR; returns its ARN."""
+    role = iam.create_role(RoleName=name, AssumeRolePolicyDocument=_trust(ACCOUNT))["Role"]
+    for policy_arn in (IAM_READ_ONLY, ECR_READ_ONLY):
+        iam.attach_role_policy(RoleName=name, PolicyArn=policy_arn)
+    role_arn: str = role["Arn"]
+    return role_arn
+
+
+def _refusal(role: str, session: str, action: str, resource: str, reason: str) -> str:
+    who = f"arn:aws:sts::{ACCOUNT}:assumed-role/{role}/{session}"
+    return f"User: {who} is not authorized to perform: {action} on resource: {resource} {reason}"
+
+
+def test_an_inline_session_policy_limits_the_session_to_what_it_and_the_role_both_allow(
+    iam: Any, server: PullcacheServer
+) -> None:
+    role_arn = _reader_role(iam, "inline-limited")
+    sts = _signed_by(server, "sts", _user(iam, "inline-assumer", "sts:AssumeRole"))
+    only_list_users = _document({"Effect": "Allow", "Action": "iam:ListUsers", "Resource": "*"})
+    limited = sts.assume_role(RoleArn=role_arn, RoleSessionName="users-only", Policy=only_list_users)["Credentials"]
+    unlimited = sts.assume_role(RoleArn=role_arn, RoleSessionName="everything")["Credentials"]
+    limited_iam, limited_ecr = _signed_by(server, "iam", limited), _signed_by(server, "ecr", limited)
+
+    assert "Users" in limited_iam.list_users()
+    assert _error(limited_iam.list_roles) == (
+        403,
+        "AccessDenied",
+        _refusal(
+            "inline-limited",
+            "users-only",
+            "iam:ListRoles",
+            f"arn:aws:iam::{ACCOUNT}:role/",
+            "because no session policy allows the iam:ListRoles action",
+        ),
+    )
+    assert _error(limited_ecr.describe_repositories) == (
+        400,
+        "AccessDeniedException",
+        _refusal(
+            "inline-limited",
+            "users-only",
+            "ecr:DescribeRepositories",
+            f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/*",
+            "because no session policy allows the ecr:DescribeRepositories action",
+        ),
+    )
+    assert _error(lambda: limited_iam.create_user(UserName="beyond-the-role"))[2].endswith(
+        "because no identity-based policy allows the iam:CreateUser action"  # the role itself does not allow it
+    )
+    # The role's other sessions keep every permission of the role.
+    assert "Roles" in _signed_by(server, "iam", unlimited).list_roles()
+    assert "repositories" in _signed_by(server, "ecr", unlimited).describe_repositories()
+
+
+def test_managed_session_policies_limit_the_session_to_iam_reads(iam: Any, server: PullcacheServer) -> None:
+    role_arn = _reader_role(iam, "managed-limited")
+    sts = _signed_by(server, "sts", _user(iam, "managed-assumer", "sts:AssumeRole"))
+
+    answer = sts.assume_role(RoleArn=role_arn, RoleSessionName="iam-reads", PolicyArns=[{"arn": IAM_READ_ONLY}])
+    session_iam = _signed_by(server, "iam", answer["Credentials"])
+    session_ecr = _signed_by(server, "ecr", answer["Credentials"])
+
+    assert "PackedPolicySize" in answer
+    assert "Users" in session_iam.list_users()
+    assert "Roles" in session_iam.list_roles()
+    assert session_iam.get_role(RoleName="managed-limited")["Role"]["Arn"] == role_arn
+    assert _error(session_ecr.describe_repositories) == (
+        400,
+        "AccessDeniedException",
+        _refusal(
+            "managed-limited",
+            "iam-reads",
+            "ecr:DescribeRepositories",
+            f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/*",
+            "because no session policy allows the ecr:DescribeRepositories action",
+        ),
+    )
+
+
+def test_a_deny_in_a_session_policy_is_an_explicit_deny(iam: Any, server: PullcacheServer) -> None:
+    role_arn = _reader_role(iam, "deny-limited")
+    sts = _signed_by(server, "sts", _user(iam, "deny-assumer", "sts:AssumeRole"))
+    all_but_list_roles = _document(
+        {"Effect": "Allow", "Action": "*", "Resource": "*"},
+        {"Effect": "Deny", "Action": "iam:ListRoles", "Resource": "*"},
+    )
+    credentials = sts.assume_role(RoleArn=role_arn, RoleSessionName="no-roles", Policy=all_but_list_roles)[
+        "Credentials"
+    ]
+    session_iam = _signed_by(server, "iam", credentials)
+
+    assert "Users" in session_iam.list_users()
+    assert _error(session_iam.list_roles) == (
+        403,
+        "AccessDenied",
+        _refusal(
+            "deny-limited",
+            "no-roles",
+            "iam:ListRoles",
+            f"arn:aws:iam::{ACCOUNT}:role/",
+            "with an explicit deny in a session policy",
+        ),
+    )
+
+
+def test_a_registry_token_of_a_session_carries_its_session_policies_to_v2(iam: Any, server: PullcacheServer) -> None:
+    repository = "session-policies/app"
+    client(server, "ecr").create_repository(repositoryName=repository)
+    role_arn = _reader_role(iam, "token-limited")
+    sts = _signed_by(server, "sts", _user(iam, "token-assumer", "sts:AssumeRole"))
+    token_only = _document({"Effect": "Allow", "Action": "ecr:GetAuthorizationToken", "Resource": "*"})
+    limited = sts.assume_role(RoleArn=role_arn, RoleSessionName="token-only", Policy=token_only)["Credentials"]
+    unlimited = sts.assume_role(RoleArn=role_arn, RoleSessionName="reader")["Credentials"]
+
+    def list_tags(credentials: dict[str, Any]) -> Any:
+        authorization = registry_authorization(server, **_key_options(credentials))
+        return request("GET", f"{server.url}/v2/{repository}/tags/list", {"Authorization": authorization})
+
+    refused, listed = list_tags(limited), list_tags(unlimited)
+
+    assert (refused.status, refused.error_codes) == (403, ["DENIED"])
+    assert refused.json()["errors"][0]["message"] == _refusal(
+        "token-limited",
+        "token-only",
+        "ecr:ListImages",
+        f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/{repository}",
+        "because no session policy allows the ecr:ListImages action",
+    )
+    assert listed.status == 200
+
+
 def _key_options(key: dict[str, Any]) -> dict[str, str]:
-    return {"aws_access_key_id": key["AccessKeyId"], "aws_secret_access_key": key["SecretAccessKey"]}
+    options = {"aws_access_key_id": key["AccessKeyId"], "aws_secret_access_key": key["SecretAccessKey"]}
+    if "SessionToken" in key:
+        options["aws_session_token"] = key["SessionToken"]
+    return options
 
 
 def _expire(server: PullcacheServer, access_key_id: str) -> None:

@@ -91,6 +91,8 @@ class RegistryTokens:
             "r": principal.role_arn,
             "e": int(expires_at.timestamp()),
         }
+        if principal.session_id is not None:  # a role session: /v2/ applies its session policies too
+            payload["s"] = principal.session_id
         return IssuedToken(self._sign(_TOKEN, payload), expires_at)
 
     def verify(self, token: str, now: datetime) -> RequestPrincipal:
@@ -104,6 +106,7 @@ class RegistryTokens:
                 payload["n"],
                 payload["u"],
                 payload["r"],
+                payload.get("s"),
             )
         except (KeyError, ValueError):
             raise InvalidRegistryToken("the token does not name a principal") from None

@@ -4,7 +4,8 @@ IamStore        the IAM service's storage: a session per unit of work. A writing
                 that holds the write lock from its start, so a rule checked in it (a name is free, a user has
                 fewer than two keys) still holds when the session writes.
 IamPrincipals   the read API of authorization and STS: every policy that applies to a user or a role, the
-                role's trust policy and session limit, and where a role was last used.
+                role's trust policy and session limit, where a role was last used, and managed policies by
+                ARN (a role session's managed session policies).
 """
 
 from __future__ import annotations
@@ -252,4 +253,8 @@ class IamPrincipals(Protocol):
 
     async def record_role_use(self, role_arn: str, at: datetime, region: str) -> None:
         """Note that the role was used (assumed) at `at` in `region`: GetRole's RoleLastUsed."""
+        ...
+
+    async def find_managed_policy(self, arn: str) -> StoredPolicy | None:
+        """The default version of the managed policy `arn` (AWS managed or an account's); None when none exists."""
         ...

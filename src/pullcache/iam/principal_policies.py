@@ -5,6 +5,13 @@
     role session (AROA...:s)  the role's inline and attached policies                  the role's
     anyone else               none (the root user needs none; the engine allows it)    none
 
+A role session's session policies - the inline `Policy` and the managed `PolicyArns` it was assumed with - are
+found by its session id through the SessionPolicySource port: the inline one parsed, each managed one read as
+its current default version. A managed session policy that no longer exists, or is neither AWS managed nor the
+role's account's own, allows nothing (the session keeps its other session policies; with none left it is allowed
+nothing, never more than it was given). A session id that names no session is allowed only what a resource-based
+policy grants that session by its own ARN.
+
 Nothing about users and roles is cached: every decision reads the current policies, so a change made through
 any worker process applies to the very next request. Parsed documents are cached by their text alone (parsing
 is a pure function of it), which stays correct however the entities change.
@@ -17,24 +24,58 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
 
 from pullcache.auth.authorization import PrincipalPolicySet
+from pullcache.iam.arns import parse_policy_arn
+from pullcache.iam.errors import IamValidationError
 from pullcache.iam.policy import (
     PolicyDocument,
     PolicyKind,
+    PolicySourceType,
     PrincipalType,
     RequestPrincipal,
     SourcedPolicy,
     parse_policy,
 )
-from pullcache.iam.ports import IamPrincipals, StoredPolicy
+from pullcache.iam.ports import IamPrincipals, RolePermissions, StoredPolicy
 
 DOCUMENT_CACHE_SIZE = 512
+INLINE_SESSION_POLICY_ID = "Policy"  # the AssumeRole parameter that carried it
+# No identity-based policies, and session policies that allow nothing: not even a resource-based policy that
+# names the role allows a session that cannot be found.
+_UNKNOWN_SESSION = PrincipalPolicySet(session_policies=())
+
+
+@dataclass(frozen=True, slots=True)
+class SessionPolicyRefs:
+    """The session policies a role session was given, as they were requested."""
+
+    policy: str | None = None  # the inline session policy
+    policy_arns: tuple[str, ...] = ()  # the managed session policies
+
+    @property
+    def given(self) -> bool:
+        return self.policy is not None or bool(self.policy_arns)
+
+
+class SessionPolicySource(Protocol):
+    async def find_session_policies(self, session_id: str) -> SessionPolicyRefs | None:
+        """The session policies of the role session `session_id`; None when there is no such session."""
+        ...
 
 
 class IamPrincipalPolicies:
-    def __init__(self, principals: IamPrincipals, cache_size: int = DOCUMENT_CACHE_SIZE) -> None:
+    def __init__(
+        self,
+        principals: IamPrincipals,
+        sessions: SessionPolicySource | None = None,
+        cache_size: int = DOCUMENT_CACHE_SIZE,
+    ) -> None:
+        """Without `sessions` no session can be found, so principals naming one are treated as unknown sessions."""
         self._principals = principals
+        self._sessions = sessions
         self._documents = ParsedDocuments(cache_size)
 
     async def policies_for(self, principal: RequestPrincipal) -> PrincipalPolicySet:
@@ -50,7 +91,16 @@ class IamPrincipalPolicies:
                 role = await self._principals.find_role_permissions(principal.role_arn)
                 if role is None or role.role_id != _role_id_of(principal):
                     return PrincipalPolicySet()
-                return self._policy_set(role.identity_policies(), role.permissions_boundary)
+                policies = self._policy_set(role.identity_policies(), role.permissions_boundary)
+                if principal.session_id is None:
+                    return policies
+                refs = await self._find_session_policies(principal.session_id)
+                if refs is None:
+                    return _UNKNOWN_SESSION
+                if not refs.given:
+                    return policies
+                session_policies = await self._session_policies(refs, role)
+                return PrincipalPolicySet(policies.identity, policies.permissions_boundary, session_policies)
         return PrincipalPolicySet()
 
     def _policy_set(self, identity: Sequence[StoredPolicy], boundary: StoredPolicy | None) -> PrincipalPolicySet:
@@ -58,6 +108,20 @@ class IamPrincipalPolicies:
             identity=tuple(self._sourced(policy) for policy in identity),
             permissions_boundary=None if boundary is None else self._sourced(boundary),
         )
+
+    async def _find_session_policies(self, session_id: str) -> SessionPolicyRefs | None:
+        return None if self._sessions is None else await self._sessions.find_session_policies(session_id)
+
+    async def _session_policies(self, refs: SessionPolicyRefs, role: RolePermissions) -> tuple[SourcedPolicy, ...]:
+        found = []
+        if refs.policy is not None:
+            document = self._documents.parse(refs.policy)
+            found.append(SourcedPolicy(document, INLINE_SESSION_POLICY_ID, PolicySourceType.NONE))
+        for arn in refs.policy_arns:
+            managed = await self._principals.find_managed_policy(arn) if _usable_in(arn, role.account) else None
+            if managed is not None:
+                found.append(self._sourced(managed))
+        return tuple(found)
 
     def _sourced(self, policy: StoredPolicy) -> SourcedPolicy:
         return SourcedPolicy(self._documents.parse(policy.document), policy.source_id, policy.source_type)
@@ -81,6 +145,15 @@ class ParsedDocuments:
         if len(self._parsed) > self._size:
             self._parsed.popitem(last=False)
         return document
+
+
+def _usable_in(arn: str, account: str) -> bool:
+    """Whether `arn` names a managed policy a session in `account` may use: an AWS managed one or its own."""
+    try:
+        parsed = parse_policy_arn(arn)
+    except IamValidationError:
+        return False
+    return parsed is not None and (parsed.aws_managed or parsed.account == account)
 
 
 def _role_id_of(principal: RequestPrincipal) -> str | None:

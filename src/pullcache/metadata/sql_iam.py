@@ -93,6 +93,10 @@ class SqlIamStore:
                 sa.update(iam_roles).where(iam_roles.c.arn == role_arn).values(last_used_at=at, last_used_region=region)
             )
 
+    async def find_managed_policy(self, arn: str) -> StoredPolicy | None:
+        async with self._reader.connect() as connection:
+            return await _managed(connection, arn)
+
 
 async def _policies_of(
     connection: AsyncConnection, session: SqlIamSession, entity_id: str, entity_type: str

@@ -4,8 +4,9 @@ A caller may assume a role when both sides agree:
 - the role's trust policy, evaluated as the resource-based policy of the request, names the caller (its ARN, its
   role for a role session, or its account) - and without it nothing is allowed (`resource_policy_required`);
 - the caller's identity-based policies allow `sts:AssumeRole` on the role's ARN (within its permissions
-  boundary). Within one account a trust policy that names the caller itself suffices, as AWS documents; one that
-  names only the account delegates the decision to the identity-based policies. Across accounts both must allow.
+  boundary, and its session policies when the caller is a role session given some). Within one account a trust
+  policy that names the caller itself suffices, as AWS documents; one that names only the account delegates the
+  decision to the identity-based policies. Across accounts both must allow.
 Session tags need `sts:TagSession`, a source identity `sts:SetSourceIdentity`, decided the same way. The root user
 may not assume roles at all, and a role session may assume a role for an hour at most (role chaining).
 
@@ -136,6 +137,7 @@ class StsService:
             resource=trust,
             permissions_boundary=policies.permissions_boundary,
             resource_policy_required=True,
+            session_policies=policies.session_policies,  # a role session chaining to another role
         )
         decision = evaluate(policy_set, RequestContext(caller, action, role.arn, role.account, keys))
         if not decision.allowed:

@@ -65,7 +65,7 @@ class RoleSession:
 
     @property
     def principal(self) -> RequestPrincipal:
-        return RequestPrincipal.role_session(self.arn, self.role_arn, self.role_id)
+        return RequestPrincipal.role_session(self.arn, self.role_arn, self.role_id, self.access_key_id)
 
     def expired(self, now: datetime) -> bool:
         return self.expires_at <= now

@@ -23,11 +23,16 @@ USER: Final = RequestPrincipal.user("arn:aws:iam::123456789012:user/ci/builder",
 SESSION: Final = RequestPrincipal.role_session(
     "arn:aws:sts::123456789012:assumed-role/deploy/run-7", "arn:aws:iam::123456789012:role/deploy", "AROAEXAMPLE"
 )
+ISSUED_SESSION: Final = RequestPrincipal.role_session(
+    SESSION.arn, "arn:aws:iam::123456789012:role/deploy", "AROAEXAMPLE", session_id="ASIAEXAMPLEEXAMPLE12"
+)
 SCOPE: Final = RegistryScope("123456789012", "eu-west-1")
 
 
 @pytest.mark.parametrize(
-    "principal", [RequestPrincipal.root("123456789012"), USER, SESSION], ids=["root", "user", "role-session"]
+    "principal",
+    [RequestPrincipal.root("123456789012"), USER, SESSION, ISSUED_SESSION],
+    ids=["root", "user", "role-session", "role-session-with-its-session-id"],
 )
 def test_a_token_names_the_principal_it_was_issued_to(principal: RequestPrincipal) -> None:
     tokens = RegistryTokens(KEY)

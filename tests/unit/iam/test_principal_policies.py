@@ -3,6 +3,7 @@ a real SQLite IAM store, and the Authorizer deciding with them."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -11,10 +12,23 @@ import pytest
 from pullcache.auth.authorization import AccessDenied, AccessRequest, Authorizer
 from pullcache.iam.errors import EntityKind
 from pullcache.iam.policy import PolicySourceType, RequestPrincipal
-from pullcache.iam.principal_policies import IamPrincipalPolicies, ParsedDocuments
+from pullcache.iam.principal_policies import (
+    INLINE_SESSION_POLICY_ID,
+    IamPrincipalPolicies,
+    ParsedDocuments,
+    SessionPolicyRefs,
+)
 from pullcache.iam.service import IamService
 from pullcache.metadata.sql_iam import SqlIamStore
-from tests.iam_stores import ACCOUNT, PULL_ONLY_ARN, READ_ONLY_ARN, identity_policy, sqlite_iam, trust_policy
+from tests.iam_stores import (
+    ACCOUNT,
+    OTHER_ACCOUNT,
+    PULL_ONLY_ARN,
+    READ_ONLY_ARN,
+    identity_policy,
+    sqlite_iam,
+    trust_policy,
+)
 
 ADMIN_ARN = "arn:aws:iam::aws:policy/AdministratorAccess"
 REPOSITORY = f"arn:aws:ecr:us-east-1:{ACCOUNT}:repository/app"
@@ -31,9 +45,20 @@ def iam(store: SqlIamStore) -> IamService:
     return IamService.over(store)
 
 
-def session_of(role_arn: str, role_id: str, name: str = "ci") -> RequestPrincipal:
+def session_of(role_arn: str, role_id: str, name: str = "ci", session_id: str | None = None) -> RequestPrincipal:
     role_name = role_arn.rsplit("/", 1)[-1]
-    return RequestPrincipal.role_session(f"arn:aws:sts::{ACCOUNT}:assumed-role/{role_name}/{name}", role_arn, role_id)
+    session_arn = f"arn:aws:sts::{ACCOUNT}:assumed-role/{role_name}/{name}"
+    return RequestPrincipal.role_session(session_arn, role_arn, role_id, session_id)
+
+
+class MemorySessionPolicies:
+    """The SessionPolicySource of sessions kept in a dict, by session id."""
+
+    def __init__(self, **sessions: SessionPolicyRefs) -> None:
+        self._sessions = sessions
+
+    async def find_session_policies(self, session_id: str) -> SessionPolicyRefs | None:
+        return self._sessions.get(session_id)
 
 
 async def test_a_user_gets_its_inline_attached_and_group_policies_and_its_boundary(
@@ -131,6 +156,88 @@ async def test_a_permissions_boundary_caps_an_administrator(store: SqlIamStore, 
     with pytest.raises(AccessDenied) as denied:  # nothing allows it: the identity-based policies are named
         await authorizer.authorize(AccessRequest(RequestPrincipal.user(bare.arn, bare.user_id), "ecr:PutImage"))
     assert str(denied.value).endswith("because no identity-based policy allows the ecr:PutImage action")
+
+
+async def test_a_role_session_gets_its_inline_and_managed_session_policies(store: SqlIamStore, iam: IamService) -> None:
+    role = await iam.roles.create_role(ACCOUNT, "builder", trust_policy())
+    await iam.permissions.attach_policy(ACCOUNT, EntityKind.ROLE, "builder", READ_ONLY_ARN)
+    own = await iam.policies.create_policy(ACCOUNT, "own", identity_policy("ecr:ListImages"))
+    foreign = await iam.policies.create_policy(OTHER_ACCOUNT, "foreign", identity_policy("ecr:ListImages"))
+    missing = f"arn:aws:iam::{ACCOUNT}:policy/never-created"
+    refs = SessionPolicyRefs(identity_policy("ecr:BatchGetImage"), (PULL_ONLY_ARN, own.arn, foreign.arn, missing))
+    sessions = MemorySessionPolicies(ASIASESSIONEXAMPLE01=refs)
+
+    policies = await IamPrincipalPolicies(store, sessions).policies_for(
+        session_of(role.arn, role.role_id, session_id="ASIASESSIONEXAMPLE01")
+    )
+
+    assert [p.source_id for p in policies.identity] == [READ_ONLY_ARN]
+    assert policies.session_policies is not None
+    assert [(p.source_id, p.source_type) for p in policies.session_policies] == [
+        (INLINE_SESSION_POLICY_ID, PolicySourceType.NONE),
+        (PULL_ONLY_ARN, PolicySourceType.AWS_MANAGED),
+        (own.arn, PolicySourceType.USER_MANAGED),  # another account's policy and a missing one allow nothing
+    ]
+
+
+async def test_a_role_session_given_no_session_policies_is_not_limited_by_any(
+    store: SqlIamStore, iam: IamService
+) -> None:
+    role = await iam.roles.create_role(ACCOUNT, "builder", trust_policy())
+    sessions = MemorySessionPolicies(ASIASESSIONEXAMPLE01=SessionPolicyRefs())
+
+    policies = await IamPrincipalPolicies(store, sessions).policies_for(
+        session_of(role.arn, role.role_id, session_id="ASIASESSIONEXAMPLE01")
+    )
+
+    assert policies.session_policies is None
+
+
+@pytest.mark.parametrize("sessions", [MemorySessionPolicies(), None], ids=["unknown-session", "no-session-source"])
+async def test_a_session_that_cannot_be_found_gets_no_policies_and_session_policies_that_allow_nothing(
+    store: SqlIamStore, iam: IamService, sessions: MemorySessionPolicies | None
+) -> None:
+    role = await iam.roles.create_role(ACCOUNT, "builder", trust_policy())
+    await iam.permissions.attach_policy(ACCOUNT, EntityKind.ROLE, "builder", ADMIN_ARN)
+
+    policies = await IamPrincipalPolicies(store, sessions).policies_for(
+        session_of(role.arn, role.role_id, session_id="ASIAGONEGONEGONEGONE")
+    )
+
+    assert (tuple(policies.identity), policies.permissions_boundary, policies.session_policies) == ((), None, ())
+
+
+async def test_the_authorizer_names_the_session_policy_that_refuses_what_the_role_allows(
+    store: SqlIamStore, iam: IamService
+) -> None:
+    role = await iam.roles.create_role(ACCOUNT, "reader", trust_policy())
+    await iam.permissions.attach_policy(ACCOUNT, EntityKind.ROLE, "reader", READ_ONLY_ARN)
+    session_policy = json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Effect": "Allow", "Action": ["ecr:BatchGetImage", "ecr:PutImage"], "Resource": "*"},
+                {"Effect": "Deny", "Action": "ecr:GetDownloadUrlForLayer", "Resource": "*"},
+            ],
+        }
+    )
+    sessions = MemorySessionPolicies(ASIASESSIONEXAMPLE01=SessionPolicyRefs(session_policy))
+    authorizer = Authorizer(IamPrincipalPolicies(store, sessions))
+    caller = session_of(role.arn, role.role_id, session_id="ASIASESSIONEXAMPLE01")
+
+    async def refusal(action: str) -> str:
+        with pytest.raises(AccessDenied) as denied:
+            await authorizer.authorize(AccessRequest(caller, action, REPOSITORY))
+        return str(denied.value).removeprefix(
+            f"User: {caller.arn} is not authorized to perform: {action} on resource: "
+        )
+
+    await authorizer.authorize(AccessRequest(caller, "ecr:BatchGetImage", REPOSITORY))
+    assert await refusal("ecr:ListImages") == f"{REPOSITORY} because no session policy allows the ecr:ListImages action"
+    assert await refusal("ecr:PutImage") == (  # the role does not allow it: the identity-based policies are named
+        f"{REPOSITORY} because no identity-based policy allows the ecr:PutImage action"
+    )
+    assert await refusal("ecr:GetDownloadUrlForLayer") == f"{REPOSITORY} with an explicit deny in a session policy"
 
 
 def test_parsed_documents_parse_each_text_once_and_forget_the_least_recently_used() -> None:

@@ -71,6 +71,7 @@ async def test_a_session_key_signs_for_the_role_session_with_its_token_and_expir
     assert principal.type is PrincipalType.ASSUMED_ROLE
     assert principal.arn == f"arn:aws:sts::{ACCOUNT}:assumed-role/deployer/build-7"  # no role path
     assert (principal.user_id, principal.role_arn) == ("AROAEXAMPLEEXAMPLEEX:build-7", stored.role_arn)
+    assert principal.session_id == stored.access_key_id  # how its session policies are found
 
 
 async def test_long_term_keys_are_not_looked_up_among_sessions() -> None:

@@ -21,6 +21,7 @@ from pullcache.metadata.sql_iam import SqlIamStore
 from pullcache.sts.errors import AssumeRoleDenied, RootCannotAssumeRoles, StsValidationError
 from pullcache.sts.requests import AssumeRoleRequest
 from pullcache.sts.service import EXPIRED_SESSION_RETENTION, StsService
+from pullcache.sts.session_policies import StsSessionPolicies
 from pullcache.sts.sessions import RoleSession, SessionTag
 from tests.iam_stores import ACCOUNT, OTHER_ACCOUNT, identity_policy, sqlite_iam
 
@@ -70,7 +71,8 @@ class Fixture:
 async def fx(tmp_path: Path) -> AsyncIterator[Fixture]:
     async with sqlite_iam(tmp_path) as (store, _):
         sessions = MemorySessions()
-        sts = StsService(store, IamPrincipalPolicies(store), sessions, clock=lambda: NOW)
+        policies = IamPrincipalPolicies(store, StsSessionPolicies(sessions))
+        sts = StsService(store, policies, sessions, clock=lambda: NOW)
         yield Fixture(IamService.over(store), store, sessions, sts)
 
 
@@ -205,6 +207,23 @@ async def test_a_role_session_may_assume_a_role_for_an_hour_at_most(fx: Fixture)
     assert raised.value.message == (
         "The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by role chaining."
     )
+
+
+async def test_a_role_sessions_session_policy_limits_the_roles_it_may_assume(fx: Fixture) -> None:
+    first = await fx.role("first", ACCOUNT)
+    await fx.iam.permissions.put_inline_policy(
+        ACCOUNT, EntityKind.ROLE, "first", "chain", identity_policy("sts:AssumeRole")
+    )
+    second = await fx.role("second", ACCOUNT)
+    alice = await fx.user("alice", "sts:AssumeRole")
+    limited = await fx.sts.assume_role(alice, request(first, policy=identity_policy("ecr:*")), KEYS, REGION)
+    unlimited = await fx.sts.assume_role(alice, request(first), KEYS, REGION)
+
+    with pytest.raises(AssumeRoleDenied):
+        await fx.sts.assume_role(limited.session.principal, request(second), KEYS, REGION)
+    chained = await fx.sts.assume_role(unlimited.session.principal, request(second), KEYS, REGION)
+
+    assert chained.session.role_arn == second.arn
 
 
 async def test_the_external_id_is_the_sts_external_id_condition_key(fx: Fixture) -> None:

@@ -53,6 +53,7 @@ class RequestPrincipal:
     user_name: str | None = None  # IAM users only
     user_id: str | None = None
     role_arn: str | None = None  # the role behind an assumed-role session
+    session_id: str | None = None  # a role session's temporary access key id: how its session policies are found
 
     @classmethod
     def root(cls, account: str, partition: str = "aws") -> RequestPrincipal:
@@ -64,11 +65,14 @@ class RequestPrincipal:
         return cls(PrincipalType.USER, arn, _account_of(arn), arn.rsplit("/", 1)[-1], user_id)
 
     @classmethod
-    def role_session(cls, session_arn: str, role_arn: str, role_id: str) -> RequestPrincipal:
+    def role_session(
+        cls, session_arn: str, role_arn: str, role_id: str, session_id: str | None = None
+    ) -> RequestPrincipal:
         """A session of a role, from its ARN (`arn:aws:sts::<account>:assumed-role/<role>/<session>`)."""
         session_name = session_arn.rsplit("/", 1)[-1]
         account = _account_of(session_arn)
-        return cls(PrincipalType.ASSUMED_ROLE, session_arn, account, None, f"{role_id}:{session_name}", role_arn)
+        user_id = f"{role_id}:{session_name}"
+        return cls(PrincipalType.ASSUMED_ROLE, session_arn, account, None, user_id, role_arn, session_id)
 
     @classmethod
     def anonymous(cls) -> RequestPrincipal:

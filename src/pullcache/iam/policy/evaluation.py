@@ -2,9 +2,9 @@
 
 As the IAM policy evaluation logic describes it:
 
-1. An explicit Deny in any applicable statement - identity-based, resource-based or permissions boundary - wins.
+1. An explicit Deny in any applicable statement - identity-based, resource-based, boundary or session - wins.
 2. The root user of an account may do anything in its account (only resource-based policies can deny it);
-   identity-based policies and permissions boundaries do not apply to it.
+   identity-based policies, permissions boundaries and session policies do not apply to it.
 3. Within one account an Allow in either the identity-based policies or the resource-based policy suffices, where
    a resource-based Allow counts according to how it names the caller (principals.py):
    - the caller itself (user, role session, "*"): allowed whatever the identity-based policies and boundary say;
@@ -16,6 +16,14 @@ As the IAM policy evaluation logic describes it:
    policies (within the boundary) and the resource-based policy, however it names the caller.
 5. Anything else is implicitly denied. A caller without an account (anonymous, or a service or identity provider
    assuming a role) has only what a resource-based policy grants it directly.
+
+Session policies (the `Policy` and `PolicyArns` of AssumeRole) limit a role session as the IAM user guide
+describes them ("Session policies" in access_policies.html and the evaluation logic page): when a session has
+any, an identity-based Allow counts only when a session policy allows the action too (the session's permissions
+are the intersection of the role's, within its boundary, and the session policies'); a resource-based Allow that
+names the role is capped the same way, one that names the session itself is not; a Deny in a session policy is
+an explicit deny. A session given none is not limited, and an empty set of session policies (say, managed ones
+since deleted) allows nothing.
 """
 
 from __future__ import annotations
@@ -69,6 +77,7 @@ class PolicySet:
     resource: SourcedPolicy | None = None
     permissions_boundary: SourcedPolicy | None = None
     resource_policy_required: bool = False  # a role trust policy: no access unless it allows
+    session_policies: Sequence[SourcedPolicy] | None = None  # a role session's; None when it was given none
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,8 +93,10 @@ class MatchedStatement:
 @dataclass(frozen=True, slots=True)
 class Decision:
     decision: EvalDecision
-    matched_statements: tuple[MatchedStatement, ...] = ()  # the Deny statements, or the Allow statements found
+    # The Deny statements, or the Allow statements found in the identity-based and resource-based policies.
+    matched_statements: tuple[MatchedStatement, ...] = ()
     allowed_by_permissions_boundary: bool | None = None  # None when no boundary applies
+    allowed_by_session_policy: bool | None = None  # None when no session policies apply
 
     @property
     def allowed(self) -> bool:
@@ -98,39 +109,50 @@ def evaluate(policies: PolicySet, context: RequestContext) -> Decision:
     is_root = caller.type is PrincipalType.ACCOUNT
     identity = () if is_root else tuple(policies.identity)
     boundary = None if is_root else policies.permissions_boundary
+    session = None if is_root or policies.session_policies is None else tuple(policies.session_policies)
 
     identity_matches = [match for policy in identity for match in _matches(policy, context)]
     boundary_matches = _matches(boundary, context) if boundary is not None else []
+    session_matches = [match for policy in session or () for match in _matches(policy, context)]
     resource_matches = _resource_matches(policies.resource, context) if policies.resource is not None else []
 
     denies = [
         match
-        for match in [*identity_matches, *boundary_matches, *(match for match, _ in resource_matches)]
+        for match in [
+            *identity_matches,
+            *boundary_matches,
+            *session_matches,
+            *(match for match, _ in resource_matches),
+        ]
         if match.statement.effect is Effect.DENY
     ]
     boundary_allows = boundary is None or any(m.statement.effect is Effect.ALLOW for m in boundary_matches)
     boundary_detail = None if boundary is None else boundary_allows
+    session_allows = session is None or any(m.statement.effect is Effect.ALLOW for m in session_matches)
+    session_detail = None if session is None else session_allows
     if denies:
-        return Decision(EvalDecision.EXPLICIT_DENY, tuple(denies), boundary_detail)
+        return Decision(EvalDecision.EXPLICIT_DENY, tuple(denies), boundary_detail, session_detail)
 
     identity_allows = [match for match in identity_matches if match.statement.effect is Effect.ALLOW]
     resource_allows = [(match, kind) for match, kind in resource_matches if match.statement.effect is Effect.ALLOW]
     grant = max((kind for _, kind in resource_allows), default=None)
-    identity_allowed = is_root or (bool(identity_allows) and boundary_allows)
+    within_limits = boundary_allows and session_allows  # what caps the role's own permissions
+    identity_allowed = is_root or (bool(identity_allows) and within_limits)
     resource_account = context.resource_account or caller.account
 
     if caller.account is None:  # 5
         allowed = grant is GrantKind.DIRECT
     elif caller.account != resource_account:  # 4
         allowed = identity_allowed and grant is not None
-    elif is_root or grant is GrantKind.DIRECT or (grant is GrantKind.ROLE and boundary_allows):  # 2, 3
+    elif is_root or grant is GrantKind.DIRECT or (grant is GrantKind.ROLE and within_limits):  # 2, 3
         allowed = True
     elif policies.resource_policy_required and grant is None:  # 3: trust policies
         allowed = False
     else:
         allowed = identity_allowed  # 3: alone, or with the account named in the resource-based policy
     matched = (*identity_allows, *(match for match, _ in resource_allows))
-    return Decision(EvalDecision.ALLOWED if allowed else EvalDecision.IMPLICIT_DENY, matched, boundary_detail)
+    decision = EvalDecision.ALLOWED if allowed else EvalDecision.IMPLICIT_DENY
+    return Decision(decision, matched, boundary_detail, session_detail)
 
 
 def _matches(policy: SourcedPolicy, context: RequestContext) -> list[MatchedStatement]:

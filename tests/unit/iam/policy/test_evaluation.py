@@ -443,3 +443,108 @@ def test_session_is_matched_by_principal_conditions_on_its_role() -> None:
 
     assert decide(policies, request(SESSION)) is ALLOWED
     assert decide(policies, request(ALICE)) is IMPLICIT_DENY
+
+
+# IAM user guide, "Session policies" (access_policies.html) and the evaluation logic page: a role session's
+# permissions are the intersection of its role's (within the boundary) and its session policies'; a resource-based
+# policy naming the role is capped by the session policies, one naming the session itself is not.
+SESSION_ALLOWS_PULL = policy(allow(), source_id="session")
+SESSION_ALLOWS_S3 = policy(allow("s3:*", "*"), source_id="session")
+NO_SESSION_POLICIES = None
+
+
+@pytest.mark.parametrize(
+    ("identity", "boundary", "session", "principal", "expected", "allowed_by_session"),
+    [
+        # Without session policies the role's policies alone decide.
+        (IDENTITY_ALLOW, None, NO_SESSION_POLICIES, None, ALLOWED, None),
+        # The intersection: both the role's policies and a session policy must allow...
+        (IDENTITY_ALLOW, None, [SESSION_ALLOWS_PULL], None, ALLOWED, True),
+        (IDENTITY_ALLOW, None, [SESSION_ALLOWS_S3], None, IMPLICIT_DENY, False),
+        # ...a session policy grants nothing the role's policies do not...
+        (None, None, [SESSION_ALLOWS_PULL], None, IMPLICIT_DENY, True),
+        # ...any one of the session policies (inline or managed) may allow...
+        (IDENTITY_ALLOW, None, [SESSION_ALLOWS_S3, SESSION_ALLOWS_PULL], None, ALLOWED, True),
+        # ...and with a permissions boundary all three must allow.
+        (IDENTITY_ALLOW, BOUNDARY_WITHOUT_ECR, [SESSION_ALLOWS_PULL], None, IMPLICIT_DENY, True),
+        (IDENTITY_ALLOW, BOUNDARY_WITH_ECR, [SESSION_ALLOWS_PULL], None, ALLOWED, True),
+        # Session policies passed but none left (an empty set) allow nothing.
+        (IDENTITY_ALLOW, None, [], None, IMPLICIT_DENY, False),
+        # A resource-based policy naming the session's ARN grants regardless of the session policies...
+        (None, None, [SESSION_ALLOWS_S3], SESSION_ARN, ALLOWED, False),
+        (None, BOUNDARY_WITHOUT_ECR, [SESSION_ALLOWS_S3], SESSION_ARN, ALLOWED, False),
+        # ...one naming the role is capped by them (and by the boundary)...
+        (None, None, [SESSION_ALLOWS_S3], ROLE_ARN, IMPLICIT_DENY, False),
+        (None, None, [SESSION_ALLOWS_PULL], ROLE_ARN, ALLOWED, True),
+        (None, BOUNDARY_WITHOUT_ECR, [SESSION_ALLOWS_PULL], ROLE_ARN, IMPLICIT_DENY, True),
+        # ...and one naming the account delegates to the role's policies within the session policies.
+        (IDENTITY_ALLOW, None, [SESSION_ALLOWS_S3], ACCOUNT, IMPLICIT_DENY, False),
+        (IDENTITY_ALLOW, None, [SESSION_ALLOWS_PULL], ACCOUNT, ALLOWED, True),
+    ],
+)
+def test_session_policies_limit_a_role_session_as_documented(
+    identity: SourcedPolicy | None,
+    boundary: SourcedPolicy | None,
+    session: list[SourcedPolicy] | None,
+    principal: str | None,
+    expected: EvalDecision,
+    allowed_by_session: bool | None,
+) -> None:
+    resource = repository_policy({**allow(), "Principal": {"AWS": principal}}) if principal else None
+    policies = PolicySet(
+        identity=[identity] if identity else [],
+        resource=resource,
+        permissions_boundary=boundary,
+        session_policies=session,
+    )
+
+    decision = evaluate(policies, request(SESSION))
+
+    assert decision.decision is expected
+    assert decision.allowed_by_session_policy is allowed_by_session
+
+
+@pytest.mark.parametrize("principal", [None, SESSION_ARN, ROLE_ARN, ACCOUNT])
+def test_a_deny_in_a_session_policy_is_explicit_however_the_resource_policy_names_the_caller(
+    principal: str | None,
+) -> None:
+    guard = policy(allow("ecr:*", "*"), {"Sid": "NoPull", **deny()}, source_id="session")
+    resource = repository_policy({**allow(), "Principal": {"AWS": principal}}) if principal else None
+    policies = PolicySet(identity=[IDENTITY_ALLOW], resource=resource, session_policies=[guard])
+
+    decision = evaluate(policies, request(SESSION))
+
+    assert decision.decision is EXPLICIT_DENY
+    assert [(m.policy.source_id, m.statement.sid) for m in decision.matched_statements] == [("session", "NoPull")]
+
+
+def test_across_accounts_the_identity_side_counts_only_within_the_session_policies() -> None:
+    bobs_session = RequestPrincipal.role_session(
+        f"arn:aws:sts::{OTHER}:assumed-role/reader/s1", f"arn:aws:iam::{OTHER}:role/reader", "AROAREADEREXAMPLE"
+    )
+    resource = repository_policy({**allow(), "Principal": {"AWS": bobs_session.arn}})
+
+    def decide_with(session: list[SourcedPolicy]) -> EvalDecision:
+        policies = PolicySet(identity=[IDENTITY_ALLOW], resource=resource, session_policies=session)
+        return decide(policies, request(bobs_session))
+
+    assert decide_with([SESSION_ALLOWS_PULL]) is ALLOWED
+    assert decide_with([SESSION_ALLOWS_S3]) is IMPLICIT_DENY
+
+
+@pytest.mark.parametrize(
+    ("session", "expected"),
+    [(None, ALLOWED), ([policy(allow(ASSUME, "*"))], ALLOWED), ([SESSION_ALLOWS_S3], IMPLICIT_DENY)],
+)
+def test_session_policies_limit_a_role_session_assuming_another_role(
+    session: list[SourcedPolicy] | None, expected: EvalDecision
+) -> None:
+    trust = policy({"Effect": "Allow", "Principal": {"AWS": ACCOUNT}, "Action": ASSUME}, kind=PolicyKind.TRUST)
+    policies = PolicySet(
+        identity=[policy(allow(ASSUME, ASSUMABLE))],
+        resource=trust,
+        resource_policy_required=True,
+        session_policies=session,
+    )
+
+    assert decide(policies, request(SESSION, action=ASSUME, resource=ASSUMABLE)) is expected

@@ -1,0 +1,52 @@
+"""Admin commands over a data dir: they open its database themselves, and are safe while the server runs.
+
+SQLite in WAL mode lets this process write while the server's workers read, writers queue on the write lock
+(metadata/engine.py), and the server looks access keys up in the database on every request, so an account created
+here signs its first request as soon as the command returns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from pullcache.auth import accounts
+from pullcache.config import Settings
+from pullcache.metadata.engine import create_engine, migrate
+from pullcache.metadata.sql_accounts import SqlAccountStore
+
+
+def create_account(
+    data_dir: Path,
+    account_id: str,
+    *,
+    database_url: str | None = None,
+    region: str | None = None,
+    endpoint_url: str | None = None,
+) -> accounts.CreatedAccount:
+    """Migrate the database if needed, then create the account and its client files (see auth/accounts.py).
+
+    `region` and `endpoint_url` default to those of `<data-dir>/config`, else to `pullcache serve`'s defaults.
+    Raises an AccountError before touching anything when a value is malformed.
+    """
+    written = accounts.read_client_defaults(data_dir)
+    serve_defaults = Settings()
+    chosen_region = region or written.region or serve_defaults.region
+    chosen_endpoint = endpoint_url or written.endpoint_url or serve_defaults.endpoint_url
+    accounts.check_account_id(account_id)
+    accounts.check_region(chosen_region)
+    accounts.check_endpoint_url(chosen_endpoint)
+    settings = Settings(data_dir=data_dir, database_url=database_url, region=chosen_region)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    return asyncio.run(_create(settings, account_id, chosen_endpoint))
+
+
+async def _create(settings: Settings, account_id: str, endpoint_url: str) -> accounts.CreatedAccount:
+    engine = create_engine(settings.resolved_database_url)
+    try:
+        await migrate(engine)
+        return await accounts.create_account(
+            SqlAccountStore(engine), settings.data_dir, account_id, settings.region, endpoint_url
+        )
+    finally:
+        await engine.dispose()

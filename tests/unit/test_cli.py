@@ -1,0 +1,63 @@
+"""`pullcache accounts create` on the command line: exit codes, and what it prints (never the secret)."""
+
+from __future__ import annotations
+
+import configparser
+from pathlib import Path
+
+import pytest
+
+from pullcache.cli import main
+
+
+@pytest.fixture(autouse=True)
+def no_database_url(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PULLCACHE_DATABASE_URL", raising=False)
+    monkeypatch.delenv("PULLCACHE_DATA_DIR", raising=False)
+
+
+def test_accounts_create_prints_where_the_files_are_and_not_the_secret(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    main(["accounts", "create", "111122223333", "--data-dir", str(tmp_path)])
+
+    printed = capsys.readouterr().out
+    credentials = tmp_path.resolve() / "accounts" / "111122223333" / "credentials"
+    parser = configparser.ConfigParser()
+    parser.read(credentials)
+    key_id, secret = parser["default"]["aws_access_key_id"], parser["default"]["aws_secret_access_key"]
+    assert printed.splitlines()[:3] == [
+        f"account 111122223333: root access key {key_id} (created)",
+        f"credentials: {credentials}",
+        f"config: {credentials.with_name('config')}",
+    ]
+    assert secret not in printed
+
+
+@pytest.mark.parametrize(
+    ("arguments", "complaint"),
+    [
+        (["111122"], "an account id is 12 digits, not '111122'"),
+        (["111122223333", "--region", "mars-1"], "'mars-1' is not a region name like us-east-1"),
+        (["111122223333", "--endpoint-url", "localhost:5000"], "'localhost:5000' is not an endpoint URL"),
+    ],
+)
+def test_accounts_create_with_a_malformed_value_exits_2_naming_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], arguments: list[str], complaint: str
+) -> None:
+    data_dir = tmp_path / "data"
+
+    with pytest.raises(SystemExit) as exited:
+        main(["accounts", "create", *arguments, "--data-dir", str(data_dir)])
+
+    assert exited.value.code == 2
+    assert complaint in capsys.readouterr().err
+    assert not data_dir.exists()
+
+
+def test_accounts_without_a_command_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["accounts"])
+
+    assert exited.value.code == 2
+    assert "COMMAND" in capsys.readouterr().err
