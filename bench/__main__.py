@@ -1,0 +1,157 @@
+"""Run the benchmark: `python -m bench` from the repository root (see bench/README.md)."""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import asdict
+from pathlib import Path
+
+from tests.servers import distribution_binary
+
+from bench.cpu import machine_busy_share
+from bench.image import write_image, write_random_blob
+from bench.report import now, record, render_table, write_record
+from bench.runner import Run, WrkSettings
+from bench.samples import Disturbance, Samples
+from bench.targets import DEFAULT_TARGETS, DISTRIBUTION, PULLCACHE_LAUNCHED, Target, available_targets
+from bench.wrk import wrk_available
+
+RESULTS = Path(__file__).resolve().parent / "results"
+MIB = 1 << 20
+QUIET_CHECK_SECONDS = 2.0
+QUIET_ENOUGH = 0.15  # busier than this before the start, and something else is running
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    arguments = _parser().parse_args(argv)
+    targets = _targets(arguments)
+    names = [target.name for target in targets]
+    baseline = arguments.baseline or (DISTRIBUTION if DISTRIBUTION in names else names[0])
+    if baseline not in names:
+        sys.exit(f"the baseline {baseline} is not among the targets")
+    if not wrk_available():
+        sys.exit("wrk is not installed: apt-get install -y wrk")
+    if DISTRIBUTION in names and distribution_binary() is None:
+        sys.exit("CNCF Distribution is not installed: apt-get install -y docker-registry")
+
+    busy = machine_busy_share(QUIET_CHECK_SECONDS)
+    if busy > QUIET_ENOUGH:
+        _say(f"warning: the CPUs are {busy:.0%} busy before the run starts; figures will be low and noisy")
+    started, clock = now(), time.monotonic()
+    wrk = WrkSettings(arguments.wrk_seconds, arguments.wrk_connections, arguments.wrk_threads)
+    samples = _measure(arguments, targets, wrk)
+    elapsed = time.monotonic() - clock
+
+    settings = {
+        "layers": arguments.layers,
+        "layer_bytes": arguments.layer_mib * MIB,
+        "small_blob_bytes": arguments.small_blob_bytes,
+        "repeats": arguments.repeats,
+        "wrk": asdict(wrk),
+        "max_other_cpu": arguments.max_other_cpu,
+        "attempts": arguments.attempts,
+        "retry_budget_seconds": arguments.retry_budget,
+    }
+    descriptions = {target.name: target.description for target in targets}
+    content = record(
+        samples,
+        descriptions=descriptions,
+        baseline=baseline,
+        settings=settings,
+        started=started,
+        elapsed=elapsed,
+        busy_before=busy,
+    )
+    path = write_record(arguments.results_dir, content, started)
+    print(
+        f"{arguments.layers} x {arguments.layer_mib} MiB image, {arguments.small_blob_bytes}-byte blob, "
+        f"wrk -c{wrk.connections} -t{wrk.threads} -d{wrk.seconds}s, {arguments.repeats} rounds per target\n"
+    )
+    print(render_table(samples, names, baseline))
+    _say(f"\n{len(targets)} targets x {arguments.repeats} rounds in {elapsed:.0f} s; wrote {path}")
+
+
+def _targets(arguments: argparse.Namespace) -> list[Target]:
+    launcher: Path | None = arguments.pullcache_launcher
+    known = available_targets(launcher.resolve() if launcher else None)
+    names = arguments.targets or [*DEFAULT_TARGETS, *([PULLCACHE_LAUNCHED] if launcher else [])]
+    unknown = [name for name in names if name not in known]
+    if unknown:
+        sys.exit(f"unknown target(s) {', '.join(unknown)}; known: {', '.join(known)}")
+    return [known[name] for name in names]
+
+
+def _measure(arguments: argparse.Namespace, targets: list[Target], wrk: WrkSettings) -> Samples:
+    """Write the image to a new work directory, run every round, and remove the directory again."""
+    work_dir = Path(tempfile.mkdtemp(prefix="pullcache-bench-", dir=arguments.work_dir))
+    try:
+        _say(f"writing a {arguments.layers} x {arguments.layer_mib} MiB image to {work_dir} ...")
+        image = write_image(work_dir / "image", arguments.layers, arguments.layer_mib * MIB)
+        small_blob = write_random_blob(work_dir / "image", arguments.small_blob_bytes)
+        disturbance = Disturbance(arguments.max_other_cpu, arguments.attempts, arguments.retry_budget)
+        return Run(image, small_blob, targets, arguments.repeats, wrk, disturbance, work_dir).execute()
+    finally:
+        shutil.rmtree(work_dir, ignore_errors=True)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument(
+        "--targets",
+        type=lambda text: text.split(","),
+        help=f"comma-separated, of {', '.join(DEFAULT_TARGETS)}, {PULLCACHE_LAUNCHED}",
+    )
+    parser.add_argument(
+        "--pullcache-launcher",
+        type=Path,
+        help="also run pullcache through this script (as pullcache-launcher): it must call pullcache.cli.main()",
+    )
+    parser.add_argument(
+        "--baseline", help="the target others are divided by (default: distribution, else the first target)"
+    )
+    parser.add_argument(
+        "--repeats", type=int, default=3, help="rounds per target; figures are medians (default %(default)s)"
+    )
+    parser.add_argument("--layers", type=int, default=4, help="layers in the image (default %(default)s)")
+    parser.add_argument("--layer-mib", type=int, default=256, help="MiB per layer (default %(default)s)")
+    parser.add_argument(
+        "--small-blob-bytes", type=int, default=1024, help="size of the blob wrk GETs (default %(default)s)"
+    )
+    parser.add_argument("--wrk-seconds", type=int, default=8, help="length of each wrk run (default %(default)s)")
+    parser.add_argument("--wrk-connections", type=int, default=16, help="wrk concurrency (default %(default)s)")
+    parser.add_argument("--wrk-threads", type=int, default=1, help="wrk threads (default %(default)s)")
+    parser.add_argument(
+        "--max-other-cpu",
+        type=float,
+        default=0.10,
+        help="share of the CPUs other processes may take during a sample before it is retaken (default %(default)s)",
+    )
+    parser.add_argument(
+        "--attempts", type=int, default=3, help="most tries per sample when others disturb it (default %(default)s)"
+    )
+    parser.add_argument(
+        "--retry-budget",
+        type=float,
+        default=60,
+        help="seconds the whole run may spend retaking disturbed samples (default %(default)s)",
+    )
+    parser.add_argument(
+        "--work-dir", type=Path, help="where the image and the registries' data go (default: a temporary directory)"
+    )
+    parser.add_argument(
+        "--results-dir", type=Path, default=RESULTS, help="where the JSON record goes (default bench/results)"
+    )
+    return parser
+
+
+def _say(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+if __name__ == "__main__":
+    main()

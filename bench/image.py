@@ -1,0 +1,97 @@
+"""The image the benchmark pushes and pulls: random, incompressible blobs written once to files.
+
+Generating and hashing the content happens here, before any clock starts; the transfers then stream the
+files from the page cache.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
+OCI_LAYER = "application/vnd.oci.image.layer.v1.tar"
+OCTET_STREAM = "application/octet-stream"
+
+WRITE_BYTES = 16 << 20  # generate, hash and write this much at a time
+
+
+@dataclass(frozen=True, slots=True)
+class BlobFile:
+    """Content on disk under the name of its digest."""
+
+    path: Path
+    digest: str
+    size: int
+    media_type: str = OCTET_STREAM
+
+    def descriptor(self) -> dict[str, object]:
+        return {"mediaType": self.media_type, "digest": self.digest, "size": self.size}
+
+
+@dataclass(frozen=True, slots=True)
+class Image:
+    """An OCI image manifest over one config blob and its layers."""
+
+    config: BlobFile
+    layers: tuple[BlobFile, ...]
+    manifest: bytes
+
+    @property
+    def blobs(self) -> tuple[BlobFile, ...]:
+        return (*self.layers, self.config)
+
+    @property
+    def blob_bytes(self) -> int:
+        """What a push or a pull moves, manifest aside: the figure throughputs are computed from."""
+        return sum(blob.size for blob in self.blobs)
+
+    @property
+    def manifest_digest(self) -> str:
+        return "sha256:" + hashlib.sha256(self.manifest).hexdigest()
+
+
+def write_random_blob(directory: Path, size: int, media_type: str = OCTET_STREAM) -> BlobFile:
+    """`size` random bytes in a file of `directory` named after their sha256."""
+    directory.mkdir(parents=True, exist_ok=True)
+    staging = directory / "staging"
+    hasher = hashlib.sha256()
+    with staging.open("wb") as file:
+        remaining = size
+        while remaining > 0:
+            data = os.urandom(min(WRITE_BYTES, remaining))
+            hasher.update(data)
+            file.write(data)
+            remaining -= len(data)
+    path = directory / hasher.hexdigest()
+    staging.rename(path)
+    return BlobFile(path, "sha256:" + hasher.hexdigest(), size, media_type)
+
+
+def write_blob(directory: Path, content: bytes, media_type: str) -> BlobFile:
+    encoded = hashlib.sha256(content).hexdigest()
+    path = directory / encoded
+    path.write_bytes(content)
+    return BlobFile(path, "sha256:" + encoded, len(content), media_type)
+
+
+def write_image(directory: Path, layer_count: int, layer_size: int) -> Image:
+    """An image of `layer_count` random layers of `layer_size` bytes each, with a small JSON config."""
+    layers = tuple(write_random_blob(directory, layer_size, OCI_LAYER) for _ in range(layer_count))
+    config_document = {
+        "architecture": "amd64",
+        "os": "linux",
+        "rootfs": {"type": "layers", "diff_ids": [layer.digest for layer in layers]},
+    }
+    config = write_blob(directory, json.dumps(config_document).encode(), OCI_CONFIG)
+    manifest = {
+        "schemaVersion": 2,
+        "mediaType": OCI_MANIFEST,
+        "config": config.descriptor(),
+        "layers": [layer.descriptor() for layer in layers],
+    }
+    return Image(config, layers, json.dumps(manifest).encode())
