@@ -8,14 +8,22 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import boto3
+import pytest
+from botocore.exceptions import ClientError
 
 from tests.servers import PullcacheServer
 
 CLI_TIMEOUT = 60
+ACCOUNT = "000000000000"
+ADMINISTRATOR = "arn:aws:iam::aws:policy/AdministratorAccess"
+IAM_READ_ONLY = "arn:aws:iam::aws:policy/IAMReadOnlyAccess"
+ECR_FULL = "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryFullAccess"
+ECR_READ_ONLY = "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly"
 
 
 def root_keys(server: PullcacheServer) -> tuple[str, str]:
@@ -74,3 +82,11 @@ def registry_password(server: PullcacheServer, **overrides: Any) -> str:
 def registry_authorization(server: PullcacheServer, **overrides: Any) -> str:
     """An Authorization header for /v2/ with the root user's token (or the token of `overrides`' credentials)."""
     return "Basic " + base64.b64encode(f"AWS:{registry_password(server, **overrides)}".encode()).decode()
+
+
+def client_error(call: Callable[[], Any]) -> tuple[int, str, str]:
+    """(HTTP status, code, message) of the botocore ClientError `call` raises; fails the test if none."""
+    with pytest.raises(ClientError) as raised:
+        call()
+    response = raised.value.response
+    return response["ResponseMetadata"]["HTTPStatusCode"], response["Error"]["Code"], response["Error"]["Message"]

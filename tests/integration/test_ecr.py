@@ -22,12 +22,11 @@ from botocore.exceptions import ClientError
 
 from tests.images import OCI, OciLayout, sha256, write_image
 from tests.integration import skopeo
-from tests.integration.aws_clients import aws_cli, cli_json, client, registry_authorization
+from tests.integration.aws_clients import ACCOUNT, aws_cli, cli_json, client, registry_authorization
 from tests.oci_documents import OCI_CONFIG, OCI_LAYER, descriptor, encode, image_manifest
 from tests.registry_http import Reply, request
 from tests.servers import PullcacheServer
 
-ACCOUNT: Final = "000000000000"
 REGION: Final = "us-east-1"
 CLI_TIMEOUT: Final = 60
 

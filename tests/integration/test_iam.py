@@ -8,19 +8,16 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
 import pytest
-from botocore.exceptions import ClientError
 
 from tests.iam_stores import PULL_ONLY_ARN, READ_ONLY_ARN, identity_policy, trust_policy
-from tests.integration.aws_clients import CLI_TIMEOUT, cli_environment, cli_json, client
+from tests.integration.aws_clients import ACCOUNT, CLI_TIMEOUT, cli_environment, cli_json, client, client_error
 from tests.servers import PullcacheServer
-
-ACCOUNT = "000000000000"
 
 
 @pytest.fixture(scope="module")
@@ -33,14 +30,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PullcacheServer
 @pytest.fixture(scope="module")
 def iam(server: PullcacheServer) -> Any:
     return client(server, "iam")
-
-
-def _error(call: Callable[[], Any]) -> tuple[int, str, str]:
-    """(HTTP status, code, message) of the error `call` raises."""
-    with pytest.raises(ClientError) as raised:
-        call()
-    response = raised.value.response
-    return response["ResponseMetadata"]["HTTPStatusCode"], response["Error"]["Code"], response["Error"]["Message"]
 
 
 def _user_client(server: PullcacheServer, service: str, key: dict[str, Any]) -> Any:
@@ -77,7 +66,7 @@ def test_user_lifecycle_with_iams_shapes(iam: Any) -> None:
     iam.update_user(UserName="lifecycle", NewUserName="renamed", NewPath="/staff/")
     assert iam.get_user(UserName="renamed")["User"]["Arn"] == f"arn:aws:iam::{ACCOUNT}:user/staff/renamed"
     iam.delete_user(UserName="renamed")
-    assert _error(lambda: iam.get_user(UserName="renamed")) == (
+    assert client_error(lambda: iam.get_user(UserName="renamed")) == (
         404,
         "NoSuchEntity",
         "The user with name renamed cannot be found.",
@@ -94,7 +83,7 @@ def test_get_user_without_a_name_is_the_caller_root_included(iam: Any) -> None:
 def test_a_second_user_of_the_same_name_ignoring_case_is_entity_already_exists(iam: Any) -> None:
     iam.create_user(UserName="twin")
 
-    assert _error(lambda: iam.create_user(UserName="TWIN")) == (
+    assert client_error(lambda: iam.create_user(UserName="TWIN")) == (
         409,
         "EntityAlreadyExists",
         "User with name TWIN already exists.",
@@ -102,7 +91,7 @@ def test_a_second_user_of_the_same_name_ignoring_case_is_entity_already_exists(i
 
 
 def test_a_name_outside_the_models_pattern_is_a_validation_error(iam: Any) -> None:
-    status, code, message = _error(lambda: iam.create_user(UserName="no spaces"))
+    status, code, message = client_error(lambda: iam.create_user(UserName="no spaces"))
 
     assert (status, code) == (400, "ValidationError")
     assert message == (
@@ -119,7 +108,7 @@ def test_user_tags_are_listed_replaced_ignoring_case_and_removed(iam: Any) -> No
 
     assert iam.list_user_tags(UserName="tagged")["Tags"] == [{"Key": "team", "Value": "red"}]
     duplicate = [{"Key": "a", "Value": "1"}, {"Key": "A", "Value": "2"}]
-    assert _error(lambda: iam.tag_user(UserName="tagged", Tags=duplicate)) == (
+    assert client_error(lambda: iam.tag_user(UserName="tagged", Tags=duplicate)) == (
         400,
         "InvalidInput",
         "Duplicate tag keys found. Please note that Tag keys are case insensitive.",
@@ -188,7 +177,7 @@ def test_access_key_lifecycle_and_a_deactivated_key_is_refused(iam: Any, server:
     sts = _user_client(server, "sts", first)
     assert sts.get_caller_identity()["Arn"] == f"arn:aws:iam::{ACCOUNT}:user/rotator"
 
-    assert _error(lambda: iam.create_access_key(UserName="rotator")) == (
+    assert client_error(lambda: iam.create_access_key(UserName="rotator")) == (
         409,
         "LimitExceeded",
         "Cannot exceed quota for AccessKeysPerUser: 2",
@@ -200,17 +189,17 @@ def test_access_key_lifecycle_and_a_deactivated_key_is_refused(iam: Any, server:
         (second["AccessKeyId"], "Active"),
     }
     assert all("SecretAccessKey" not in k for k in listed)
-    assert _error(sts.get_caller_identity)[:2] == (403, "InvalidClientTokenId")
+    assert client_error(sts.get_caller_identity)[:2] == (403, "InvalidClientTokenId")
 
     last_used = iam.get_access_key_last_used(AccessKeyId=second["AccessKeyId"])
     assert last_used["UserName"] == "rotator"
     iam.delete_access_key(UserName="rotator", AccessKeyId=first["AccessKeyId"])
-    assert _error(lambda: iam.delete_access_key(UserName="rotator", AccessKeyId=first["AccessKeyId"])) == (
+    assert client_error(lambda: iam.delete_access_key(UserName="rotator", AccessKeyId=first["AccessKeyId"])) == (
         404,
         "NoSuchEntity",
         f"The Access Key with id {first['AccessKeyId']} cannot be found.",
     )
-    assert _error(lambda: iam.delete_user(UserName="rotator")) == (
+    assert client_error(lambda: iam.delete_user(UserName="rotator")) == (
         409,
         "DeleteConflict",
         "Cannot delete entity, must delete access keys first.",
@@ -221,7 +210,7 @@ def test_an_iam_user_without_policies_is_denied_iam_operations(iam: Any, server:
     iam.create_user(UserName="powerless")
     key = iam.create_access_key(UserName="powerless")["AccessKey"]
 
-    status, code, message = _error(_user_client(server, "iam", key).list_users)
+    status, code, message = client_error(_user_client(server, "iam", key).list_users)
 
     assert (status, code) == (403, "AccessDenied")
     assert message == (
@@ -243,14 +232,14 @@ def test_group_membership_and_deletion(iam: Any) -> None:
     assert [user["UserName"] for user in fetched["Users"]] == ["member"]
     assert [g["GroupName"] for g in iam.list_groups(PathPrefix="/eng/")["Groups"]] == ["builders"]
     assert [g["GroupName"] for g in iam.list_groups_for_user(UserName="member")["Groups"]] == ["builders"]
-    assert _error(lambda: iam.delete_group(GroupName="builders")) == (
+    assert client_error(lambda: iam.delete_group(GroupName="builders")) == (
         409,
         "DeleteConflict",
         "Cannot delete entity, must remove users from group first.",
     )
     iam.remove_user_from_group(GroupName="builders", UserName="member")
     iam.delete_group(GroupName="builders")
-    assert _error(lambda: iam.get_group(GroupName="builders"))[:2] == (404, "NoSuchEntity")
+    assert client_error(lambda: iam.get_group(GroupName="builders"))[:2] == (404, "NoSuchEntity")
 
 
 # -- roles ------------------------------------------------------------------------------------------------------
@@ -276,7 +265,7 @@ def test_role_lifecycle_with_iams_shapes(iam: Any) -> None:
     iam.update_assume_role_policy(RoleName="deployer", PolicyDocument=replacement)
     assert iam.get_role(RoleName="deployer")["Role"]["AssumeRolePolicyDocument"] == json.loads(replacement)
     iam.delete_role(RoleName="deployer")
-    assert _error(lambda: iam.get_role(RoleName="deployer")) == (
+    assert client_error(lambda: iam.get_role(RoleName="deployer")) == (
         404,
         "NoSuchEntity",
         "The role with name deployer cannot be found.",
@@ -284,7 +273,7 @@ def test_role_lifecycle_with_iams_shapes(iam: Any) -> None:
 
 
 def test_a_malformed_trust_policy_is_malformed_policy_document(iam: Any) -> None:
-    assert _error(lambda: iam.create_role(RoleName="broken", AssumeRolePolicyDocument="{nope")) == (
+    assert client_error(lambda: iam.create_role(RoleName="broken", AssumeRolePolicyDocument="{nope")) == (
         400,
         "MalformedPolicyDocument",
         "This policy contains invalid Json",
@@ -292,7 +281,7 @@ def test_a_malformed_trust_policy_is_malformed_policy_document(iam: Any) -> None
 
 
 def test_a_session_duration_beyond_12_hours_is_a_validation_error(iam: Any) -> None:
-    status, code, message = _error(
+    status, code, message = client_error(
         lambda: iam.create_role(RoleName="long", AssumeRolePolicyDocument=trust_policy(), MaxSessionDuration=50000)
     )
 
@@ -324,7 +313,7 @@ def test_managed_policy_versions(iam: Any) -> None:
     assert (policy["PolicyId"][:4], policy["DefaultVersionId"], policy["AttachmentCount"]) == ("ANPA", "v1", 0)
     for _ in range(4):
         iam.create_policy_version(PolicyArn=arn, PolicyDocument=identity_policy("ecr:ListImages"))
-    assert _error(lambda: iam.create_policy_version(PolicyArn=arn, PolicyDocument=identity_policy()))[:2] == (
+    assert client_error(lambda: iam.create_policy_version(PolicyArn=arn, PolicyDocument=identity_policy()))[:2] == (
         409,
         "LimitExceeded",
     )
@@ -334,30 +323,30 @@ def test_managed_policy_versions(iam: Any) -> None:
     assert (version["IsDefaultVersion"], version["Document"]["Statement"][0]["Action"]) == (True, ["ecr:ListImages"])
     listed = iam.list_policy_versions(PolicyArn=arn)["Versions"]
     assert [v["VersionId"] for v in listed] == ["v5", "v4", "v3", "v2", "v1"]
-    assert _error(lambda: iam.delete_policy_version(PolicyArn=arn, VersionId="v5")) == (
+    assert client_error(lambda: iam.delete_policy_version(PolicyArn=arn, VersionId="v5")) == (
         409,
         "DeleteConflict",
         "Cannot delete the default version of a policy.",
     )
-    assert _error(lambda: iam.delete_policy(PolicyArn=arn))[:2] == (409, "DeleteConflict")
+    assert client_error(lambda: iam.delete_policy(PolicyArn=arn))[:2] == (409, "DeleteConflict")
     for version_id in ("v1", "v2", "v3", "v4"):
         iam.delete_policy_version(PolicyArn=arn, VersionId=version_id)
     iam.delete_policy(PolicyArn=arn)
-    assert _error(lambda: iam.get_policy(PolicyArn=arn)) == (404, "NoSuchEntity", f"Policy {arn} was not found.")
+    assert client_error(lambda: iam.get_policy(PolicyArn=arn)) == (404, "NoSuchEntity", f"Policy {arn} was not found.")
 
 
 def test_policy_errors_with_iams_codes(iam: Any) -> None:
     iam.create_policy(PolicyName="unique", PolicyDocument=identity_policy())
 
-    assert _error(lambda: iam.create_policy(PolicyName="UNIQUE", PolicyDocument=identity_policy())) == (
+    assert client_error(lambda: iam.create_policy(PolicyName="UNIQUE", PolicyDocument=identity_policy())) == (
         409,
         "EntityAlreadyExists",
         "A policy called UNIQUE already exists. Duplicate names are not allowed.",
     )
-    assert _error(lambda: iam.create_policy(PolicyName="principal", PolicyDocument=identity_policy(Principal="*")))[
-        :2
-    ] == (400, "MalformedPolicyDocument")
-    assert _error(lambda: iam.get_policy(PolicyArn="not-an-arn-at-all-really")) == (
+    assert client_error(
+        lambda: iam.create_policy(PolicyName="principal", PolicyDocument=identity_policy(Principal="*"))
+    )[:2] == (400, "MalformedPolicyDocument")
+    assert client_error(lambda: iam.get_policy(PolicyArn="not-an-arn-at-all-really")) == (
         400,
         "ValidationError",
         "Invalid ARN:  Could not be parsed!",
@@ -419,13 +408,13 @@ def test_managed_policies_attach_detach_and_count(iam: Any, kind: str) -> None:
     assert attached == [{"PolicyName": "AmazonEC2ContainerRegistryReadOnly", "PolicyArn": READ_ONLY_ARN}]
     assert name in [entity[f"{kind}Name"] for entity in entities]
     assert count >= 1
-    assert _error(lambda: _call(iam, "detach_{}_policy", kind, name, PolicyArn=READ_ONLY_ARN)) == (
+    assert client_error(lambda: _call(iam, "detach_{}_policy", kind, name, PolicyArn=READ_ONLY_ARN)) == (
         404,
         "NoSuchEntity",
         f"Policy {READ_ONLY_ARN} was not found.",
     )
     missing = f"arn:aws:iam::{ACCOUNT}:policy/missing"
-    assert _error(lambda: _call(iam, "attach_{}_policy", kind, name, PolicyArn=missing)) == (
+    assert client_error(lambda: _call(iam, "attach_{}_policy", kind, name, PolicyArn=missing)) == (
         404,
         "NoSuchEntity",
         f"Policy {missing} does not exist or is not attachable.",
@@ -454,7 +443,7 @@ def test_inline_policies_put_get_list_delete(iam: Any, kind: str) -> None:
     assert "{" not in encoded
     assert unquote(encoded) == document
     assert names == ["inline"]
-    assert _error(lambda: _call(iam, "get_{}_policy", kind, name, PolicyName="inline")) == (
+    assert client_error(lambda: _call(iam, "get_{}_policy", kind, name, PolicyName="inline")) == (
         404,
         "NoSuchEntity",
         f"The {kind.lower()} policy with name inline cannot be found.",

@@ -10,21 +10,24 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from botocore.exceptions import ClientError
 
-from tests.integration.aws_clients import CLI_TIMEOUT, cli_environment, client
+from tests.integration.aws_clients import (
+    ACCOUNT,
+    ADMINISTRATOR,
+    CLI_TIMEOUT,
+    ECR_FULL,
+    ECR_READ_ONLY,
+    IAM_READ_ONLY,
+    cli_environment,
+    client,
+    client_error,
+)
 from tests.servers import PullcacheServer
-
-ACCOUNT = "000000000000"
-ADMINISTRATOR = "arn:aws:iam::aws:policy/AdministratorAccess"
-IAM_READ_ONLY = "arn:aws:iam::aws:policy/IAMReadOnlyAccess"
-ECR_FULL = "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryFullAccess"
-ECR_READ_ONLY = "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly"
 
 
 @pytest.fixture(scope="module")
@@ -37,14 +40,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PullcacheServer
 @pytest.fixture(scope="module")
 def iam(server: PullcacheServer) -> Any:
     return client(server, "iam")
-
-
-def _error(call: Callable[[], Any]) -> tuple[int, str, str]:
-    """(HTTP status, code, message) of the error `call` raises."""
-    with pytest.raises(ClientError) as raised:
-        call()
-    response = raised.value.response
-    return response["ResponseMetadata"]["HTTPStatusCode"], response["Error"]["Code"], response["Error"]["Message"]
 
 
 def _deny(*actions: str, resource: str = "*") -> str:
@@ -77,7 +72,7 @@ def test_an_iam_read_only_user_lists_users_but_may_not_create_one(iam: Any, serv
 
     assert "reader" in listed
     assert reader.get_user(UserName="reader")["User"]["UserName"] == "reader"
-    assert _error(lambda: reader.create_user(UserName="by-the-reader")) == (
+    assert client_error(lambda: reader.create_user(UserName="by-the-reader")) == (
         403,
         "AccessDenied",
         _denied(
@@ -116,7 +111,7 @@ def test_an_explicit_deny_wins_over_administrator_access(iam: Any, server: Pullc
     admin = _as(server, "iam", key)
 
     admin.create_group(GroupName="made-by-an-admin")
-    assert _error(lambda: admin.create_user(UserName="by-the-admin")) == (
+    assert client_error(lambda: admin.create_user(UserName="by-the-admin")) == (
         403,
         "AccessDenied",
         _denied(
@@ -139,7 +134,7 @@ def test_an_explicit_deny_on_one_repository_wins_over_ecr_full_access(iam: Any, 
         ecr.create_repository(repositoryName=name)
 
     ecr.delete_repository(repositoryName="disposable")
-    status, code, message = _error(lambda: ecr.delete_repository(repositoryName="protected"))
+    status, code, message = client_error(lambda: ecr.delete_repository(repositoryName="protected"))
 
     assert (status, code) == (400, "AccessDeniedException")
     assert message == _denied(
@@ -154,7 +149,7 @@ def test_a_permissions_boundary_caps_an_administrator(iam: Any, server: Pullcach
     capped = _as(server, "iam", _user(iam, "capped-admin", ADMINISTRATOR, boundary=IAM_READ_ONLY))
 
     assert "Users" in capped.list_users()
-    assert _error(lambda: capped.create_user(UserName="by-the-capped-admin")) == (
+    assert client_error(lambda: capped.create_user(UserName="by-the-capped-admin")) == (
         403,
         "AccessDenied",
         _denied(
@@ -170,7 +165,7 @@ def test_a_permissions_boundary_caps_ecr_full_access_to_reading(iam: Any, server
     ecr = _as(server, "ecr", _user(iam, "capped-pusher", ECR_FULL, boundary=ECR_READ_ONLY))
 
     assert "repositories" in ecr.describe_repositories()
-    assert _error(lambda: ecr.create_repository(repositoryName="by-the-capped-pusher")) == (
+    assert client_error(lambda: ecr.create_repository(repositoryName="by-the-capped-pusher")) == (
         400,
         "AccessDeniedException",
         _denied(
@@ -186,10 +181,10 @@ def test_group_policies_apply_to_their_members_and_stop_when_they_leave(iam: Any
     iam.create_group(GroupName="auditors")
     iam.attach_group_policy(GroupName="auditors", PolicyArn=IAM_READ_ONLY)
     member = _as(server, "iam", _user(iam, "auditor"))
-    assert _error(member.list_users)[:2] == (403, "AccessDenied")
+    assert client_error(member.list_users)[:2] == (403, "AccessDenied")
 
     iam.add_user_to_group(GroupName="auditors", UserName="auditor")
     assert "Users" in member.list_users()
 
     iam.remove_user_from_group(GroupName="auditors", UserName="auditor")
-    assert _error(member.list_users)[:2] == (403, "AccessDenied")
+    assert client_error(member.list_users)[:2] == (403, "AccessDenied")

@@ -14,13 +14,16 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.integration.aws_clients import cli_json, client
+from tests.integration.aws_clients import (
+    ACCOUNT,
+    ECR_FULL,
+    IAM_READ_ONLY,
+    cli_json,
+    client,
+    client_error,
+)
 from tests.servers import PullcacheServer
 
-ACCOUNT = "000000000000"
-IAM_READ_ONLY = "arn:aws:iam::aws:policy/IAMReadOnlyAccess"
-ECR_FULL = "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryFullAccess"
-ECR_READ_ONLY = "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly"
 # AWS's own example (aws-cli, examples/iam/simulate-custom-policy.rst), with the answer AWS documents for it.
 AWS_EXAMPLE_POLICY = (
     '{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"dynamodb:*","Resource":"*",'
@@ -38,13 +41,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PullcacheServer
 @pytest.fixture(scope="module")
 def iam(server: PullcacheServer) -> Any:
     return client(server, "iam")
-
-
-def _error(call: Callable[[], Any]) -> tuple[int, str, str]:
-    with pytest.raises(ClientError) as raised:
-        call()
-    response = raised.value.response
-    return response["ResponseMetadata"]["HTTPStatusCode"], response["Error"]["Code"], response["Error"]["Message"]
 
 
 def _document(*statements: dict[str, Any], indent: int | None = None) -> str:
@@ -251,22 +247,22 @@ def test_resource_specific_results_come_with_named_resources(iam: Any) -> None:
 def test_simulator_errors_have_iams_codes(iam: Any) -> None:
     policy = _document({"Effect": "Allow", "Action": "*", "Resource": "*"})
 
-    assert _error(
+    assert client_error(
         lambda: iam.simulate_principal_policy(
             PolicySourceArn=f"arn:aws:sts::{ACCOUNT}:assumed-role/r/s", ActionNames=["s3:GetObject"]
         )
     ) == (400, "InvalidInput", f"Invalid Entity Arn: arn:aws:sts::{ACCOUNT}:assumed-role/r/s")
-    assert _error(
+    assert client_error(
         lambda: iam.simulate_principal_policy(
             PolicySourceArn=f"arn:aws:iam::{ACCOUNT}:user/nobody", ActionNames=["s3:GetObject"]
         )
     ) == (404, "NoSuchEntity", "The user with name nobody cannot be found.")
-    assert _error(
+    assert client_error(
         lambda: iam.simulate_custom_policy(
             PolicyInputList=[policy], ActionNames=["kms:Decrypt"], ResourceArns=["14a050d4-021e-4efe-84bb"]
         )
     ) == (400, "InvalidInput", "ResourceNames are not in a valid ARN format: 14a050d4-021e-4efe-84bb.")
-    assert _error(
+    assert client_error(
         lambda: iam.simulate_custom_policy(PolicyInputList=[policy], ActionNames=["s3:GetObject"], ResourceOwner="me")
     ) == (400, "InvalidInput", "'me' is not a valid as a Resource Owner.")
 
@@ -279,7 +275,7 @@ def test_simulating_needs_the_simulate_permissions(iam: Any, server: PullcacheSe
     iam.attach_user_policy(UserName=reader["UserName"], PolicyArn=IAM_READ_ONLY)
     simulator = _as(server, "iam", iam.create_access_key(UserName="simulating-reader")["AccessKey"])
 
-    status, code, message = _error(
+    status, code, message = client_error(
         lambda: curious.simulate_principal_policy(PolicySourceArn=target["Arn"], ActionNames=["s3:GetObject"])
     )
     answer = simulator.simulate_principal_policy(PolicySourceArn=target["Arn"], ActionNames=["s3:GetObject"])

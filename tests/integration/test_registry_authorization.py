@@ -24,15 +24,21 @@ import pytest
 
 from tests.images import OciLayout, write_image
 from tests.integration import skopeo
-from tests.integration.aws_clients import CLI_TIMEOUT, aws_cli, cli_environment, client, registry_password
+from tests.integration.aws_clients import (
+    CLI_TIMEOUT,
+    ECR_FULL,
+    ECR_READ_ONLY,
+    aws_cli,
+    cli_environment,
+    client,
+    registry_password,
+)
 from tests.registry_http import ACCEPT_MANIFESTS, Reply, request
 from tests.servers import PullcacheServer
 
 FIRST: Final = "000000000000"  # the server's account (--account-id's default)
 SECOND: Final = "111122223333"
 REGION: Final = "us-east-1"
-ECR_READ_ONLY: Final = "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly"
-ECR_FULL: Final = "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryFullAccess"
 PULL_ACTIONS: Final = ("ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability")
 
 

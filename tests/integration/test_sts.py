@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -17,16 +17,21 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from botocore.config import Config
-from botocore.exceptions import ClientError
 
 from pullcache.metadata.schema import sts_sessions
-from tests.integration.aws_clients import CLI_TIMEOUT, cli_environment, client, registry_authorization
+from tests.integration.aws_clients import (
+    ACCOUNT,
+    CLI_TIMEOUT,
+    ECR_READ_ONLY,
+    IAM_READ_ONLY,
+    cli_environment,
+    client,
+    client_error,
+    registry_authorization,
+)
 from tests.registry_http import request
 from tests.servers import PullcacheServer
 
-ACCOUNT = "000000000000"
-IAM_READ_ONLY = "arn:aws:iam::aws:policy/IAMReadOnlyAccess"
-ECR_READ_ONLY = "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly"
 REGION = "us-east-1"
 
 
@@ -40,14 +45,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PullcacheServer
 @pytest.fixture(scope="module")
 def iam(server: PullcacheServer) -> Any:
     return client(server, "iam")
-
-
-def _error(call: Callable[[], Any]) -> tuple[int, str, str]:
-    """(HTTP status, code, message) of the error `call` raises."""
-    with pytest.raises(ClientError) as raised:
-        call()
-    response = raised.value.response
-    return response["ResponseMetadata"]["HTTPStatusCode"], response["Error"]["Code"], response["Error"]["Message"]
 
 
 def _document(*statements: dict[str, Any]) -> str:
@@ -158,7 +155,7 @@ def test_the_aws_cli_assumes_a_role_and_the_session_acts_with_the_roles_policies
     session = json.loads(assumed.stdout)["Credentials"]
     auditor = _signed_by(server, "iam", session)
     assert "Users" in auditor.list_users()
-    assert _error(lambda: auditor.create_user(UserName="not-by-an-auditor")) == (
+    assert client_error(lambda: auditor.create_user(UserName="not-by-an-auditor")) == (
         403,
         "AccessDenied",
         f"User: arn:aws:sts::{ACCOUNT}:assumed-role/auditor/audit is not authorized to perform: iam:CreateUser "
@@ -171,7 +168,7 @@ def test_without_an_identity_allow_assume_role_is_access_denied(iam: Any, server
     role = iam.create_role(RoleName="guarded", AssumeRolePolicyDocument=_trust(ACCOUNT))["Role"]
     key = _user(iam, "no-allow")
 
-    status, code, message = _error(
+    status, code, message = client_error(
         lambda: _signed_by(server, "sts", key).assume_role(RoleArn=role["Arn"], RoleSessionName="nope")
     )
 
@@ -187,7 +184,7 @@ def test_a_trust_policy_that_does_not_name_the_caller_is_access_denied(iam: Any,
     role = iam.create_role(RoleName="picky", AssumeRolePolicyDocument=_trust(trusted["Arn"]))["Role"]
     key = _user(iam, "untrusted", "sts:AssumeRole")
 
-    status, code, message = _error(
+    status, code, message = client_error(
         lambda: _signed_by(server, "sts", key).assume_role(RoleArn=role["Arn"], RoleSessionName="nope")
     )
 
@@ -199,7 +196,7 @@ def test_a_missing_role_is_refused_like_a_forbidden_one(iam: Any, server: Pullca
     key = _user(iam, "seeker", "sts:AssumeRole")
     missing = f"arn:aws:iam::{ACCOUNT}:role/no-such-role"
 
-    assert _error(lambda: _signed_by(server, "sts", key).assume_role(RoleArn=missing, RoleSessionName="s1")) == (
+    assert client_error(lambda: _signed_by(server, "sts", key).assume_role(RoleArn=missing, RoleSessionName="s1")) == (
         403,
         "AccessDenied",
         f"User: arn:aws:iam::{ACCOUNT}:user/seeker is not authorized to perform: sts:AssumeRole on resource: {missing}",
@@ -209,7 +206,7 @@ def test_a_missing_role_is_refused_like_a_forbidden_one(iam: Any, server: Pullca
 def test_the_root_user_may_not_assume_roles(iam: Any, server: PullcacheServer) -> None:
     role = iam.create_role(RoleName="not-for-root", AssumeRolePolicyDocument=_trust(ACCOUNT))["Role"]
 
-    assert _error(lambda: client(server, "sts").assume_role(RoleArn=role["Arn"], RoleSessionName="root")) == (
+    assert client_error(lambda: client(server, "sts").assume_role(RoleArn=role["Arn"], RoleSessionName="root")) == (
         403,
         "AccessDenied",
         "Roles may not be assumed by root accounts.",
@@ -221,9 +218,11 @@ def test_a_duration_beyond_the_roles_maximum_is_a_validation_error(iam: Any, ser
     key = _user(iam, "long-sessions", "sts:AssumeRole")
     sts = _signed_by(server, "sts", key)
 
-    too_long = _error(lambda: sts.assume_role(RoleArn=role["Arn"], RoleSessionName="s1", DurationSeconds=3601))
+    too_long = client_error(lambda: sts.assume_role(RoleArn=role["Arn"], RoleSessionName="s1", DurationSeconds=3601))
     unchecked = client(server, "sts", config=Config(parameter_validation=False), **_key_options(key))
-    too_short = _error(lambda: unchecked.assume_role(RoleArn=role["Arn"], RoleSessionName="s1", DurationSeconds=899))
+    too_short = client_error(
+        lambda: unchecked.assume_role(RoleArn=role["Arn"], RoleSessionName="s1", DurationSeconds=899)
+    )
 
     assert too_long == (
         400,
@@ -241,8 +240,10 @@ def test_a_duration_beyond_the_roles_maximum_is_a_validation_error(iam: Any, ser
 def test_malformed_role_arns_and_session_names_are_validation_errors(iam: Any, server: PullcacheServer) -> None:
     sts = _signed_by(server, "sts", _user(iam, "typo", "sts:AssumeRole"))
 
-    bad_arn = _error(lambda: sts.assume_role(RoleArn="nothing-valid-in-here", RoleSessionName="s1"))
-    bad_name = _error(lambda: sts.assume_role(RoleArn=f"arn:aws:iam::{ACCOUNT}:role/x", RoleSessionName="Session1:2"))
+    bad_arn = client_error(lambda: sts.assume_role(RoleArn="nothing-valid-in-here", RoleSessionName="s1"))
+    bad_name = client_error(
+        lambda: sts.assume_role(RoleArn=f"arn:aws:iam::{ACCOUNT}:role/x", RoleSessionName="Session1:2")
+    )
 
     assert bad_arn == (400, "ValidationError", "nothing-valid-in-here is invalid")
     assert bad_name == (
@@ -259,7 +260,7 @@ def test_a_session_policy_is_accepted_and_its_packed_size_reported(iam: Any, ser
     policy = _document({"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "*"})
 
     answer = sts.assume_role(RoleArn=role["Arn"], RoleSessionName="scoped", Policy=policy)
-    malformed = _error(lambda: sts.assume_role(RoleArn=role["Arn"], RoleSessionName="scoped", Policy="{nope"))
+    malformed = client_error(lambda: sts.assume_role(RoleArn=role["Arn"], RoleSessionName="scoped", Policy="{nope"))
 
     assert 0 < answer["PackedPolicySize"] < 100
     assert malformed[:2] == (400, "MalformedPolicyDocument")
@@ -272,12 +273,12 @@ def test_a_wrong_or_missing_session_token_is_invalid_client_token_id(iam: Any, s
     wrong = {**credentials, "SessionToken": credentials["SessionToken"][:-4] + "AAAA"}
     missing = {name: value for name, value in credentials.items() if name != "SessionToken"}
 
-    assert _error(_signed_by(server, "sts", wrong).get_caller_identity) == (
+    assert client_error(_signed_by(server, "sts", wrong).get_caller_identity) == (
         403,
         "InvalidClientTokenId",
         "The security token included in the request is invalid",
     )
-    assert _error(_signed_by(server, "sts", missing).get_caller_identity)[:2] == (403, "InvalidClientTokenId")
+    assert client_error(_signed_by(server, "sts", missing).get_caller_identity)[:2] == (403, "InvalidClientTokenId")
 
 
 def test_an_expired_session_is_expired_token(iam: Any, server: PullcacheServer) -> None:
@@ -289,7 +290,7 @@ def test_an_expired_session_is_expired_token(iam: Any, server: PullcacheServer) 
 
     _expire(server, credentials["AccessKeyId"])
 
-    assert _error(session.get_caller_identity) == (
+    assert client_error(session.get_caller_identity) == (
         403,
         "ExpiredToken",
         "The security token included in the request is expired",
@@ -337,7 +338,7 @@ def test_an_inline_session_policy_limits_the_session_to_what_it_and_the_role_bot
     limited_iam, limited_ecr = _signed_by(server, "iam", limited), _signed_by(server, "ecr", limited)
 
     assert "Users" in limited_iam.list_users()
-    assert _error(limited_iam.list_roles) == (
+    assert client_error(limited_iam.list_roles) == (
         403,
         "AccessDenied",
         _refusal(
@@ -348,7 +349,7 @@ def test_an_inline_session_policy_limits_the_session_to_what_it_and_the_role_bot
             "because no session policy allows the iam:ListRoles action",
         ),
     )
-    assert _error(limited_ecr.describe_repositories) == (
+    assert client_error(limited_ecr.describe_repositories) == (
         400,
         "AccessDeniedException",
         _refusal(
@@ -359,7 +360,7 @@ def test_an_inline_session_policy_limits_the_session_to_what_it_and_the_role_bot
             "because no session policy allows the ecr:DescribeRepositories action",
         ),
     )
-    assert _error(lambda: limited_iam.create_user(UserName="beyond-the-role"))[2].endswith(
+    assert client_error(lambda: limited_iam.create_user(UserName="beyond-the-role"))[2].endswith(
         "because no identity-based policy allows the iam:CreateUser action"  # the role itself does not allow it
     )
     # The role's other sessions keep every permission of the role.
@@ -379,7 +380,7 @@ def test_managed_session_policies_limit_the_session_to_iam_reads(iam: Any, serve
     assert "Users" in session_iam.list_users()
     assert "Roles" in session_iam.list_roles()
     assert session_iam.get_role(RoleName="managed-limited")["Role"]["Arn"] == role_arn
-    assert _error(session_ecr.describe_repositories) == (
+    assert client_error(session_ecr.describe_repositories) == (
         400,
         "AccessDeniedException",
         _refusal(
@@ -405,7 +406,7 @@ def test_a_deny_in_a_session_policy_is_an_explicit_deny(iam: Any, server: Pullca
     session_iam = _signed_by(server, "iam", credentials)
 
     assert "Users" in session_iam.list_users()
-    assert _error(session_iam.list_roles) == (
+    assert client_error(session_iam.list_roles) == (
         403,
         "AccessDenied",
         _refusal(
