@@ -33,11 +33,15 @@ from pullcache.metadata.sql_accounts import SqlAccountStore
 from pullcache.metadata.sql_ecr import SqlEcrStore
 from pullcache.metadata.sql_iam import SqlIamStore
 from pullcache.metadata.sql_keys import SqlSigningKeyStore
+from pullcache.metadata.sql_secrets import SqlSecretStore
 from pullcache.metadata.sql_sts import SqlSessionStore
 from pullcache.registry.api.access import REGISTRY_ACCESS, RegistryAccess
 from pullcache.registry.api.context import DEFAULT_SCOPE, REGISTRY
 from pullcache.registry.api.routes import Handler, add_registry_routes, registry_access, registry_errors
 from pullcache.registry.service import RegistryService
+from pullcache.secrets.cipher import SecretCipher
+from pullcache.secrets.operations import secrets_operations
+from pullcache.secrets.service import SecretsService
 from pullcache.storage.filesystem import FilesystemBlobStore
 from pullcache.sts.credentials import SessionCredentialStore
 from pullcache.sts.operations import sts_operations
@@ -89,6 +93,8 @@ def build_app(settings: Settings) -> web.Application:
         )
         tables.append(ecr_operations(models.get("ecr"), ecr))
         tables.append(iam_operations(models.get("iam"), IamService.over(iam_store), authorizer))
+        secrets = SecretsService(SqlSecretStore(engine), await SecretCipher.load(SqlSigningKeyStore(engine)))
+        tables.append(secrets_operations(models.get("secretsmanager"), secrets, authorizer))
         app[AWS_GATEWAY] = AwsGateway(
             CredentialChain(SqlAccountStore(engine), SessionCredentialStore(sessions)),
             {table.model.service_name: ServiceEndpoint.for_table(table) for table in tables},

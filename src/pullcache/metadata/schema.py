@@ -306,3 +306,34 @@ sts_sessions = sa.Table(
     sa.Column("expires_at", UtcDateTime, nullable=False),
     sa.Index("ix_sts_sessions_expires", "expires_at"),
 )
+
+# -- Secrets Manager (revision 0006) --------------------------------------------------------------------------
+# Secrets belong to an account in a region; names are unique there. tags: JSON list of [key, value]. deleted_at
+# and deletion_date are set while a secret waits out its recovery window (DeleteSecret).
+secrets = sa.Table(
+    "secrets",
+    metadata,
+    sa.Column("arn", sa.String(2048), primary_key=True),
+    sa.Column("account_id", sa.String(12), sa.ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("region", sa.String(32), nullable=False),
+    sa.Column("name", sa.String(512), nullable=False),
+    sa.Column("description", sa.Text, nullable=True),
+    sa.Column("tags", sa.JSON, nullable=True),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("last_changed_at", UtcDateTime, nullable=False),
+    sa.Column("deleted_at", UtcDateTime, nullable=True),
+    sa.Column("deletion_date", UtcDateTime, nullable=True),
+    sa.UniqueConstraint("account_id", "region", "name", name="uq_secrets_name"),
+)
+
+# A secret's versions. sealed is the value encrypted with AES-GCM (see secrets/cipher.py), never the value;
+# stages: JSON list of staging labels (AWSCURRENT, AWSPREVIOUS, ...).
+secret_versions = sa.Table(
+    "secret_versions",
+    metadata,
+    sa.Column("secret_arn", sa.String(2048), sa.ForeignKey("secrets.arn", ondelete="CASCADE"), primary_key=True),
+    sa.Column("version_id", sa.String(64), primary_key=True),
+    sa.Column("sealed", sa.LargeBinary, nullable=False),
+    sa.Column("stages", sa.JSON, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+)
