@@ -40,13 +40,23 @@ Handler = Callable[[Params, ContextT], Awaitable[Mapping[str, Any]]]
 
 
 class OperationTable(Generic[ContextT]):
-    """The handlers of one service, by operation name, and the mapping of its domain errors to error shapes."""
+    """The handlers of one service, by operation name, and the mapping of its domain errors to the wire.
 
-    def __init__(self, model: ServiceModel, errors: Mapping[type[Exception], str] | None = None) -> None:
+    `errors` maps domain errors to error shapes of the model; `common_errors` maps those the service sends
+    without a shape in its model (AccessDenied, ValidationError, ...) to (HTTP status, code).
+    """
+
+    def __init__(
+        self,
+        model: ServiceModel,
+        errors: Mapping[type[Exception], str] | None = None,
+        common_errors: Mapping[type[Exception], tuple[int, str]] | None = None,
+    ) -> None:
         """Raises KeyError when `errors` names a shape the model lacks: a typo stops start-up."""
         self.model = model
         self._handlers: dict[str, Handler[ContextT]] = {}
         self._errors = dict(errors or {})
+        self._common_errors = dict(common_errors or {})
         for shape_name in self._errors.values():
             reply_for_error_shape(model, shape_name, None)
 
@@ -64,6 +74,9 @@ class OperationTable(Generic[ContextT]):
     def find_reply(self, error: Exception) -> ErrorReply | None:
         """The reply for a domain error, looked up along its class hierarchy; None when it is not mapped."""
         for cls in type(error).__mro__:
+            common = self._common_errors.get(cls)
+            if common is not None:
+                return ErrorReply(common[0], common[1], str(error))
             shape_name = self._errors.get(cls)
             if shape_name is not None:
                 return reply_for_error_shape(self.model, shape_name, str(error))

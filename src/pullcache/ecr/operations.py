@@ -62,7 +62,7 @@ ERROR_SHAPES: dict[type[Exception], str] = {
     errors.EmptyUpload: "EmptyUploadException",
 }
 # ECR's model has no shape for it; every AWS JSON service answers it alike (HTTP 400).
-ACCESS_DENIED = "AccessDeniedException"
+COMMON_ERRORS: dict[type[Exception], tuple[int, str]] = {AccessDenied: (400, "AccessDeniedException")}
 INVALID_REPOSITORY_POLICY = (
     "Invalid parameter at 'PolicyText' failed to satisfy constraint: 'Invalid repository policy provided'"
 )
@@ -77,9 +77,10 @@ Handler = Callable[[Params, CallContext], Awaitable[Mapping[str, Any]]]
 class EcrOperationTable(OperationTable[CallContext]):
     """ECR's table: AccessDenied has no shape in the model, and InvalidLayerPartException carries fields."""
 
+    def __init__(self, model: ServiceModel, error_shapes: Mapping[type[Exception], str]) -> None:
+        super().__init__(model, error_shapes, COMMON_ERRORS)
+
     def find_reply(self, error: Exception) -> ErrorReply | None:
-        if isinstance(error, AccessDenied):
-            return ErrorReply(400, ACCESS_DENIED, str(error))
         reply = super().find_reply(error)
         if reply is not None and isinstance(error, errors.InvalidLayerPart):
             fields = {

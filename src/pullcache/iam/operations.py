@@ -4,7 +4,7 @@
 
 Domain errors map to the model's error shapes (NoSuchEntity 404, EntityAlreadyExists 409, ...). Two errors IAM
 sends have no shape in the model: AccessDenied (403), when the Authorizer refuses the caller, and ValidationError
-(400), for values the model admits but IAM cannot use (an unparseable ARN); IamOperationTable maps those.
+(400), for values the model admits but IAM cannot use (an unparseable ARN): IAM_COMMON_ERRORS maps those.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from botocore.model import ServiceModel
 
 from pullcache.auth.authorization import AccessDenied, Authorizer
 from pullcache.aws.context import CallContext
-from pullcache.aws.errors import ErrorReply
 from pullcache.aws.operations import OperationTable
 from pullcache.iam.access import IamAccess
 from pullcache.iam.errors import (
@@ -50,19 +49,8 @@ IAM_COMMON_ERRORS: dict[type[Exception], tuple[int, str]] = {
 }
 
 
-class IamOperationTable(OperationTable[CallContext]):
-    """The IAM table: the model's error shapes, and IAM's common errors besides."""
-
-    def find_reply(self, error: Exception) -> ErrorReply | None:
-        for cls in type(error).__mro__:
-            common = IAM_COMMON_ERRORS.get(cls)
-            if common is not None:
-                return ErrorReply(common[0], common[1], str(error))
-        return super().find_reply(error)
-
-
-def iam_operations(model: ServiceModel, service: IamService, authorizer: Authorizer) -> IamOperationTable:
-    table = IamOperationTable(model, errors=IAM_ERRORS)
+def iam_operations(model: ServiceModel, service: IamService, authorizer: Authorizer) -> OperationTable[CallContext]:
+    table = OperationTable[CallContext](model, errors=IAM_ERRORS, common_errors=IAM_COMMON_ERRORS)
     access = IamAccess(authorizer)
     for operations in (
         UserOperations(service, access),

@@ -15,7 +15,6 @@ from botocore.model import ServiceModel
 
 from pullcache.auth.authorization import AccessDenied, AccessRequest, Authorizer
 from pullcache.aws.context import CallContext
-from pullcache.aws.errors import ErrorReply
 from pullcache.aws.operations import OperationTable
 from pullcache.aws.wire import Params
 from pullcache.secrets import listing
@@ -37,24 +36,17 @@ ERROR_SHAPES: dict[type[Exception], str] = {
     InvalidNextToken: "InvalidNextTokenException",
 }
 # The model has no shape for it; every AWS JSON service answers it alike (HTTP 400).
-ACCESS_DENIED = "AccessDeniedException"
+COMMON_ERRORS: dict[type[Exception], tuple[int, str]] = {AccessDenied: (400, "AccessDeniedException")}
 BOTH_VALUES = "You can't specify both a binary secret value and a string secret value in the same secret."
 NO_VALUE = "You must provide either SecretString or SecretBinary."
 
 Handler = Callable[[Params, CallContext], Awaitable[Mapping[str, Any]]]
 
 
-class SecretsOperationTable(OperationTable[CallContext]):
-    def find_reply(self, error: Exception) -> ErrorReply | None:
-        if isinstance(error, AccessDenied):
-            return ErrorReply(400, ACCESS_DENIED, str(error))
-        return super().find_reply(error)
-
-
 def secrets_operations(
     model: ServiceModel, service: SecretsService, authorizer: Authorizer
 ) -> OperationTable[CallContext]:
-    table = SecretsOperationTable(model, ERROR_SHAPES)
+    table = OperationTable[CallContext](model, ERROR_SHAPES, COMMON_ERRORS)
     for name, handler in SecretsOperations(service, authorizer).handlers().items():
         table.register(name, handler)
     return table

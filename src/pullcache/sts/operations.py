@@ -14,7 +14,6 @@ from typing import Any
 from botocore.model import ServiceModel
 
 from pullcache.aws.context import CallContext
-from pullcache.aws.errors import ErrorReply
 from pullcache.aws.operations import OperationTable
 from pullcache.aws.wire import Params
 from pullcache.iam.policy import ContextValue, MalformedPolicyDocument
@@ -38,19 +37,8 @@ STS_COMMON_ERRORS: dict[type[Exception], tuple[int, str]] = {
 }
 
 
-class StsOperationTable(OperationTable[CallContext]):
-    """The STS table: the model's error shapes, and STS's common errors besides."""
-
-    def find_reply(self, error: Exception) -> ErrorReply | None:
-        for cls in type(error).__mro__:
-            common = STS_COMMON_ERRORS.get(cls)
-            if common is not None:
-                return ErrorReply(common[0], common[1], str(error))
-        return super().find_reply(error)
-
-
-def sts_operations(model: ServiceModel, service: StsService) -> StsOperationTable:
-    table = StsOperationTable(model, errors=STS_ERRORS)
+def sts_operations(model: ServiceModel, service: StsService) -> OperationTable[CallContext]:
+    table = OperationTable[CallContext](model, errors=STS_ERRORS, common_errors=STS_COMMON_ERRORS)
     operations = StsOperations(service)
     table.register("GetCallerIdentity", operations.get_caller_identity)
     table.register("AssumeRole", operations.assume_role)

@@ -7,8 +7,10 @@ from pathlib import Path
 import pytest
 
 from pullcache.auth.authorization import AccessDenied, Authorizer, NoPrincipalPolicies
+from pullcache.aws.context import CallContext
 from pullcache.aws.errors import ErrorReply
 from pullcache.aws.models import ServiceModels, load_service_models
+from pullcache.aws.operations import OperationTable
 from pullcache.iam.errors import (
     DUPLICATE_TAG_KEYS,
     INVALID_ARN,
@@ -21,7 +23,7 @@ from pullcache.iam.errors import (
     LimitExceeded,
     UserNotFound,
 )
-from pullcache.iam.operations import IamOperationTable, iam_operations
+from pullcache.iam.operations import iam_operations
 from pullcache.iam.policy import MalformedPolicyDocument, RequestPrincipal
 from pullcache.iam.service import IamService
 from pullcache.metadata.engine import create_engine
@@ -107,13 +109,13 @@ def models() -> ServiceModels:
 
 
 @pytest.fixture
-def table(models: ServiceModels, tmp_path: Path) -> IamOperationTable:
+def table(models: ServiceModels, tmp_path: Path) -> OperationTable[CallContext]:
     # The store is never touched: these tests only look the table up.
     store = SqlIamStore(create_engine(sqlite_url(tmp_path / "unused.db")))
     return iam_operations(models.get("iam"), IamService.over(store), Authorizer(NoPrincipalPolicies()))
 
 
-def test_every_promised_operation_has_a_handler(table: IamOperationTable) -> None:
+def test_every_promised_operation_has_a_handler(table: OperationTable[CallContext]) -> None:
     assert [operation for operation in SERVED if table.find_handler(operation) is None] == []
 
 
@@ -139,17 +141,17 @@ def test_every_promised_operation_has_a_handler(table: IamOperationTable) -> Non
     ],
 )
 def test_iam_errors_map_to_awss_codes_and_statuses(
-    table: IamOperationTable, error: Exception, reply: ErrorReply
+    table: OperationTable[CallContext], error: Exception, reply: ErrorReply
 ) -> None:
     assert table.find_reply(error) == reply
 
 
-def test_access_denied_is_403_access_denied_with_the_authorizers_message(table: IamOperationTable) -> None:
+def test_access_denied_is_403_access_denied_with_the_authorizers_message(table: OperationTable[CallContext]) -> None:
     user = RequestPrincipal.user("arn:aws:iam::123456789012:user/bob", "AIDAAAAAAAAAAAAAAAAAA")
     denied = AccessDenied(user, "iam:ListUsers", "arn:aws:iam::123456789012:user/", "because of nothing")
 
     assert table.find_reply(denied) == ErrorReply(403, "AccessDenied", str(denied))
 
 
-def test_an_unmapped_error_has_no_reply(table: IamOperationTable) -> None:
+def test_an_unmapped_error_has_no_reply(table: OperationTable[CallContext]) -> None:
     assert table.find_reply(RuntimeError("disk on fire")) is None

@@ -6,8 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from pullcache.aws.context import CallContext
 from pullcache.aws.errors import ErrorReply
 from pullcache.aws.models import ServiceModels, load_service_models
+from pullcache.aws.operations import OperationTable
 from pullcache.iam.policy import MalformedPolicyDocument
 from pullcache.iam.principal_policies import IamPrincipalPolicies
 from pullcache.metadata.engine import create_engine
@@ -21,7 +23,7 @@ from pullcache.sts.errors import (
     RootCannotAssumeRoles,
     StsValidationError,
 )
-from pullcache.sts.operations import StsOperationTable, sts_operations
+from pullcache.sts.operations import sts_operations
 from pullcache.sts.service import StsService
 from tests.stores import sqlite_url
 
@@ -35,14 +37,14 @@ def models() -> ServiceModels:
 
 
 @pytest.fixture
-def table(models: ServiceModels, tmp_path: Path) -> StsOperationTable:
+def table(models: ServiceModels, tmp_path: Path) -> OperationTable[CallContext]:
     # The stores are never touched: these tests only look the table up.
     engine = create_engine(sqlite_url(tmp_path / "unused.db"))
     store = SqlIamStore(engine)
     return sts_operations(models.get("sts"), StsService(store, IamPrincipalPolicies(store), SqlSessionStore(engine)))
 
 
-def test_get_caller_identity_and_assume_role_have_handlers(table: StsOperationTable) -> None:
+def test_get_caller_identity_and_assume_role_have_handlers(table: OperationTable[CallContext]) -> None:
     assert table.find_handler("GetCallerIdentity") is not None
     assert table.find_handler("AssumeRole") is not None
 
@@ -71,6 +73,6 @@ def test_get_caller_identity_and_assume_role_have_handlers(table: StsOperationTa
     ],
 )
 def test_sts_errors_map_to_awss_codes_and_statuses(
-    table: StsOperationTable, error: Exception, reply: ErrorReply
+    table: OperationTable[CallContext], error: Exception, reply: ErrorReply
 ) -> None:
     assert table.find_reply(error) == reply
