@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import datetime
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 
@@ -20,15 +21,39 @@ def user_from_row(row: Row) -> User:
     return User(row.id, row.account_id, row.name, row.path, row.arn, row.created_at, row.permissions_boundary_arn)
 
 
-def user_values(user: User) -> dict[str, Any]:
+class NamedEntity(Protocol):
+    """What users, groups, roles and managed policies share: a name and path within an account, and an ARN."""
+
+    @property
+    def account(self) -> str | None: ...  # None only for AWS-managed policies, which have no rows
+    @property
+    def name(self) -> str: ...
+    @property
+    def path(self) -> str: ...
+    @property
+    def arn(self) -> str: ...
+    @property
+    def created_at(self) -> datetime: ...
+
+
+def identity_values(entity_id: str, entity: NamedEntity) -> dict[str, Any]:
+    """The columns every named IAM entity's row has, `name_key` (for case-insensitive uniqueness) included."""
     return {
-        "name": user.name,
-        "name_key": name_key(user.name),
-        "path": user.path,
-        "arn": user.arn,
-        "created_at": user.created_at,
-        "permissions_boundary_arn": user.permissions_boundary_arn,
+        "id": entity_id,
+        "account_id": entity.account,
+        "name": entity.name,
+        "name_key": name_key(entity.name),
+        "path": entity.path,
+        "arn": entity.arn,
+        "created_at": entity.created_at,
     }
+
+
+def user_values(user: User) -> dict[str, Any]:
+    """The columns of a user that an update may change."""
+    values = identity_values(user.user_id, user)
+    del values["id"], values["account_id"]
+    return {**values, "permissions_boundary_arn": user.permissions_boundary_arn}
 
 
 def group_from_row(row: Row) -> Group:

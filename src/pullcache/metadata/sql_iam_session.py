@@ -47,6 +47,7 @@ from pullcache.metadata.sql_iam_rows import (
     attachment_count,
     boundary_count,
     group_from_row,
+    identity_values,
     named_query,
     policies_with_counts,
     policy_from_row,
@@ -93,7 +94,7 @@ class SqlIamSession:
         ]
 
     async def add_user(self, user: User) -> None:
-        await self._run(sa.insert(iam_users).values(**user_values(user), id=user.user_id, account_id=user.account))
+        await self._run(sa.insert(iam_users).values({**identity_values(user.user_id, user), **user_values(user)}))
 
     async def update_user(self, user: User) -> None:
         await self._run(sa.update(iam_users).where(iam_users.c.id == user.user_id).values(**user_values(user)))
@@ -114,17 +115,7 @@ class SqlIamSession:
         return [group_from_row(row) for row in await self._rows(query)]
 
     async def add_group(self, group: Group) -> None:
-        await self._run(
-            sa.insert(iam_groups).values(
-                id=group.group_id,
-                account_id=group.account,
-                name=group.name,
-                name_key=name_key(group.name),
-                path=group.path,
-                arn=group.arn,
-                created_at=group.created_at,
-            )
-        )
+        await self._run(sa.insert(iam_groups).values(**identity_values(group.group_id, group)))
 
     async def delete_group(self, group_id: str) -> None:
         await self._run(sa.delete(iam_group_members).where(iam_group_members.c.group_id == group_id))
@@ -171,18 +162,7 @@ class SqlIamSession:
         ]
 
     async def add_role(self, role: Role) -> None:
-        await self._run(
-            sa.insert(iam_roles).values(
-                **role_values(role),
-                id=role.role_id,
-                account_id=role.account,
-                name=role.name,
-                name_key=name_key(role.name),
-                path=role.path,
-                arn=role.arn,
-                created_at=role.created_at,
-            )
-        )
+        await self._run(sa.insert(iam_roles).values(**role_values(role), **identity_values(role.role_id, role)))
 
     async def update_role(self, role: Role) -> None:
         await self._run(sa.update(iam_roles).where(iam_roles.c.id == role.role_id).values(**role_values(role)))
@@ -207,16 +187,10 @@ class SqlIamSession:
     async def add_policy(self, policy: ManagedPolicy, version: PolicyVersion) -> None:
         await self._run(
             sa.insert(iam_policies).values(
-                id=policy.policy_id,
-                account_id=policy.account,
-                name=policy.name,
-                name_key=name_key(policy.name),
-                path=policy.path,
-                arn=policy.arn,
+                **identity_values(policy.policy_id, policy),
                 description=policy.description,
                 default_version_id=policy.default_version_id,
                 last_version_number=1,
-                created_at=policy.created_at,
                 updated_at=policy.updated_at,
             )
         )
