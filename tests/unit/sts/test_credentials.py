@@ -3,32 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
 from pullcache.auth.credential_chain import CredentialChain
 from pullcache.auth.credentials import Credentials
 from pullcache.iam.policy import PrincipalType, RequestPrincipal
 from pullcache.sts.credentials import SessionCredentialStore
-from pullcache.sts.sessions import RoleSession, new_session_keys
-
-ACCOUNT = "123456789012"
-EXPIRES = datetime(2026, 3, 1, 13, 0, tzinfo=UTC)
-
-
-@dataclass
-class Sessions:
-    sessions: dict[str, RoleSession] = field(default_factory=dict)
-    asked: list[str] = field(default_factory=list)
-
-    async def add_session(self, session: RoleSession) -> None:
-        self.sessions[session.access_key_id] = session
-
-    async def find_session(self, access_key_id: str) -> RoleSession | None:
-        self.asked.append(access_key_id)
-        return self.sessions.get(access_key_id)
-
-    async def purge_sessions(self, expired_before: datetime) -> int:
-        return 0
+from tests.unit.sts.memory_sessions import ACCOUNT, EXPIRES, MemorySessions, role_session
 
 
 @dataclass
@@ -39,25 +19,9 @@ class Keys:
         return self.credentials.get(access_key_id)
 
 
-def role_session() -> RoleSession:
-    key, secret, token = new_session_keys()
-    return RoleSession(
-        access_key_id=key,
-        secret_access_key=secret,
-        session_token=token,
-        account=ACCOUNT,
-        role_id="AROAEXAMPLEEXAMPLEEX",
-        role_arn=f"arn:aws:iam::{ACCOUNT}:role/ci/deployer",
-        session_name="build-7",
-        caller_arn=f"arn:aws:iam::{ACCOUNT}:user/alice",
-        issued_at=EXPIRES.replace(hour=12),
-        expires_at=EXPIRES,
-    )
-
-
 async def test_a_session_key_signs_for_the_role_session_with_its_token_and_expiry() -> None:
     stored = role_session()
-    store = SessionCredentialStore(Sessions({stored.access_key_id: stored}))
+    store = SessionCredentialStore(MemorySessions.of(stored))
 
     found = await store.find_credentials(stored.access_key_id)
 
@@ -75,7 +39,7 @@ async def test_a_session_key_signs_for_the_role_session_with_its_token_and_expir
 
 
 async def test_long_term_keys_are_not_looked_up_among_sessions() -> None:
-    sessions = Sessions()
+    sessions = MemorySessions.of()
     store = SessionCredentialStore(sessions)
 
     assert await store.find_credentials("AKIAEXAMPLEEXAMPLEEX") is None
@@ -88,7 +52,7 @@ async def test_the_chain_answers_with_the_first_store_that_knows_the_key() -> No
     stored = role_session()
     chain = CredentialChain(
         Keys({root.access_key_id: root}),
-        SessionCredentialStore(Sessions({stored.access_key_id: stored})),
+        SessionCredentialStore(MemorySessions.of(stored)),
     )
 
     assert await chain.find_credentials(root.access_key_id) == root

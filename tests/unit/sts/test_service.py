@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -24,27 +24,11 @@ from pullcache.sts.service import EXPIRED_SESSION_RETENTION, StsService
 from pullcache.sts.session_policies import StsSessionPolicies
 from pullcache.sts.sessions import RoleSession, SessionTag
 from tests.iam_stores import ACCOUNT, OTHER_ACCOUNT, identity_policy, sqlite_iam
+from tests.unit.sts.memory_sessions import MemorySessions
 
 NOW = datetime(2026, 3, 1, 12, 0, 0, 123456, tzinfo=UTC)
 REGION = "eu-west-1"
 KEYS: dict[str, ContextValue] = {"aws:SourceIp": "192.0.2.1"}
-
-
-@dataclass
-class MemorySessions:
-    sessions: dict[str, RoleSession] = field(default_factory=dict)
-
-    async def add_session(self, session: RoleSession) -> None:
-        self.sessions[session.access_key_id] = session
-
-    async def find_session(self, access_key_id: str) -> RoleSession | None:
-        return self.sessions.get(access_key_id)
-
-    async def purge_sessions(self, expired_before: datetime) -> int:
-        gone = [key for key, session in self.sessions.items() if session.expires_at < expired_before]
-        for key in gone:
-            del self.sessions[key]
-        return len(gone)
 
 
 @dataclass
