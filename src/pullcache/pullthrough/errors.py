@@ -1,0 +1,37 @@
+"""The pull-through cache's errors.
+
+PullThroughError
+  UpstreamError             the upstream's answer, its meaning kept (STYLE: upstream failures)
+    UpstreamNotFound        404: no such repository, manifest or blob upstream
+    UpstreamDenied          401/403 after authenticating: the rule's credentials are wrong or lack access
+    UpstreamUnavailable     5xx, 429, timeouts, refused connections, after the client's retries
+    UpstreamInvalid         an answer that breaks the protocol (a digest that does not match, no size)
+"""
+
+from __future__ import annotations
+
+
+class PullThroughError(Exception):
+    pass
+
+
+class UpstreamError(PullThroughError):
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status  # the upstream's HTTP status, when it answered
+
+
+class UpstreamNotFound(UpstreamError):
+    pass
+
+
+class UpstreamDenied(UpstreamError):
+    pass
+
+
+class UpstreamUnavailable(UpstreamError):
+    pass
+
+
+class UpstreamInvalid(UpstreamError):
+    pass

@@ -1,0 +1,237 @@
+"""UpstreamClient: the OCI distribution API of upstream registries, the UpstreamRegistry port.
+
+    check           GET  /v2/                          authenticated for a repository when one is given
+    head_manifest   HEAD /v2/<name>/manifests/<ref>    a GET when it states no digest, size or manifest type
+    get_manifest    GET  /v2/<name>/manifests/<ref>    verified against a digest reference and Docker-Content-Digest
+    open_blob       GET  /v2/<name>/blobs/<digest>     streamed; the caller hashes the bytes
+
+Authentication, redirects and retries are upstream_http.py's. A manifest is read whole (at most
+`max_manifest_bytes`) inside the retries; a blob's bytes go to the caller as they arrive, so a failure while
+reading them is UpstreamUnavailable at once.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Final
+
+import aiohttp
+from multidict import CIMultiDictProxy
+
+from pullcache.core import mediatypes
+from pullcache.core.digests import CANONICAL, Digest, InvalidDigest, looks_like_digest
+from pullcache.pullthrough.errors import UpstreamInvalid, UpstreamUnavailable
+from pullcache.pullthrough.ports import UpstreamBlob, UpstreamEndpoint, UpstreamManifest, UpstreamManifestHead
+from pullcache.pullthrough.upstream_auth import pull_scope
+from pullcache.pullthrough.upstream_http import (
+    TRANSPORT_ERRORS,
+    UpstreamTransport,
+    describe_transport_error,
+    read_limited,
+)
+from pullcache.pullthrough.upstream_retry import RetryPolicy
+
+DEFAULT_MAX_MANIFEST_BYTES: Final = 4 << 20
+DEFAULT_USER_AGENT: Final = "pullcache"
+CHUNK_BYTES: Final = 64 << 10
+DIGEST_HEADER: Final = "Docker-Content-Digest"
+# Every manifest type pullcache stores: without all of them, an upstream may answer an index with one of its
+# children, or convert a manifest (and change its digest).
+MANIFEST_ACCEPT: Final = ", ".join(
+    (mediatypes.OCI_MANIFEST, mediatypes.OCI_INDEX, mediatypes.DOCKER_MANIFEST, mediatypes.DOCKER_MANIFEST_LIST)
+)
+
+Headers = CIMultiDictProxy[str]
+
+
+class UpstreamClient:
+    """One client per event loop (its session is created in the loop that first uses it); `close` ends it.
+
+    Every method raises the errors of pullthrough/errors.py; a reference that looks like a digest but is not a
+    valid one raises InvalidDigest.
+    """
+
+    def __init__(
+        self,
+        *,
+        connect_timeout: float = 10.0,
+        read_timeout: float = 60.0,
+        retries: int = 3,
+        backoff_base: float = 0.2,
+        retry_after_cap: float = 30.0,
+        max_manifest_bytes: int = DEFAULT_MAX_MANIFEST_BYTES,
+        user_agent: str = DEFAULT_USER_AGENT,
+        connections: int = 100,
+        jitter: Callable[[], float] = random.random,
+    ) -> None:
+        self._max_manifest_bytes = max_manifest_bytes
+        self._transport = UpstreamTransport(
+            timeout=aiohttp.ClientTimeout(
+                total=None, connect=connect_timeout, sock_connect=connect_timeout, sock_read=read_timeout
+            ),
+            policy=RetryPolicy(retries=retries, backoff_base=backoff_base, retry_after_cap=retry_after_cap),
+            user_agent=user_agent,
+            connections=connections,
+            jitter=jitter,
+        )
+
+    async def close(self) -> None:
+        await self._transport.close()
+
+    async def __aenter__(self) -> UpstreamClient:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    async def check(self, endpoint: UpstreamEndpoint, repository: str | None = None) -> None:
+        scope = None if repository is None else pull_scope(repository)
+        await self._transport.exchange(endpoint, "GET", "/v2/", _release, scope=scope)
+
+    async def get_manifest(self, endpoint: UpstreamEndpoint, repository: str, reference: str) -> UpstreamManifest:
+        expected = Digest.parse(reference) if looks_like_digest(reference) else None
+        path = f"/v2/{repository}/manifests/{reference}"
+
+        async def read(response: aiohttp.ClientResponse) -> tuple[Headers, bytes]:
+            try:
+                content = await read_limited(response, self._max_manifest_bytes)
+            finally:
+                response.release()
+            if content is None:
+                limit = self._max_manifest_bytes
+                raise UpstreamInvalid(f"upstream {endpoint.base_url} served {path} larger than {limit} bytes")
+            return response.headers, content
+
+        headers, content = await self._transport.exchange(
+            endpoint, "GET", path, read, scope=pull_scope(repository), accept=MANIFEST_ACCEPT
+        )
+        digest = Digest.of(content, expected.algorithm if expected else CANONICAL)
+        if expected is not None and digest != expected:
+            raise UpstreamInvalid(f"upstream {endpoint.base_url} served {path} with the digest {digest}")
+        stated = _stated_digest(endpoint, path, headers)
+        if stated is not None and Digest.of(content, stated.algorithm) != stated:
+            raise UpstreamInvalid(f"upstream {endpoint.base_url} served {path} as {stated} but it is {digest}")
+        return UpstreamManifest(digest, _media_type(endpoint, path, headers, content), content)
+
+    async def head_manifest(self, endpoint: UpstreamEndpoint, repository: str, reference: str) -> UpstreamManifestHead:
+        expected = Digest.parse(reference) if looks_like_digest(reference) else None
+        path = f"/v2/{repository}/manifests/{reference}"
+
+        async def read(response: aiohttp.ClientResponse) -> tuple[Headers, int | None]:
+            response.release()
+            return response.headers, response.content_length
+
+        headers, size = await self._transport.exchange(
+            endpoint, "HEAD", path, read, scope=pull_scope(repository), accept=MANIFEST_ACCEPT
+        )
+        stated = _stated_digest(endpoint, path, headers)
+        content_type = _content_type(headers)
+        if stated is None or size is None or content_type not in mediatypes.MANIFESTS:
+            manifest = await self.get_manifest(endpoint, repository, reference)
+            return UpstreamManifestHead(manifest.digest, manifest.media_type, len(manifest.content))
+        if expected is not None and stated != expected:
+            raise UpstreamInvalid(f"upstream {endpoint.base_url} states the digest {stated} for {path}")
+        assert content_type is not None
+        return UpstreamManifestHead(stated, content_type, size)
+
+    @asynccontextmanager
+    async def open_blob(
+        self, endpoint: UpstreamEndpoint, repository: str, digest: Digest
+    ) -> AsyncIterator[UpstreamBlob]:
+        path = f"/v2/{repository}/blobs/{digest}"
+
+        async def keep(response: aiohttp.ClientResponse) -> aiohttp.ClientResponse:
+            return response
+
+        response = await self._transport.exchange(endpoint, "GET", path, keep, scope=pull_scope(repository))
+        blob = _StreamedBlob(response, f"upstream {endpoint.base_url}: {path}")
+        try:
+            stated = _stated_digest(endpoint, path, response.headers)
+            if stated is not None and stated != digest:
+                raise UpstreamInvalid(f"upstream {endpoint.base_url} states the digest {stated} for {path}")
+            if response.content_length is None:
+                raise UpstreamInvalid(f"upstream {endpoint.base_url} served {path} without a Content-Length")
+            yield blob
+        finally:
+            # A connection with unread bytes on it cannot go back to the pool.
+            if blob.finished:
+                response.release()
+            else:
+                response.close()
+
+
+class _StreamedBlob:
+    """UpstreamBlob over an open response. A failure while reading is UpstreamUnavailable, never retried: the
+    caller already has some of the bytes."""
+
+    def __init__(self, response: aiohttp.ClientResponse, where: str) -> None:
+        self._response = response
+        self._where = where
+        self._started = False
+        self.finished = False
+
+    @property
+    def size(self) -> int:
+        return self._response.content_length or 0
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        if self._started:
+            raise RuntimeError("a blob's bytes can be read once")
+        self._started = True
+        received = 0
+        try:
+            async for chunk in self._response.content.iter_chunked(CHUNK_BYTES):
+                received += len(chunk)
+                yield chunk
+        except TRANSPORT_ERRORS as error:
+            reason = describe_transport_error(error)
+            message = f"{self._where} broke off after {received} of {self.size} bytes ({reason})"
+            raise UpstreamUnavailable(message) from None
+        if received != self.size:
+            raise UpstreamUnavailable(f"{self._where} ended after {received} of {self.size} bytes")
+        self.finished = True
+
+
+async def _release(response: aiohttp.ClientResponse) -> None:
+    response.release()
+
+
+def _stated_digest(endpoint: UpstreamEndpoint, path: str, headers: Headers) -> Digest | None:
+    value = headers.get(DIGEST_HEADER)
+    if not value:
+        return None
+    try:
+        return Digest.parse(value.strip())
+    except InvalidDigest:
+        raise UpstreamInvalid(f"upstream {endpoint.base_url} states an invalid {DIGEST_HEADER} for {path}") from None
+
+
+def _content_type(headers: Headers) -> str | None:
+    value = headers.get("Content-Type", "").split(";", 1)[0].strip()
+    return value or None
+
+
+def _media_type(endpoint: UpstreamEndpoint, path: str, headers: Headers, content: bytes) -> str:
+    """The Content-Type when it names a manifest type, else the manifest's own mediaType, else any Content-Type
+    (a type pullcache does not know is for the manifest parser to refuse)."""
+    stated = _content_type(headers)
+    if stated in mediatypes.MANIFESTS:
+        return stated
+    declared = _declared_media_type(content)
+    if declared is not None:
+        return declared
+    if stated is not None:
+        return stated
+    raise UpstreamInvalid(f"upstream {endpoint.base_url} served {path} with no media type")
+
+
+def _declared_media_type(content: bytes) -> str | None:
+    try:
+        document = json.loads(content)
+    except ValueError:
+        return None
+    media_type = document.get("mediaType") if isinstance(document, dict) else None
+    return media_type if isinstance(media_type, str) and media_type else None
