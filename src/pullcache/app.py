@@ -22,19 +22,33 @@ from pullcache.config import Settings
 from pullcache.core.scopes import RegistryScope
 from pullcache.ecr.images import EcrImages
 from pullcache.ecr.layers import EcrLayers
+from pullcache.ecr.lifecycle import EcrLifecyclePolicies
 from pullcache.ecr.operations import EcrOperations, ecr_operations
+from pullcache.ecr.operations_lifecycle import LifecyclePolicyOperations
 from pullcache.ecr.service import EcrService
 from pullcache.iam.operations import iam_operations
 from pullcache.iam.principal_policies import IamPrincipalPolicies
 from pullcache.iam.service import IamService
+from pullcache.iam.service_linked_roles import ServiceLinkedRoleService
 from pullcache.metadata.engine import create_engine
 from pullcache.metadata.sql import SqlMetadataStore
 from pullcache.metadata.sql_accounts import SqlAccountStore
 from pullcache.metadata.sql_ecr import SqlEcrStore
 from pullcache.metadata.sql_iam import SqlIamStore
+from pullcache.metadata.sql_iam_tasks import SqlRoleDeletionTaskStore
 from pullcache.metadata.sql_keys import SqlSigningKeyStore
+from pullcache.metadata.sql_lifecycle import SqlLifecyclePolicyStore
+from pullcache.metadata.sql_pullthrough import SqlPullThroughStore
 from pullcache.metadata.sql_secrets import SqlSecretStore
 from pullcache.metadata.sql_sts import SqlSessionStore
+from pullcache.pullthrough.cached_repositories import SecretCredentials, TemplatedRepositories
+from pullcache.pullthrough.fills import BlobFills
+from pullcache.pullthrough.operations import PullThroughOperations
+from pullcache.pullthrough.role_usage import PullThroughRoleUsage
+from pullcache.pullthrough.service import PullThroughRuleService
+from pullcache.pullthrough.source import PullThroughSource
+from pullcache.pullthrough.templates import RepositoryTemplateService
+from pullcache.pullthrough.upstream import UpstreamClient
 from pullcache.registry.api.access import REGISTRY_ACCESS, RegistryAccess
 from pullcache.registry.api.context import DEFAULT_SCOPE, REGISTRY
 from pullcache.registry.api.routes import Handler, add_registry_routes, registry_access, registry_errors
@@ -65,25 +79,47 @@ def build_app(settings: Settings) -> web.Application:
 
     async def resources(app: web.Application) -> AsyncIterator[None]:
         engine = create_engine(settings.resolved_database_url)
-        registry = RegistryService(
-            FilesystemBlobStore(settings.data_dir),
-            SqlMetadataStore(engine),
-            max_manifest_bytes=settings.max_manifest_bytes,
-        )
-        app[REGISTRY] = registry
+        blob_store = FilesystemBlobStore(settings.data_dir)
+        metadata_store = SqlMetadataStore(engine)
         iam_store = SqlIamStore(engine)
         sessions = SqlSessionStore(engine)
         principal_policies = IamPrincipalPolicies(iam_store, StsSessionPolicies(sessions))
         authorizer = Authorizer(principal_policies)  # one for every service: ECR, /v2/, IAM
         tokens = await load_registry_tokens(SqlSigningKeyStore(engine))
         ecr_store = SqlEcrStore(engine)
-        app[REGISTRY_ACCESS] = RegistryAccess(
-            tokens, authorizer, ecr_store, anonymous_is_root=settings.anonymous_registry
+        access = RegistryAccess(tokens, authorizer, ecr_store, anonymous_is_root=settings.anonymous_registry)
+        app[REGISTRY_ACCESS] = access
+        repositories = EcrService(ecr_store, tokens)
+        lifecycle = EcrLifecyclePolicies(ecr_store, SqlLifecyclePolicyStore(engine))
+        secrets = SecretsService(SqlSecretStore(engine), await SecretCipher.load(SqlSigningKeyStore(engine)))
+        pull_through_store = SqlPullThroughStore(engine)
+        service_linked_roles = ServiceLinkedRoleService(
+            iam_store, SqlRoleDeletionTaskStore(engine), PullThroughRoleUsage(pull_through_store)
         )
+        upstream = UpstreamClient()
+        rules = PullThroughRuleService(
+            pull_through_store, secrets, upstream, service_linked_roles, tag_ttl=timedelta(seconds=settings.tag_ttl)
+        )
+        templates = RepositoryTemplateService(pull_through_store)
+        source = PullThroughSource(
+            pull_through_store,
+            upstream,
+            SecretCredentials(rules),
+            service_linked_roles,
+            access,
+            TemplatedRepositories(templates, repositories, lifecycle),
+            blob_store,
+            metadata_store,
+            BlobFills(blob_store, settings.data_dir / "fills"),
+            prefetch_platforms=settings.prefetch_platforms,
+        )
+        registry = RegistryService(
+            blob_store, metadata_store, max_manifest_bytes=settings.max_manifest_bytes, source=source
+        )
+        app[REGISTRY] = registry
         models = load_service_models()
         sts = StsService(iam_store, principal_policies, sessions)
         tables: list[OperationTable[CallContext]] = [sts_operations(models.get("sts"), sts)]
-        repositories = EcrService(ecr_store, tokens)
         ecr = EcrOperations(
             repositories,
             EcrImages(repositories, registry, ecr_store),
@@ -91,16 +127,21 @@ def build_app(settings: Settings) -> web.Application:
             authorizer,
             settings.endpoint_url,
         )
-        tables.append(ecr_operations(models.get("ecr"), ecr))
-        tables.append(iam_operations(models.get("iam"), IamService.over(iam_store), authorizer))
-        secrets = SecretsService(SqlSecretStore(engine), await SecretCipher.load(SqlSigningKeyStore(engine)))
+        tables.append(iam_operations(models.get("iam"), IamService.over(iam_store), authorizer, service_linked_roles))
         tables.append(secrets_operations(models.get("secretsmanager"), secrets, authorizer))
+        pull_through = PullThroughOperations(rules, templates, ecr.authorize, authorizer)
+        tables.append(
+            ecr_operations(models.get("ecr"), ecr, [pull_through, LifecyclePolicyOperations(lifecycle, ecr.authorize)])
+        )
         app[AWS_GATEWAY] = AwsGateway(
             CredentialChain(SqlAccountStore(engine), SessionCredentialStore(sessions)),
             {table.model.service_name: ServiceEndpoint.for_table(table) for table in tables},
         )
         purger = asyncio.create_task(_purge_uploads(registry, timedelta(seconds=settings.upload_expiry)))
         yield
+        await source.close()
+        await upstream.close()
+        await service_linked_roles.aclose()
         purger.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await purger

@@ -43,6 +43,8 @@ def _serve(parser: argparse.ArgumentParser, arguments: argparse.Namespace) -> No
             root_access_key_id=os.environ.get("PULLCACHE_ROOT_ACCESS_KEY_ID"),
             root_secret_access_key=os.environ.get("PULLCACHE_ROOT_SECRET_ACCESS_KEY"),
             anonymous_registry=arguments.anonymous_registry,
+            tag_ttl=arguments.tag_ttl,
+            prefetch_platforms=arguments.prefetch_platforms,
         )
     except ConfigError as error:
         parser.error(str(error))
@@ -99,6 +101,14 @@ def _parser() -> argparse.ArgumentParser:
     option("--upload-expiry", float, defaults.upload_expiry, "seconds before an unfinished upload is discarded")
     option("--account-id", str, defaults.account_id, "the 12-digit account created on first start")
     option("--region", str, defaults.region, "default region of the AWS APIs and the registry")
+    option("--tag-ttl", float, defaults.tag_ttl, "seconds a new pull-through rule trusts a cached tag (0: never)")
+    serve_parser.add_argument(
+        "--prefetch-platforms",
+        action="store_true",
+        default=os.environ.get("PULLCACHE_PREFETCH_PLATFORMS", "").lower() in ("1", "true", "yes"),
+        help="fetch every platform of a multi-platform image pulled through the cache "
+        "(env PULLCACHE_PREFETCH_PLATFORMS)",
+    )
     serve_parser.add_argument(
         "--anonymous-registry",
         action="store_true",

@@ -35,6 +35,10 @@ class Settings:
     # /v2/ requests without credentials act as the root user of their account: for labs and tests of the OCI
     # protocol alone, never for a registry others can reach.
     anonymous_registry: bool = False
+    # Seconds a new pull-through cache rule serves a cached tag before asking its upstream again (0: every pull).
+    tag_ttl: float = 24 * 3600.0
+    # Fetch every platform of a multi-platform image pulled through the cache, not only those clients ask for.
+    prefetch_platforms: bool = False
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
@@ -49,6 +53,8 @@ class Settings:
             raise ConfigError("shutdown timeout must not be negative")
         if self.upload_expiry <= 0:
             raise ConfigError("upload expiry must be positive")
+        if self.tag_ttl < 0:
+            raise ConfigError("the tag TTL must not be negative")
         if self.workers > 1 and self.port == 0:
             raise ConfigError("several workers need a fixed port to share")
         if not (len(self.account_id) == 12 and self.account_id.isdigit()):

@@ -46,6 +46,7 @@ COVERED_METHODS: Final = {
     "list_uploads_started_before",
     "find_tag_mutability",
     "record_pull",
+    "mark_tag_checked",
 }
 
 
@@ -211,6 +212,30 @@ async def test_manifest_is_found_by_digest_and_by_tag_as_stored(metadata_store: 
 
     assert await metadata_store.find_manifest(SCOPE, REPO, record.digest) == record
     assert await metadata_store.find_manifest(SCOPE, REPO, "latest") == record
+
+
+async def test_a_tag_remembers_when_it_was_last_checked_and_a_digest_lookup_does_not_say(
+    metadata_store: MetadataStore,
+) -> None:
+    record = manifest("checked")
+    await metadata_store.put_manifest(SCOPE, REPO, record, "latest")
+    found = await metadata_store.find_manifest(SCOPE, REPO, "latest")
+    assert found is not None
+    assert found.tag_checked_at is None
+    at = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
+
+    await metadata_store.mark_tag_checked(SCOPE, REPO, "latest", at)
+
+    by_tag = await metadata_store.find_manifest(SCOPE, REPO, "latest")
+    by_digest = await metadata_store.find_manifest(SCOPE, REPO, record.digest)
+    assert by_tag is not None
+    assert by_tag.tag_checked_at == at
+    assert by_digest is not None
+    assert by_digest.tag_checked_at is None
+    await metadata_store.mark_tag_checked(OTHER_REGION, REPO, "latest", at + timedelta(days=1))
+    again = await metadata_store.find_manifest(SCOPE, REPO, "latest")
+    assert again is not None
+    assert again.tag_checked_at == at
 
 
 async def test_manifest_without_optional_fields_round_trips(metadata_store: MetadataStore) -> None:

@@ -2,7 +2,8 @@
 
 EcrError
 ├── InvalidParameter, InvalidTagParameter, TooManyTags              (the request is not acceptable)
-├── RepositoryNotFound, RepositoryPolicyNotFound, RegistryPolicyNotFound, ImageNotFound, UploadNotFound
+├── RepositoryNotFound, RepositoryPolicyNotFound, RegistryPolicyNotFound, ImageNotFound, UploadNotFound,
+│   LifecyclePolicyNotFound
 ├── RepositoryAlreadyExists, RepositoryNotEmpty                      (the repository is not as required)
 ├── ImageAlreadyExists, ImageTagAlreadyExists, ImageDigestDoesNotMatch,
 │   LayersNotFound, ReferencedImagesNotFound                        (PutImage refused)
@@ -64,6 +65,15 @@ class RepositoryPolicyNotFound(EcrError):
     def __init__(self, scope: RegistryScope, name: str) -> None:
         super().__init__(
             f"Repository policy does not exist for the repository with name '{name}' in the registry with id "
+            f"'{scope.account_id}'"
+        )
+
+
+class LifecyclePolicyNotFound(EcrError):
+    def __init__(self, scope: RegistryScope, name: str) -> None:
+        # Reasoned: worded as RepositoryPolicyNotFound is.
+        super().__init__(
+            f"Lifecycle policy does not exist for the repository with name '{name}' in the registry with id "
             f"'{scope.account_id}'"
         )
 

@@ -8,8 +8,8 @@ where an operation takes it, picks another account's registry in the caller's re
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any, Protocol
 
 from botocore.model import ServiceModel
 
@@ -49,6 +49,7 @@ ERROR_SHAPES: dict[type[Exception], str] = {
     errors.RepositoryNotEmpty: "RepositoryNotEmptyException",
     errors.RepositoryPolicyNotFound: "RepositoryPolicyNotFoundException",
     errors.RegistryPolicyNotFound: "RegistryPolicyNotFoundException",
+    errors.LifecyclePolicyNotFound: "LifecyclePolicyNotFoundException",
     errors.ImageNotFound: "ImageNotFoundException",
     errors.ImageAlreadyExists: "ImageAlreadyExistsException",
     errors.ImageTagAlreadyExists: "ImageTagAlreadyExistsException",
@@ -93,10 +94,21 @@ class EcrOperationTable(OperationTable[CallContext]):
         return reply
 
 
-def ecr_operations(model: ServiceModel, operations: EcrOperations) -> OperationTable[CallContext]:
-    table = EcrOperationTable(model, ERROR_SHAPES)
-    for name, handler in operations.handlers().items():
-        table.register(name, handler)
+class EcrExtension(Protocol):
+    """More of ECR's operations, in a module of their own, with the errors they add to the table."""
+
+    def handlers(self) -> Mapping[str, Handler]: ...
+
+    def error_shapes(self) -> Mapping[type[Exception], str]: ...
+
+
+def ecr_operations(
+    model: ServiceModel, operations: EcrOperations, extensions: Sequence[EcrExtension] = ()
+) -> OperationTable[CallContext]:
+    table = EcrOperationTable(model, ERROR_SHAPES | {k: v for e in extensions for k, v in e.error_shapes().items()})
+    for handlers in (operations.handlers(), *(extension.handlers() for extension in extensions)):
+        for name, handler in handlers.items():
+            table.register(name, handler)
     return table
 
 
@@ -362,6 +374,13 @@ class EcrOperations:
     async def _resource(self, params: Params, context: CallContext, operation: str) -> None:
         scope, name = repository_of_arn(params["resourceArn"])
         await self._authorize(context, operation, scope, name)
+
+    async def authorize(
+        self, context: CallContext, operation: str, scope: RegistryScope | None, repository: str | None
+    ) -> None:
+        """Raises AccessDenied unless `ecr:<operation>` is allowed: on `*` without a scope, on the scope's
+        `repository/*` without a repository, else on the repository (its policy as the resource policy)."""
+        await self._authorize(context, operation, scope, repository)
 
     async def _authorize(
         self, context: CallContext, operation: str, scope: RegistryScope | None, repository: str | None

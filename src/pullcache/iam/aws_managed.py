@@ -4,6 +4,9 @@ Each is AWS's current default version, with the id, dates, path and description 
 GetPolicy and GetPolicyVersion as AWS answers them; the documents as the AWS managed policy reference shows them).
 Accounts attach them by ARN; their attachment counts are per account and counted by the store. Only the default
 version is known: ListPolicyVersions of one of these shows that version alone.
+
+Policies under SERVICE_ROLE_POLICY_PATH belong to service-linked roles: IAM attaches them to those roles only
+(permissions.py refuses attaching them to anything else).
 """
 
 from __future__ import annotations
@@ -17,6 +20,9 @@ from typing import Any
 from pullcache.iam.arns import AWS_MANAGED_ACCOUNT, ROOT_PATH, policy_arn
 from pullcache.iam.model import ManagedPolicy, PolicyVersion
 
+SERVICE_ROLE_POLICY_PATH = "/aws-service-role/"
+ECR_PULL_THROUGH_CACHE_POLICY_ARN = "arn:aws:iam::aws:policy/aws-service-role/AWSECRPullThroughCache_ServiceRolePolicy"
+
 
 @dataclass(frozen=True, slots=True)
 class AwsManagedPolicy:
@@ -28,6 +34,11 @@ class AwsManagedPolicy:
         return self.policy.arn
 
 
+def is_service_role_policy(policy: ManagedPolicy) -> bool:
+    """Whether `policy` is an AWS managed policy that only a service-linked role may have."""
+    return policy.account is None and policy.path.startswith(SERVICE_ROLE_POLICY_PATH)
+
+
 def _entry(
     name: str,
     policy_id: str,
@@ -36,14 +47,15 @@ def _entry(
     updated: datetime,
     version_id: str,
     statements: Sequence[Mapping[str, Any]],
+    path: str = ROOT_PATH,
 ) -> AwsManagedPolicy:
     document = json.dumps({"Version": "2012-10-17", "Statement": list(statements)}, indent=4)
     policy = ManagedPolicy(
         policy_id=policy_id,
         account=None,
         name=name,
-        path=ROOT_PATH,
-        arn=policy_arn(AWS_MANAGED_ACCOUNT, ROOT_PATH, name),
+        path=path,
+        arn=policy_arn(AWS_MANAGED_ACCOUNT, path, name),
         default_version_id=version_id,
         created_at=created,
         updated_at=updated,
@@ -186,6 +198,33 @@ AWS_MANAGED_POLICIES: tuple[AwsManagedPolicy, ...] = (
                 "Resource": "*",
             }
         ],
+    ),
+    # The service-linked role policy of ECR's pull through cache, at its first version (v1, 2021-11-26T21:51:09Z,
+    # the document of ECR's service-linked role page, action for action). AWS has since added versions (v3 is its
+    # default since 2025-03-06); pullcache keeps v1, whose UpdateDate is therefore its creation time. The policy
+    # id is reasoned: AWS's was not found in public sources, so this one is pullcache's own in IAM's format.
+    _entry(
+        "AWSECRPullThroughCache_ServiceRolePolicy",
+        "ANPAZKAPJZG4LXQ2VN7EB",
+        "Enables access to AWS services and resources used or managed by AWS ECR pull through cache",
+        _at("2021-11-26T21:51:09"),
+        _at("2021-11-26T21:51:09"),
+        "v1",
+        [
+            {
+                "Effect": "Allow",
+                "Action": [
+                    "ecr:GetAuthorizationToken",
+                    "ecr:BatchCheckLayerAvailability",
+                    "ecr:InitiateLayerUpload",
+                    "ecr:UploadLayerPart",
+                    "ecr:CompleteLayerUpload",
+                    "ecr:PutImage",
+                ],
+                "Resource": "*",
+            }
+        ],
+        path=SERVICE_ROLE_POLICY_PATH,
     ),
 )
 

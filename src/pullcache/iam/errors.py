@@ -7,11 +7,14 @@ IamError
 │   ├── PolicyNotFound                                 "Policy arn:... was not found."
 │   ├── PolicyNotAttachable                            "Policy arn:... does not exist or is not attachable."
 │   ├── PolicyVersionNotFound                          "Policy arn:... version v9 does not exist or is not ..."
-│   └── AccessKeyNotFound                              "The Access Key with id AKIA... cannot be found."
+│   ├── AccessKeyNotFound                              "The Access Key with id AKIA... cannot be found."
+│   └── DeletionTaskNotFound                           "The deletion task with id task/... cannot be found."
 ├── EntityAlreadyExists                                "User with name x already exists." / "A policy called ..."
 ├── DeleteConflict                                     "Cannot delete entity, must delete access keys first."
 ├── LimitExceeded                                      "Cannot exceed quota for AccessKeysPerUser: 2"
 ├── InvalidInput                                       "Duplicate tag keys found. ..."
+├── UnmodifiableEntity                                 "Cannot perform the operation on the protected role ..."
+├── ServiceRolePolicyNotAttachable                     "Cannot attach a Service Role Policy to a Customer Role."
 └── IamValidationError                                 "Invalid ARN:  Could not be parsed!"
 
 Malformed policy documents raise pullcache.iam.policy.MalformedPolicyDocument. The IAM edge maps these classes
@@ -97,6 +100,13 @@ class AccessKeyNotFound(NoSuchEntity):
         self.access_key_id = access_key_id
 
 
+class DeletionTaskNotFound(NoSuchEntity):
+    def __init__(self, task_id: str) -> None:
+        # Reasoned: IAM's wording for this case was not found; it follows IAM's other NoSuchEntity messages.
+        super().__init__(f"The deletion task with id {task_id} cannot be found.")
+        self.task_id = task_id
+
+
 class EntityAlreadyExists(IamError):
     @classmethod
     def named(cls, kind: EntityKind, name: str) -> EntityAlreadyExists:
@@ -145,6 +155,27 @@ class InvalidInput(IamError):
 
 
 DUPLICATE_TAG_KEYS = "Duplicate tag keys found. Please note that Tag keys are case insensitive."
+SERVICE_ROLE_PATH_RESERVED = "Path prefix '/aws-service-role/' can only be used for AWS Service linked Roles"
+
+
+class UnmodifiableEntity(IamError):
+    """A change to a service-linked role that only its service may make."""
+
+    def __init__(self, role_name: str) -> None:
+        super().__init__(
+            f"Cannot perform the operation on the protected role '{role_name}' - this role is only modifiable by AWS"
+        )
+        self.role_name = role_name
+
+
+class ServiceRolePolicyNotAttachable(IamError):
+    """A service-linked role's policy (path /aws-service-role/) attached to anything but its role.
+
+    IAM's text for a role is sourced; for users and groups it is reasoned the same way."""
+
+    def __init__(self, kind: EntityKind) -> None:
+        super().__init__(f"Cannot attach a Service Role Policy to a Customer {kind.capitalize()}.")
+        self.kind = kind
 
 
 class IamValidationError(IamError):

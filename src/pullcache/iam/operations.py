@@ -1,6 +1,8 @@
 """The IAM operations pullcache answers (Query protocol), and the one table from IAM's errors to the wire.
 
-    table = iam_operations(models.get("iam"), IamService.over(store), authorizer)
+    table = iam_operations(models.get("iam"), IamService.over(store), authorizer, service_linked_roles)
+
+The service-linked role operations are served when `service_linked_roles` is given (app.py gives it).
 
 Domain errors map to the model's error shapes (NoSuchEntity 404, EntityAlreadyExists 409, ...). Two errors IAM
 sends have no shape in the model: AccessDenied (403), when the Authorizer refuses the caller, and ValidationError
@@ -22,16 +24,20 @@ from pullcache.iam.errors import (
     InvalidInput,
     LimitExceeded,
     NoSuchEntity,
+    ServiceRolePolicyNotAttachable,
+    UnmodifiableEntity,
 )
 from pullcache.iam.operations_account import AccountOperations
 from pullcache.iam.operations_groups import GroupOperations
 from pullcache.iam.operations_permissions import PermissionOperations
 from pullcache.iam.operations_policies import PolicyOperations
 from pullcache.iam.operations_roles import RoleOperations
+from pullcache.iam.operations_service_linked_roles import ServiceLinkedRoleOperations
 from pullcache.iam.operations_simulation import SimulationOperations
 from pullcache.iam.operations_users import UserOperations
 from pullcache.iam.policy import MalformedPolicyDocument
 from pullcache.iam.service import IamService
+from pullcache.iam.service_linked_roles import ServiceLinkedRoleService
 
 IAM_ERRORS: dict[type[Exception], str] = {
     NoSuchEntity: "NoSuchEntityException",
@@ -40,6 +46,8 @@ IAM_ERRORS: dict[type[Exception], str] = {
     LimitExceeded: "LimitExceededException",
     InvalidInput: "InvalidInputException",
     MalformedPolicyDocument: "MalformedPolicyDocumentException",
+    UnmodifiableEntity: "UnmodifiableEntityException",
+    ServiceRolePolicyNotAttachable: "PolicyNotAttachableException",
 }
 
 # Errors IAM sends that its model has no shape for: (status, code); the message is the exception's.
@@ -49,9 +57,16 @@ IAM_COMMON_ERRORS: dict[type[Exception], tuple[int, str]] = {
 }
 
 
-def iam_operations(model: ServiceModel, service: IamService, authorizer: Authorizer) -> OperationTable[CallContext]:
+def iam_operations(
+    model: ServiceModel,
+    service: IamService,
+    authorizer: Authorizer,
+    service_linked_roles: ServiceLinkedRoleService | None = None,
+) -> OperationTable[CallContext]:
     table = OperationTable[CallContext](model, errors=IAM_ERRORS, common_errors=IAM_COMMON_ERRORS)
     access = IamAccess(authorizer)
+    if service_linked_roles is not None:
+        ServiceLinkedRoleOperations(service, service_linked_roles, access).register(table)
     for operations in (
         UserOperations(service, access),
         GroupOperations(service, access),

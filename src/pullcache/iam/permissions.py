@@ -3,6 +3,9 @@ roles) a permissions boundary.
 
 An entity has at most ten attached managed policies; its inline policies together stay within IAM's size quota
 (see documents.py). Attaching what is attached, or detaching a boundary that is not set, changes nothing.
+
+A service-linked role's policies are its service's: every change to them raises UnmodifiableEntity. The policies
+of service-linked roles (AWS managed, under /aws-service-role/) attach to nothing else.
 """
 
 from __future__ import annotations
@@ -10,12 +13,21 @@ from __future__ import annotations
 from dataclasses import replace
 
 from pullcache.iam.arns import ROOT_PATH, parse_policy_arn
+from pullcache.iam.aws_managed import is_service_role_policy
 from pullcache.iam.documents import check_inline_policy
-from pullcache.iam.errors import EntityKind, InlinePolicyNotFound, LimitExceeded, PolicyNotAttachable, PolicyNotFound
+from pullcache.iam.errors import (
+    EntityKind,
+    InlinePolicyNotFound,
+    LimitExceeded,
+    PolicyNotAttachable,
+    PolicyNotFound,
+    ServiceRolePolicyNotAttachable,
+)
 from pullcache.iam.lookups import get_entity, get_managed_policy, get_role, get_user
 from pullcache.iam.model import AttachedPolicy, Clock, EntityRef, InlinePolicy, utc_now
 from pullcache.iam.pagination import Page, paginate
-from pullcache.iam.ports import IamStore
+from pullcache.iam.ports import IamSession, IamStore
+from pullcache.iam.roles import check_modifiable
 
 MAX_ATTACHED_POLICIES = 10
 _ATTACHED_QUOTA = {
@@ -33,11 +45,13 @@ class PermissionService:
     # -- attached managed policies ----------------------------------------------------------------------------
 
     async def attach_policy(self, account: str, kind: EntityKind, entity_name: str, arn: str) -> None:
-        """Raises UserNotFound/GroupNotFound/RoleNotFound, IamValidationError, PolicyNotAttachable or
-        LimitExceeded."""
+        """Raises UserNotFound/GroupNotFound/RoleNotFound, UnmodifiableEntity, IamValidationError,
+        PolicyNotAttachable, ServiceRolePolicyNotAttachable or LimitExceeded."""
         async with self._store.writing() as session:
-            entity = await get_entity(session, kind, account, entity_name)
-            await get_managed_policy(session, account, arn, PolicyNotAttachable)
+            entity = await _modifiable_entity(session, kind, account, entity_name)
+            policy = await get_managed_policy(session, account, arn, PolicyNotAttachable)
+            if is_service_role_policy(policy):
+                raise ServiceRolePolicyNotAttachable(kind)
             attached = await session.list_attached_policy_arns(entity.entity_id)
             if arn in attached:
                 return
@@ -46,11 +60,11 @@ class PermissionService:
             await session.attach_policy(entity, arn, self._clock())
 
     async def detach_policy(self, account: str, kind: EntityKind, entity_name: str, arn: str) -> None:
-        """Raises UserNotFound/GroupNotFound/RoleNotFound, IamValidationError, or PolicyNotFound when the
-        policy is not attached."""
+        """Raises UserNotFound/GroupNotFound/RoleNotFound, UnmodifiableEntity, IamValidationError, or
+        PolicyNotFound when the policy is not attached."""
         parse_policy_arn(arn)  # refuses text that is no ARN
         async with self._store.writing() as session:
-            entity = await get_entity(session, kind, account, entity_name)
+            entity = await _modifiable_entity(session, kind, account, entity_name)
             if not await session.detach_policy(entity.entity_id, arn):
                 raise PolicyNotFound(arn)
 
@@ -78,10 +92,10 @@ class PermissionService:
     async def put_inline_policy(
         self, account: str, kind: EntityKind, entity_name: str, policy_name: str, document: str
     ) -> None:
-        """Create or replace. Raises UserNotFound/GroupNotFound/RoleNotFound, MalformedPolicyDocument or
-        LimitExceeded."""
+        """Create or replace. Raises UserNotFound/GroupNotFound/RoleNotFound, UnmodifiableEntity,
+        MalformedPolicyDocument or LimitExceeded."""
         async with self._store.writing() as session:
-            entity = await get_entity(session, kind, account, entity_name)
+            entity = await _modifiable_entity(session, kind, account, entity_name)
             others = [p.document for p in await session.list_inline_policies(entity.entity_id) if p.name != policy_name]
             check_inline_policy(document, kind, entity.name, others)
             await session.put_inline_policy(entity, InlinePolicy(policy_name, document))
@@ -99,9 +113,9 @@ class PermissionService:
         return entity, found
 
     async def delete_inline_policy(self, account: str, kind: EntityKind, entity_name: str, policy_name: str) -> None:
-        """Raises UserNotFound/GroupNotFound/RoleNotFound or InlinePolicyNotFound."""
+        """Raises UserNotFound/GroupNotFound/RoleNotFound, UnmodifiableEntity or InlinePolicyNotFound."""
         async with self._store.writing() as session:
-            entity = await get_entity(session, kind, account, entity_name)
+            entity = await _modifiable_entity(session, kind, account, entity_name)
             if not await session.delete_inline_policy(entity.entity_id, policy_name):
                 raise InlinePolicyNotFound(kind, policy_name)
 
@@ -117,11 +131,12 @@ class PermissionService:
     # -- permissions boundaries -------------------------------------------------------------------------------
 
     async def put_permissions_boundary(self, account: str, kind: EntityKind, entity_name: str, arn: str) -> None:
-        """`kind` is USER or ROLE. Raises UserNotFound/RoleNotFound, IamValidationError or PolicyNotAttachable."""
+        """`kind` is USER or ROLE. Raises UserNotFound/RoleNotFound, UnmodifiableEntity, IamValidationError or
+        PolicyNotAttachable."""
         await self._set_boundary(account, kind, entity_name, arn)
 
     async def delete_permissions_boundary(self, account: str, kind: EntityKind, entity_name: str) -> None:
-        """Raises UserNotFound/RoleNotFound."""
+        """Raises UserNotFound/RoleNotFound or UnmodifiableEntity."""
         await self._set_boundary(account, kind, entity_name, None)
 
     async def _set_boundary(self, account: str, kind: EntityKind, entity_name: str, arn: str | None) -> None:
@@ -133,6 +148,16 @@ class PermissionService:
                 await session.update_user(replace(user, permissions_boundary_arn=arn))
             else:
                 role = await get_role(session, account, entity_name)
+                check_modifiable(role.path, role.name)
                 if arn is not None:
                     await get_managed_policy(session, account, arn, PolicyNotAttachable)
                 await session.update_role(replace(role, permissions_boundary_arn=arn))
+
+
+async def _modifiable_entity(session: IamSession, kind: EntityKind, account: str, name: str) -> EntityRef:
+    """The entity whose policies a caller changes; raises its NotFound, or UnmodifiableEntity for a
+    service-linked role."""
+    entity = await get_entity(session, kind, account, name)
+    if kind is EntityKind.ROLE:
+        check_modifiable(entity.path, entity.name)
+    return entity

@@ -1,4 +1,9 @@
-"""IAM roles: their trust policies, descriptions, session limits and tags."""
+"""IAM roles: their trust policies, descriptions, session limits and tags.
+
+Roles under SERVICE_LINKED_PATH are service-linked: only CreateServiceLinkedRole makes them (CreateRole refuses
+the path), and only their service changes them. Of what an account may do to one, only its description and its
+tags change: every other change raises UnmodifiableEntity, and its name and path never change.
+"""
 
 from __future__ import annotations
 
@@ -10,16 +15,32 @@ from pullcache.iam.documents import check_trust_policy
 from pullcache.iam.errors import (
     MUST_DELETE_POLICIES,
     MUST_DETACH_POLICIES,
+    SERVICE_ROLE_PATH_RESERVED,
     DeleteConflict,
     EntityAlreadyExists,
     EntityKind,
+    InvalidInput,
     PolicyNotAttachable,
+    UnmodifiableEntity,
 )
 from pullcache.iam.lookups import get_managed_policy, get_role
 from pullcache.iam.model import DEFAULT_MAX_SESSION_DURATION, Clock, Role, Tag, name_key, utc_now
 from pullcache.iam.pagination import Page, paginate
 from pullcache.iam.ports import IamStore
 from pullcache.iam.tags import check_new_tags, merged_tags, without_tags
+
+SERVICE_LINKED_PATH = "/aws-service-role/"
+
+
+def is_service_linked(path: str) -> bool:
+    """Whether a role at `path` is service-linked."""
+    return path.startswith(SERVICE_LINKED_PATH)
+
+
+def check_modifiable(path: str, name: str) -> None:
+    """Raises UnmodifiableEntity for the service-linked role `name` (at `path`)."""
+    if is_service_linked(path):
+        raise UnmodifiableEntity(name)
 
 
 class RoleService:
@@ -38,8 +59,10 @@ class RoleService:
         permissions_boundary: str | None = None,
         tags: Sequence[Tag] = (),
     ) -> Role:
-        """Raises MalformedPolicyDocument, LimitExceeded, InvalidInput, EntityAlreadyExists, PolicyNotAttachable
-        or IamValidationError."""
+        """Raises MalformedPolicyDocument, LimitExceeded, InvalidInput (a service-linked role's path, or duplicate
+        tag keys), EntityAlreadyExists, PolicyNotAttachable or IamValidationError."""
+        if is_service_linked(path):
+            raise InvalidInput(SERVICE_ROLE_PATH_RESERVED)
         check_trust_policy(assume_role_policy)
         check_new_tags(tags)
         async with self._store.writing() as session:
@@ -81,9 +104,12 @@ class RoleService:
     async def update_role(
         self, account: str, name: str, description: str | None = None, max_session_duration: int | None = None
     ) -> Role:
-        """Change what is given; returns the role as it is now. Raises RoleNotFound."""
+        """Change what is given; returns the role as it is now. Raises RoleNotFound, or UnmodifiableEntity for a
+        session limit of a service-linked role (its description may change)."""
         async with self._store.writing() as session:
             role = await get_role(session, account, name)
+            if max_session_duration is not None:
+                check_modifiable(role.path, role.name)
             if description is not None:
                 role = replace(role, description=description)
             if max_session_duration is not None:
@@ -92,16 +118,19 @@ class RoleService:
             return replace(role, tags=tuple(await session.list_tags(role.role_id)))
 
     async def update_assume_role_policy(self, account: str, name: str, document: str) -> None:
-        """Raises MalformedPolicyDocument, LimitExceeded or RoleNotFound."""
+        """Raises MalformedPolicyDocument, LimitExceeded, RoleNotFound or UnmodifiableEntity."""
         check_trust_policy(document)
         async with self._store.writing() as session:
             role = await get_role(session, account, name)
+            check_modifiable(role.path, role.name)
             await session.update_role(replace(role, assume_role_policy=document))
 
     async def delete_role(self, account: str, name: str) -> None:
-        """Raises RoleNotFound, or DeleteConflict while the role has policies."""
+        """Raises RoleNotFound, UnmodifiableEntity (a service-linked role: DeleteServiceLinkedRole deletes those),
+        or DeleteConflict while the role has policies."""
         async with self._store.writing() as session:
             role = await get_role(session, account, name)
+            check_modifiable(role.path, role.name)
             if await session.list_inline_policies(role.role_id):
                 raise DeleteConflict(MUST_DELETE_POLICIES)
             if await session.list_attached_policy_arns(role.role_id):

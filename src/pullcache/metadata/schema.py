@@ -91,6 +91,8 @@ tags = sa.Table(
     sa.Column("name", sa.String(128), primary_key=True),
     sa.Column("digest", sa.String(200), nullable=False),
     sa.Column("updated_at", UtcDateTime, nullable=False),
+    # When the upstream of a pull-through repository was last asked what the tag names (revision 0007).
+    sa.Column("checked_at", UtcDateTime, nullable=True),
     sa.Index("ix_tags_digest", "repository_id", "digest"),
 )
 
@@ -336,4 +338,81 @@ secret_versions = sa.Table(
     sa.Column("sealed", sa.LargeBinary, nullable=False),
     sa.Column("stages", sa.JSON, nullable=False),
     sa.Column("created_at", UtcDateTime, nullable=False),
+)
+
+# -- The pull-through cache and the service-linked role (revision 0007) ----------------------------------------
+# A rule per (account, region, prefix). upstream_registry is ECR's kind (quay, docker-hub, ...), NULL for any other
+# OCI registry; tag_ttl_seconds: how long a cached tag is served before the upstream is asked again.
+pull_through_rules = sa.Table(
+    "pull_through_rules",
+    metadata,
+    sa.Column("account_id", sa.String(12), primary_key=True),
+    sa.Column("region", sa.String(32), primary_key=True),
+    sa.Column("prefix", sa.String(256), primary_key=True),
+    sa.Column("upstream_url", sa.String(2048), nullable=False),
+    sa.Column("upstream_registry", sa.String(64), nullable=True),
+    sa.Column("credential_arn", sa.String(2048), nullable=True),
+    sa.Column("custom_role_arn", sa.String(2048), nullable=True),
+    sa.Column("upstream_repository_prefix", sa.String(256), nullable=True),
+    sa.Column("tag_ttl_seconds", sa.Integer, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+)
+
+# Imports running now, as the service-linked role: while one is, the role is in use and cannot be deleted.
+pull_through_imports = sa.Table(
+    "pull_through_imports",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("account_id", sa.String(12), nullable=False),
+    sa.Column("region", sa.String(32), nullable=False),
+    sa.Column("repository", sa.String(255), nullable=False),
+    sa.Column("started_at", UtcDateTime, nullable=False),
+    sa.Index("ix_pull_through_imports_account", "account_id", "started_at"),
+)
+
+# Repository creation templates: what a repository created on the fly gets. applied_for: JSON list
+# (PULL_THROUGH_CACHE, REPLICATION, CREATE_ON_PUSH); resource_tags: JSON list of [key, value].
+repository_creation_templates = sa.Table(
+    "repository_creation_templates",
+    metadata,
+    sa.Column("account_id", sa.String(12), primary_key=True),
+    sa.Column("region", sa.String(32), primary_key=True),
+    sa.Column("prefix", sa.String(256), primary_key=True),
+    sa.Column("description", sa.String(256), nullable=True),
+    sa.Column("encryption_type", sa.String(16), nullable=False),
+    sa.Column("kms_key", sa.String(2048), nullable=True),
+    sa.Column("resource_tags", sa.JSON, nullable=True),
+    sa.Column("tag_mutability", sa.String(32), nullable=False),
+    sa.Column("tag_mutability_filters", sa.JSON, nullable=True),
+    sa.Column("repository_policy", sa.Text, nullable=True),
+    sa.Column("lifecycle_policy", sa.Text, nullable=True),
+    sa.Column("applied_for", sa.JSON, nullable=False),
+    sa.Column("custom_role_arn", sa.String(2048), nullable=True),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+)
+
+# Lifecycle policies of repositories (the text as it was set).
+lifecycle_policies = sa.Table(
+    "lifecycle_policies",
+    metadata,
+    sa.Column("repository_id", sa.Integer, sa.ForeignKey("repositories.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("policy", sa.Text, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+)
+
+# DeleteServiceLinkedRole's tasks. status: NOT_STARTED, IN_PROGRESS, SUCCEEDED, FAILED; usage: JSON list of
+# {"region": ..., "resources": [...]} when it failed because the role is in use.
+iam_role_deletion_tasks = sa.Table(
+    "iam_role_deletion_tasks",
+    metadata,
+    sa.Column("id", sa.String(1024), primary_key=True),
+    sa.Column("account_id", sa.String(12), sa.ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("role_name", sa.String(64), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("reason", sa.Text, nullable=True),
+    sa.Column("usage", sa.JSON, nullable=True),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
 )

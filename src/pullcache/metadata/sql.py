@@ -6,6 +6,7 @@ Every repository is looked up by its scope and name: (account_id, region, name) 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -200,7 +201,7 @@ class SqlMetadataStore:
             )
         else:
             query = (
-                sa.select(*MANIFEST_COLUMNS)
+                sa.select(*MANIFEST_COLUMNS, tags.c.checked_at)
                 .select_from(
                     tags.join(repositories).join(
                         manifests,
@@ -214,7 +215,18 @@ class SqlMetadataStore:
             )
         async with self._reader.connect() as connection:
             row = (await connection.execute(query)).first()
-        return None if row is None else manifest_record(row)
+        if row is None:
+            return None
+        record = manifest_record(row)
+        return record if isinstance(reference, Digest) else replace(record, tag_checked_at=row.checked_at)
+
+    async def mark_tag_checked(self, scope: RegistryScope, repository: str, tag: str, at: datetime) -> None:
+        async with self._writer.begin() as connection:
+            await connection.execute(
+                sa.update(tags)
+                .where(tags.c.repository_id == repository_id_of(scope, repository), tags.c.name == tag)
+                .values(checked_at=at)
+            )
 
     async def record_pull(self, scope: RegistryScope, repository: str, digest: Digest, at: datetime) -> None:
         async with self._writer.begin() as connection:

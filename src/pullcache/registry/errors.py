@@ -7,7 +7,9 @@ RegistryError
 ├── ManifestInvalid, ManifestBlobUnknown, ManifestTooLarge             (a manifest is refused)
 ├── TagImmutable                                                        (a tag may not move to another image)
 ├── Unauthorized                                                        (no valid credentials, and they are needed)
-└── Denied                                                              (the caller may not do this)
+├── Denied                                                              (the caller may not do this)
+├── Unavailable                                                         (content is elsewhere, and it cannot be had)
+└── BlobFillFailed                                                      (a blob fetched while served was not right)
 """
 
 from __future__ import annotations
@@ -118,3 +120,15 @@ class Unauthorized(RegistryError):
 
 class Denied(RegistryError):
     pass
+
+
+class Unavailable(RegistryError):
+    """The content lives upstream and the upstream cannot give it now (down, overloaded, or answering nonsense)."""
+
+
+class BlobFillFailed(RegistryError):
+    """A blob being fetched from upstream while it was served failed (its digest did not match, the upstream
+    went away): a response already under way must be cut off."""
+
+    def __init__(self, digest: str, reason: str) -> None:
+        super().__init__(f"fetching blob {digest} from upstream failed: {reason}", {"digest": digest})

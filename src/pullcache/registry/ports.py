@@ -5,7 +5,7 @@ Adapters (storage/, metadata/) implement these; the service never imports an ada
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -59,6 +59,11 @@ class BlobStore(Protocol):
         """Discard an upload; idempotent."""
         ...
 
+    async def find_staged(self, upload_id: str) -> LocalBlob | None:
+        """The bytes staged so far as a file that grows while the upload does (its inode becomes the blob's on
+        commit), or None when there is no such upload."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class ManifestRecord:
@@ -71,6 +76,8 @@ class ManifestRecord:
     # Facts about the copy in one repository, set by the store, not part of the manifest's value.
     pushed_at: datetime | None = field(default=None, compare=False)  # when the repository first stored it
     pulled_at: datetime | None = field(default=None, compare=False)  # the last pull recorded (see record_pull)
+    # Found by tag: when the upstream of a pull-through repository was last asked what the tag names.
+    tag_checked_at: datetime | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +148,10 @@ class MetadataStore(Protocol):
         """The manifest by digest, or by tag when `reference` is a str."""
         ...
 
+    async def mark_tag_checked(self, scope: RegistryScope, repository: str, tag: str, at: datetime) -> None:
+        """Remember `at` as the last time the upstream confirmed what `tag` names."""
+        ...
+
     async def record_pull(self, scope: RegistryScope, repository: str, digest: Digest, at: datetime) -> None:
         """Remember `at` as the manifest's last pull; nothing happens when it no longer exists."""
         ...
@@ -171,4 +182,52 @@ class MetadataStore(Protocol):
 
     async def list_uploads_started_before(self, cutoff: datetime) -> Sequence[str]:
         """Ids of the upload sessions started before `cutoff`."""
+        ...
+
+
+# -- content from elsewhere: the pull-through cache -----------------------------------------------------------
+
+
+class PullRequester(Protocol):
+    """Who pulls, asked before content is imported into a repository on their behalf."""
+
+    async def authorize_import(self, repository: str, repository_exists: bool) -> None:
+        """Raise Unauthorized or Denied unless the caller may have upstream content imported into `repository`
+        (and, when it does not exist yet, the repository created)."""
+        ...
+
+
+class GrowingBlob(Protocol):
+    """A blob being fetched right now: served while it arrives, its last bytes only once it is verified."""
+
+    @property
+    def size(self) -> int: ...
+
+    def chunks(self, start: int, length: int) -> AsyncIterator[bytes]:
+        """The bytes `start` to `start + length` as they arrive. Raises BlobFillFailed when the fill fails (the
+        client must then be cut off: part of the body is on the wire)."""
+        ...
+
+
+class ContentSource(Protocol):
+    """Where a repository's content comes from when the registry does not hold it (or holds a tag that may be
+    stale): the narrow interface the pull-through cache implements. A source that does not cover a repository
+    returns what it was given."""
+
+    async def find_manifest(
+        self,
+        scope: RegistryScope,
+        repository: str,
+        reference: Digest | str,
+        cached: ManifestRecord | None,
+        requester: PullRequester,
+    ) -> ManifestRecord | None:
+        """The manifest to serve for `reference`: `cached`, a fresher one, or one imported now; None when there
+        is none. Raises Denied, Unauthorized, or UpstreamUnavailable when nothing can be served."""
+        ...
+
+    async def find_blob(
+        self, scope: RegistryScope, repository: str, digest: Digest, requester: PullRequester
+    ) -> LocalBlob | GrowingBlob | None:
+        """The blob, fetched into the registry if the repository is a cached one; None when it is not there."""
         ...

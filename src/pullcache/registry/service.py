@@ -27,7 +27,16 @@ from pullcache.registry.errors import (
     TagInvalid,
 )
 from pullcache.registry.manifests import Descriptor, parse_manifest
-from pullcache.registry.ports import BlobStore, LocalBlob, ManifestRecord, MetadataStore, UploadRecord
+from pullcache.registry.ports import (
+    BlobStore,
+    ContentSource,
+    GrowingBlob,
+    LocalBlob,
+    ManifestRecord,
+    MetadataStore,
+    PullRequester,
+    UploadRecord,
+)
 
 DEFAULT_MAX_MANIFEST_BYTES = 4 * 1024 * 1024
 # A pull is recorded at most this often per image: ECR refreshes lastRecordedPullTime "at least once every 24
@@ -66,20 +75,30 @@ class RegistryService:
         blobs: BlobStore,
         metadata: MetadataStore,
         max_manifest_bytes: int = DEFAULT_MAX_MANIFEST_BYTES,
+        source: ContentSource | None = None,
     ) -> None:
+        """`source`: where pulls of content the registry lacks go (the pull-through cache), if anywhere."""
         self._blobs = blobs
         self._metadata = metadata
         self.max_manifest_bytes = max_manifest_bytes
+        self._source = source
 
     # -- blobs ---------------------------------------------------------------------------------------------
 
-    async def get_blob(self, scope: RegistryScope, repository: str, digest_text: str) -> tuple[Digest, LocalBlob]:
-        """Raises NameInvalid, DigestInvalid, BlobUnknown."""
+    async def get_blob(
+        self, scope: RegistryScope, repository: str, digest_text: str, requester: PullRequester | None = None
+    ) -> tuple[Digest, LocalBlob | GrowingBlob]:
+        """The blob; one the repository lacks comes from the content source when there is one and a requester.
+
+        Raises NameInvalid, DigestInvalid, BlobUnknown (and the source's errors).
+        """
         _check_name(repository)
         digest = _parse_digest(digest_text)
-        if await self._metadata.find_blob_size(scope, repository, digest) is None:
-            raise BlobUnknown(str(digest))
-        blob = await self._blobs.open_blob(digest)
+        blob: LocalBlob | GrowingBlob | None = None
+        if await self._metadata.find_blob_size(scope, repository, digest) is not None:
+            blob = await self._blobs.open_blob(digest)
+        if blob is None and self._source is not None and requester is not None:
+            blob = await self._source.find_blob(scope, repository, digest, requester)
         if blob is None:
             raise BlobUnknown(str(digest))
         return digest, blob
@@ -226,17 +245,26 @@ class RegistryService:
     # -- manifests -----------------------------------------------------------------------------------------
 
     async def get_manifest(
-        self, scope: RegistryScope, repository: str, reference: str, *, pull: bool = False
+        self,
+        scope: RegistryScope,
+        repository: str,
+        reference: str,
+        *,
+        pull: bool = False,
+        requester: PullRequester | None = None,
     ) -> ManifestRecord:
-        """The manifest by tag or digest; `pull` records the read as a pull of the image.
+        """The manifest by tag or digest; `pull` records the read as a pull of the image. With a `requester`,
+        the content source (if any) may refresh a cached tag or import what the repository lacks.
 
-        Raises NameInvalid, DigestInvalid, ManifestUnknown.
+        Raises NameInvalid, DigestInvalid, ManifestUnknown (and the source's errors).
         """
         _check_name(repository)
         key: Digest | str = _parse_digest(reference) if looks_like_digest(reference) else reference
         if isinstance(key, str) and not is_valid_tag(key):
             raise ManifestUnknown(reference)
         manifest = await self._metadata.find_manifest(scope, repository, key)
+        if self._source is not None and requester is not None:
+            manifest = await self._source.find_manifest(scope, repository, key, manifest, requester)
         if manifest is None:
             raise ManifestUnknown(reference)
         if pull:

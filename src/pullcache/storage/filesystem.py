@@ -114,6 +114,13 @@ class FilesystemBlobStore:
         with contextlib.suppress(FileNotFoundError):
             self._upload_path(upload_id).unlink()
 
+    async def find_staged(self, upload_id: str) -> LocalBlob | None:
+        path = self._upload_path(upload_id)
+        try:
+            return LocalBlob(path, os.stat(path).st_size)
+        except FileNotFoundError:
+            return None
+
     async def _lock_staged(self, upload_id: str, fd: int) -> None:
         """Take the upload's lock, then make sure `fd` still is the staged upload; raises BlobUploadUnknown.
 

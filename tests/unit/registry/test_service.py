@@ -28,7 +28,7 @@ from pullcache.registry.errors import (
     RangeInvalid,
     TagInvalid,
 )
-from pullcache.registry.ports import MetadataStore
+from pullcache.registry.ports import LocalBlob, MetadataStore
 from pullcache.registry.service import BlobMounted, Page, RegistryService, UploadStarted, referrers_index
 from pullcache.storage.filesystem import FilesystemBlobStore
 from tests.oci_documents import (
@@ -76,6 +76,7 @@ async def start(service: RegistryService, repository: str = REPO) -> str:
 async def read(service: RegistryService, repository: str, digest: Digest) -> bytes:
     found, blob = await service.get_blob(SCOPE, repository, str(digest))
     assert found == digest
+    assert isinstance(blob, LocalBlob)  # no content source here: every blob is a local file
     return blob.path.read_bytes()
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import base64
 import binascii
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
@@ -44,6 +44,7 @@ from pullcache.iam.policy import (
     SourcedPolicy,
     parse_policy,
 )
+from pullcache.registry.api.context import scope
 from pullcache.registry.errors import Denied, Unauthorized
 
 log = logging.getLogger(__name__)
@@ -148,6 +149,13 @@ class RegistryAccess:
             raise Unauthorized()
         raise Denied(str(denial))
 
+    async def authorize_service(
+        self, principal: RequestPrincipal, scope: RegistryScope, repository: str | None, actions: Sequence[str]
+    ) -> None:
+        """Raise Denied unless `principal` (a service's role session) may perform every one of `actions` on the
+        repository, or on the registry as a whole when `repository` is None."""
+        await self.authorize(principal, scope, repository, Access(tuple(actions), on_registry=repository is None))
+
     async def allows(
         self,
         principal: RequestPrincipal,
@@ -204,12 +212,39 @@ def _parse(text: str, arn: str) -> SourcedPolicy | None:
         return None
 
 
+# What a pull that imports upstream content needs beyond the pull itself (ECR: "Pull through cache" permissions).
+IMPORT = Access(("ecr:BatchImportUpstreamImage",))
+IMPORT_INTO_NEW = IMPORT.also("ecr:CreateRepository")
+
+
+@dataclass(frozen=True, slots=True)
+class CallerRequester:
+    """The caller of a /v2/ request, as the pull-through cache asks before it imports on their behalf."""
+
+    access: RegistryAccess
+    principal: RequestPrincipal
+    scope: RegistryScope
+    keys: Mapping[str, ContextValue]
+
+    async def authorize_import(self, repository: str, repository_exists: bool) -> None:
+        needed = IMPORT if repository_exists else IMPORT_INTO_NEW
+        await self.access.authorize(self.principal, self.scope, repository, needed, self.keys)
+
+
 REGISTRY_ACCESS = web.AppKey("registry_access", RegistryAccess)
 _PRINCIPAL = "registry_principal"
 
 
 def set_principal(request: web.Request, principal: RequestPrincipal) -> None:
     request[_PRINCIPAL] = principal
+
+
+def requester(request: web.Request) -> CallerRequester | None:
+    """The caller as the pull-through cache sees it; None for a request that carries a download grant instead."""
+    found = request.get(_PRINCIPAL)
+    if not isinstance(found, RequestPrincipal):
+        return None
+    return CallerRequester(request.app[REGISTRY_ACCESS], found, scope(request), condition_keys(request, now()))
 
 
 def principal(request: web.Request) -> RequestPrincipal:

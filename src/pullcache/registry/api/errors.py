@@ -40,6 +40,9 @@ ERROR_TABLE: dict[type[errors.RegistryError], OciError] = {
     errors.Unauthorized: OciError(401, "UNAUTHORIZED"),
     errors.Unsupported: OciError(400, "UNSUPPORTED"),
     errors.Denied: OciError(403, "DENIED"),
+    # CNCF Distribution's code for a proxy whose upstream fails (not in the OCI spec's list).
+    errors.Unavailable: OciError(503, "UNAVAILABLE"),
+    errors.BlobFillFailed: OciError(502, "UNAVAILABLE"),
 }
 UNKNOWN_ERROR = OciError(500, "UNKNOWN")
 DEFAULT_REALM = "pullcache"

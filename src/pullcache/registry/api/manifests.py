@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from pullcache.registry.api.access import requester
 from pullcache.registry.api.context import registry, repository, scope
 from pullcache.registry.errors import ManifestTooLarge
 
@@ -11,7 +12,11 @@ from pullcache.registry.errors import ManifestTooLarge
 async def get_manifest(request: web.Request) -> web.Response:
     # A GET is a pull (ECR's lastRecordedPullTime); a HEAD only asks whether the manifest is there.
     manifest = await registry(request).get_manifest(
-        scope(request), repository(request), request.match_info["reference"], pull=request.method == "GET"
+        scope(request),
+        repository(request),
+        request.match_info["reference"],
+        pull=request.method == "GET",
+        requester=requester(request),
     )
     etag = f'"{manifest.digest}"'
     headers = {"Docker-Content-Digest": str(manifest.digest), "ETag": etag}

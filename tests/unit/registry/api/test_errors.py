@@ -54,6 +54,8 @@ EXPECTED: Final[list[tuple[errors.RegistryError, OciError]]] = [
     (errors.TagImmutable("library/app", "1.0"), OciError(400, "TAG_INVALID")),
     (errors.Unauthorized(), OciError(401, "UNAUTHORIZED")),
     (errors.Denied("read only"), OciError(403, "DENIED")),
+    (errors.Unavailable("upstream down"), OciError(503, "UNAVAILABLE")),
+    (errors.BlobFillFailed("sha256:" + "a" * 64, "digest mismatch"), OciError(502, "UNAVAILABLE")),
 ]
 
 

@@ -1,0 +1,293 @@
+"""Single-flight blob fills: however many clients, in however many worker processes, ask for a blob the cache
+lacks, the upstream is asked for it once, and every one of them is served from the copy being written.
+
+    <fills>/<algorithm>-<hex>.lock    who fills the blob: the process holding an exclusive flock on it. Its
+                                      content is the blob's size once the upstream has answered.
+    the blob store's staged upload    the bytes so far (upload id: a UUID derived from the digest); committed into
+                                      the blob tree - same inode - only when its digest matches
+
+The fill runs in a task this object owns, never in a client's request, so a client hanging up does not abort
+it. Every reader (the one that started the fill included) tails the staged file, and holds back the blob's last
+bytes until the verdict: served whole only once committed, cut off when the fill fails. A fill whose process
+died (kill -9) leaves its lock free and its staged file behind; the next request takes the lock and starts over.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import logging
+import os
+import uuid
+from collections.abc import AsyncGenerator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from pathlib import Path
+
+from pullcache.core.digests import Digest
+from pullcache.pullthrough.ports import UpstreamBlob
+from pullcache.registry.errors import BlobFillFailed, DigestInvalid
+from pullcache.registry.ports import BlobStore, LocalBlob
+
+log = logging.getLogger(__name__)
+
+OpenUpstream = Callable[[], AbstractAsyncContextManager[UpstreamBlob]]
+OnCommit = Callable[[int], Awaitable[None]]
+
+_FILL_NAMESPACE = uuid.UUID("0f1c5a6e-3d4b-4e55-9a7c-2b8e6f1d9c30")
+READ_BYTES = 256 * 1024
+POLL_FIRST = 0.001
+POLL_MAX = 0.02
+# A reader that sees no new byte for this long checks whether the filling process is still alive.
+STALL_CHECK = 0.25
+
+
+def fill_upload_id(digest: Digest) -> str:
+    """The staged upload of a fill: the same id in every process, and a UUID no client upload can collide with."""
+    return str(uuid.uuid5(_FILL_NAMESPACE, str(digest)))
+
+
+class BlobFills:
+    def __init__(self, blobs: BlobStore, directory: Path, *, wait_timeout: float = 300.0) -> None:
+        """`wait_timeout`: how long a reader waits for the upstream to answer another process's fill."""
+        self._blobs = blobs
+        self._directory = directory
+        self._directory.mkdir(parents=True, exist_ok=True)
+        self._wait_timeout = wait_timeout
+        self._leading: dict[Digest, _Lead] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def open(self, digest: Digest, upstream: OpenUpstream, on_commit: OnCommit) -> LocalBlob | Filling:
+        """The committed blob, or a handle on the fill under way (started here if none is).
+
+        Raises what opening the upstream raises when this call started the fill (or found the one it joined
+        failed before its first byte): UpstreamNotFound, UpstreamDenied, UpstreamUnavailable, UpstreamInvalid.
+        """
+        deadline = asyncio.get_running_loop().time() + self._wait_timeout
+        delay = POLL_FIRST
+        while True:
+            committed = await self._blobs.open_blob(digest)
+            if committed is not None:
+                return committed
+            lead = self._leading.get(digest)
+            if lead is None:
+                lead = self._try_lead(digest, upstream, on_commit)
+            if lead is not None:
+                await lead.started  # raises the upstream's error when the fill could not start
+                staged = await self._follow(digest, lead.size)
+                if staged is not None:
+                    return staged
+                committed = await self._blobs.open_blob(digest)
+                if committed is not None:
+                    return committed
+                # Started, then gone without a blob: this process's fill failed. Not again from this request.
+                raise BlobFillFailed(str(digest), "the upstream's content was not right")
+            else:
+                size = self._read_size(digest)
+                if size is not None:
+                    staged = await self._follow(digest, size)
+                    if staged is not None:
+                        return staged
+            if asyncio.get_running_loop().time() > deadline:
+                raise BlobFillFailed(str(digest), "timed out waiting for another process's fill")
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, POLL_MAX)
+
+    async def wait(self, digest: Digest, upstream: OpenUpstream, on_commit: OnCommit) -> None:
+        """Make sure the blob gets committed (a background fill): start or join its fill and wait for the end."""
+        blob = await self.open(digest, upstream, on_commit)
+        if isinstance(blob, Filling):
+            await blob.verdict()
+
+    async def close(self) -> None:
+        """Cancel the fills under way (the server is stopping); their staged bytes are discarded next time."""
+        for task in list(self._tasks):
+            task.cancel()
+        for task in list(self._tasks):
+            with contextlib.suppress(BaseException):
+                await task
+
+    # -- leading --------------------------------------------------------------------------------------------
+
+    def _try_lead(self, digest: Digest, upstream: OpenUpstream, on_commit: OnCommit) -> _Lead | None:
+        lock_fd = _try_lock(self._lock_path(digest))
+        if lock_fd is None:
+            return None
+        lead = _Lead(asyncio.get_running_loop().create_future())
+        self._leading[digest] = lead
+        task = asyncio.create_task(self._fill(digest, lock_fd, lead, upstream, on_commit))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return lead
+
+    async def _fill(
+        self, digest: Digest, lock_fd: int, lead: _Lead, upstream: OpenUpstream, on_commit: OnCommit
+    ) -> None:
+        upload_id = fill_upload_id(digest)
+        try:
+            await self._blobs.abort(upload_id)  # what a dead process left behind
+            await self._blobs.start_upload(upload_id)
+            async with upstream() as source:
+                lead.size = source.size
+                os.pwrite(lock_fd, f"{source.size}\n".encode(), 0)
+                lead.started.set_result(None)
+                written = await self._blobs.append(upload_id, 0, source.chunks())
+            if written != lead.size:
+                raise BlobFillFailed(str(digest), f"the upstream sent {written} of {lead.size} bytes")
+            await self._blobs.commit(upload_id, digest)
+            await on_commit(written)
+        except BaseException as error:
+            if not lead.started.done():
+                lead.started.set_exception(
+                    error if isinstance(error, Exception) else BlobFillFailed(str(digest), "cancelled")
+                )
+                lead.started.exception()  # retrieved: a fill nobody joined must not warn
+            if isinstance(error, DigestInvalid):
+                log.error("upstream content of %s did not match its digest; nothing stored", digest)
+            elif not isinstance(error, asyncio.CancelledError):
+                log.warning("fill of %s failed: %s", digest, error)
+            await self._blobs.abort(upload_id)
+            if isinstance(error, asyncio.CancelledError):
+                raise
+        finally:
+            self._leading.pop(digest, None)
+            self._release(digest, lock_fd)
+
+    def _release(self, digest: Digest, lock_fd: int) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self._lock_path(digest))  # while still held: a process that opens it later locks a new file
+        os.close(lock_fd)
+
+    # -- following ------------------------------------------------------------------------------------------
+
+    async def _follow(self, digest: Digest, size: int) -> Filling | None:
+        staged = await self._blobs.find_staged(fill_upload_id(digest))
+        if staged is None:
+            return None
+        try:
+            fd = os.open(staged.path, os.O_RDONLY)
+        except FileNotFoundError:
+            return None
+        return Filling(digest, size, fd, self)
+
+    async def _verdict(self, digest: Digest, fd: int) -> bool | None:
+        """True once the staged file `fd` is the committed blob, False when its fill failed, None while it runs."""
+        committed = await self._blobs.open_blob(digest)
+        if committed is not None:
+            with contextlib.suppress(FileNotFoundError):
+                if os.stat(committed.path).st_ino == os.fstat(fd).st_ino:
+                    return True
+        if os.fstat(fd).st_nlink == 0:
+            # Discarded: failed - unless another copy was committed meanwhile, whose bytes are the right ones.
+            return committed is not None
+        return None
+
+    def _fill_alive(self, digest: Digest) -> bool:
+        if digest in self._leading:
+            return True
+        lock_fd = _try_lock(self._lock_path(digest))
+        if lock_fd is None:
+            return True
+        self._release(digest, lock_fd)
+        return False
+
+    def _read_size(self, digest: Digest) -> int | None:
+        try:
+            text = self._lock_path(digest).read_text()
+        except FileNotFoundError:
+            return None
+        return int(text) if text.strip().isdigit() and text.endswith("\n") else None
+
+    def _lock_path(self, digest: Digest) -> Path:
+        return self._directory / f"{digest.algorithm}-{digest.encoded}.lock"
+
+
+@dataclass(slots=True)
+class _Lead:
+    started: asyncio.Future[None]
+    size: int = 0
+
+
+class Filling:
+    """A blob being filled, read through its staged file (GrowingBlob)."""
+
+    def __init__(self, digest: Digest, size: int, fd: int, fills: BlobFills) -> None:
+        self.digest = digest
+        self.size = size
+        self._fd = fd
+        self._fills = fills
+
+    async def chunks(self, start: int, length: int) -> AsyncGenerator[bytes]:
+        """Raises BlobFillFailed."""
+        try:
+            position, end = start, start + length
+            verified = False
+            delay = POLL_FIRST
+            idle = 0.0
+            while position < end:
+                available = os.fstat(self._fd).st_size
+                # The blob's last bytes go out only once the whole blob is verified.
+                limit = end if verified else min(end, self.size - 1)
+                if available > position and position < limit:
+                    data = os.pread(self._fd, min(READ_BYTES, min(available, limit) - position), position)
+                    position += len(data)
+                    delay, idle = POLL_FIRST, 0.0
+                    yield data
+                    continue
+                verdict = await self._fills._verdict(self.digest, self._fd)
+                if verdict is True:
+                    verified = True
+                    await self._switch_to_committed()
+                    continue
+                if verdict is False:
+                    raise BlobFillFailed(str(self.digest), "the upstream's content was not right")
+                if idle >= STALL_CHECK:
+                    idle = 0.0
+                    if (
+                        not self._fills._fill_alive(self.digest)
+                        and await self._fills._verdict(self.digest, self._fd) is None
+                    ):
+                        raise BlobFillFailed(str(self.digest), "the process filling it stopped")
+                await asyncio.sleep(delay)
+                idle += delay
+                delay = min(delay * 2, POLL_MAX)
+        finally:
+            self.close()
+
+    async def verdict(self) -> None:
+        """Wait for the fill's end; raises BlobFillFailed when it failed."""
+        async for _ in self.chunks(max(self.size - 1, 0), min(self.size, 1)):
+            pass
+
+    async def _switch_to_committed(self) -> None:
+        """Read the rest from the committed blob (the same bytes; another inode when another copy won)."""
+        committed = await self._fills._blobs.open_blob(self.digest)
+        if committed is None:
+            return
+        fd = os.open(committed.path, os.O_RDONLY)
+        os.close(self._fd)
+        self._fd = fd
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+
+def _try_lock(path: Path) -> int | None:
+    """An fd holding the exclusive lock of `path` (created if missing), or None when another holds it."""
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return None
+        try:
+            same = os.stat(path).st_ino == os.fstat(fd).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            return fd
+        os.close(fd)  # the holder unlinked it as we opened it: lock the file that is there now

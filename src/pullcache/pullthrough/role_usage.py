@@ -1,0 +1,36 @@
+"""PullThroughRoleUsage: what keeps AWSServiceRoleForECRPullThroughCache in use, for IAM's deletion of it.
+
+The role is used by every pull through cache rule of the account, in every region (the role cannot be deleted
+until they are), and by imports in flight: an import that started within `busy_window` keeps the service busy
+with the role. Older imports count as ended: their process died without ending them.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from pullcache.iam.model import Clock, utc_now
+from pullcache.iam.service_linked_roles import RegionUsage, RoleUsage
+from pullcache.pullthrough.ports import PullThroughRuleStore
+
+DEFAULT_BUSY_WINDOW = timedelta(minutes=15)
+
+
+class PullThroughRoleUsage:
+    """The ServiceRoleUsage (iam/service_linked_roles.py) of ECR's pull through cache."""
+
+    def __init__(
+        self, rules: PullThroughRuleStore, busy_window: timedelta = DEFAULT_BUSY_WINDOW, clock: Clock = utc_now
+    ) -> None:
+        self._rules = rules
+        self._busy_window = busy_window
+        self._clock = clock
+
+    async def find_role_usage(self, account_id: str) -> RoleUsage:
+        """One RegionUsage per region that has rules, naming their prefixes, in order of region then prefix."""
+        by_region: dict[str, list[str]] = {}
+        for rule in await self._rules.list_account_rules(account_id):
+            by_region.setdefault(rule.scope.region, []).append(rule.prefix)
+        regions = tuple(RegionUsage(region, tuple(prefixes)) for region, prefixes in sorted(by_region.items()))
+        busy = await self._rules.count_imports_since(account_id, self._clock() - self._busy_window) > 0
+        return RoleUsage(regions, busy)

@@ -1,0 +1,378 @@
+"""PullThroughSource: the registry's ContentSource for repositories under a pull-through cache rule.
+
+    a manifest the repository lacks    imported from upstream now (the caller must be allowed
+                                       ecr:BatchImportUpstreamImage, and ecr:CreateRepository for a new
+                                       repository); then the image's blobs are fetched in the background
+    a cached tag                       served; asked of the upstream again (a HEAD) once its check is older than
+                                       the rule's TTL; an upstream that fails then is answered by the cached copy
+    a cached digest                    served, never asked again: content under a digest does not change
+    a blob the repository lacks        streamed from the single fill of that blob (fills.py)
+
+Everything the cache writes, it writes as the service-linked role AWSServiceRoleForECRPullThroughCache: each
+write is authorized by the policy engine against the role's policy, and while an import runs the role is in use
+(it cannot be deleted). Without the role, nothing is imported.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+from pullcache.core.digests import Digest
+from pullcache.core.scopes import RegistryScope
+from pullcache.iam.model import Role
+from pullcache.iam.policy import RequestPrincipal
+from pullcache.pullthrough.errors import UpstreamDenied, UpstreamError, UpstreamNotFound
+from pullcache.pullthrough.fills import BlobFills, Filling
+from pullcache.pullthrough.ports import (
+    PullThroughRuleStore,
+    ServiceLinkedRoles,
+    UpstreamBlob,
+    UpstreamCredentials,
+    UpstreamEndpoint,
+    UpstreamManifest,
+    UpstreamRegistry,
+)
+from pullcache.pullthrough.rules import PullThroughRule, match_rule
+from pullcache.registry.errors import Denied, ManifestInvalid, Unavailable
+from pullcache.registry.manifests import parse_manifest
+from pullcache.registry.ports import BlobStore, LocalBlob, ManifestRecord, MetadataStore, PullRequester
+
+log = logging.getLogger(__name__)
+
+SESSION_NAME = "pullthroughcache"
+# The role's writes, as ECR's pull-through cache makes them (the role's policy allows exactly these).
+AUTHORIZE = ("ecr:GetAuthorizationToken",)
+PUT_IMAGE = ("ecr:PutImage",)
+PUT_LAYER = (
+    "ecr:BatchCheckLayerAvailability",
+    "ecr:InitiateLayerUpload",
+    "ecr:UploadLayerPart",
+    "ecr:CompleteLayerUpload",
+)
+RULES_TTL = 1.0  # seconds a worker keeps a scope's rules before reading them again
+BACKGROUND_FILLS = 4  # blobs of one image fetched at once in the background
+ROLE_USE_RESOLUTION = timedelta(minutes=1)
+
+
+class RuleCredentials(Protocol):
+    async def find_credentials(self, rule: PullThroughRule) -> UpstreamCredentials | None:
+        """The username and access token of the rule's secret; None when the rule has none (or it is gone)."""
+        ...
+
+
+class ServiceAuthorizer(Protocol):
+    async def authorize_service(
+        self, principal: RequestPrincipal, scope: RegistryScope, repository: str | None, actions: Sequence[str]
+    ) -> None:
+        """Raise Denied unless `principal` may perform every action on the repository (None: the registry)."""
+        ...
+
+
+class CachedRepositories(Protocol):
+    async def create_cached_repository(self, scope: RegistryScope, repository: str) -> None:
+        """Create the repository as the repository creation templates for the pull-through cache say;
+        nothing happens when it exists."""
+        ...
+
+
+class PullThroughSource:
+    def __init__(
+        self,
+        rules: PullThroughRuleStore,
+        upstream: UpstreamRegistry,
+        credentials: RuleCredentials,
+        roles: ServiceLinkedRoles,
+        authorizer: ServiceAuthorizer,
+        repositories: CachedRepositories,
+        blobs: BlobStore,
+        metadata: MetadataStore,
+        fills: BlobFills,
+        *,
+        prefetch_platforms: bool = False,
+    ) -> None:
+        self._rules = rules
+        self._upstream = upstream
+        self._credentials = credentials
+        self._roles = roles
+        self._authorizer = authorizer
+        self._repositories = repositories
+        self._blobs = blobs
+        self._metadata = metadata
+        self._fills = fills
+        self._prefetch_platforms = prefetch_platforms
+        self._rule_cache: dict[RegistryScope, tuple[float, Sequence[PullThroughRule]]] = {}
+        self._role_used: dict[str, datetime] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._background = asyncio.Semaphore(BACKGROUND_FILLS)
+
+    async def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        for task in list(self._tasks):
+            with contextlib.suppress(BaseException):
+                await task
+        await self._fills.close()
+
+    # -- manifests ------------------------------------------------------------------------------------------
+
+    async def find_manifest(
+        self,
+        scope: RegistryScope,
+        repository: str,
+        reference: Digest | str,
+        cached: ManifestRecord | None,
+        requester: PullRequester,
+    ) -> ManifestRecord | None:
+        rule = await self.find_rule(scope, repository)
+        if rule is None:
+            return cached
+        if cached is not None:
+            if isinstance(reference, Digest) or _fresh(cached.tag_checked_at, rule.tag_ttl):
+                return cached
+            return await self._refresh_tag(rule, scope, repository, reference, cached, requester)
+        exists = await self._metadata.repository_exists(scope, repository)
+        await requester.authorize_import(repository, exists)
+        try:
+            fetched = await self._upstream.get_manifest(
+                await self._endpoint(rule), rule.upstream_repository(repository), str(reference)
+            )
+        except UpstreamNotFound:
+            return None
+        except UpstreamError as error:
+            raise _registry_error(rule, error) from None
+        tag = reference if isinstance(reference, str) else None
+        return await self._import_manifest(rule, scope, repository, tag, fetched, exists)
+
+    async def _refresh_tag(
+        self,
+        rule: PullThroughRule,
+        scope: RegistryScope,
+        repository: str,
+        tag: str,
+        cached: ManifestRecord,
+        requester: PullRequester,
+    ) -> ManifestRecord:
+        endpoint = await self._endpoint(rule)
+        upstream_name = rule.upstream_repository(repository)
+        try:
+            head = await self._upstream.head_manifest(endpoint, upstream_name, tag)
+            if head.digest == cached.digest:
+                await self._metadata.mark_tag_checked(scope, repository, tag, _now())
+                return cached
+            await requester.authorize_import(repository, True)
+            fetched = await self._upstream.get_manifest(endpoint, upstream_name, str(head.digest))
+            return await self._import_manifest(rule, scope, repository, tag, fetched, True)
+        except (UpstreamError, Denied, Unavailable) as error:
+            # Stale-if-error: the cached image is the best answer there is.
+            log.warning(
+                "serving the cached %s:%s: checking the upstream failed: %s",
+                repository,
+                tag,
+                error,
+                extra={"fields": {"rule": rule.prefix, "upstream": rule.upstream_url}},
+            )
+            return cached
+
+    async def _import_manifest(
+        self,
+        rule: PullThroughRule,
+        scope: RegistryScope,
+        repository: str,
+        tag: str | None,
+        fetched: UpstreamManifest,
+        exists: bool,
+    ) -> ManifestRecord:
+        try:
+            parsed = parse_manifest(fetched.content, fetched.media_type)
+        except ManifestInvalid as error:
+            raise Unavailable(f"the upstream {rule.upstream_url} sent a manifest that is not valid: {error}") from None
+        record = ManifestRecord(
+            fetched.digest,
+            parsed.media_type,
+            fetched.content,
+            parsed.subject.digest if parsed.subject else None,
+            parsed.artifact_type,
+            parsed.annotations or None,
+        )
+        async with self._as_role(scope, repository) as role:
+            await self._authorizer.authorize_service(role, scope, None, AUTHORIZE)
+            if not exists:
+                await self._repositories.create_cached_repository(scope, repository)
+            await self._authorizer.authorize_service(role, scope, repository, PUT_IMAGE)
+            immutable = False
+            if tag is not None:
+                mutability = await self._metadata.find_tag_mutability(scope, repository)
+                immutable = mutability is not None and mutability.is_immutable(tag)
+            previous = await self._metadata.put_manifest(scope, repository, record, tag, keep_tag=immutable)
+            if tag is not None:
+                await self._metadata.mark_tag_checked(scope, repository, tag, _now())
+        if tag is not None and immutable and previous is not None and previous != record.digest:
+            kept = await self._metadata.find_manifest(scope, repository, tag)
+            if kept is not None:
+                return kept
+        log.info(
+            "imported %s@%s from %s",
+            repository,
+            record.digest,
+            rule.upstream_url,
+            extra={"fields": {"rule": rule.prefix, "tag": tag}},
+        )
+        for blob in parsed.blobs:
+            if not blob.external:
+                self._spawn(self._fill_in_background(rule, scope, repository, blob.digest))
+        if self._prefetch_platforms:
+            for child in parsed.children:
+                self._spawn(self._prefetch_child(rule, scope, repository, child.digest))
+        return record
+
+    async def _prefetch_child(
+        self, rule: PullThroughRule, scope: RegistryScope, repository: str, digest: Digest
+    ) -> None:
+        if await self._metadata.find_manifest(scope, repository, digest) is not None:
+            return
+        fetched = await self._upstream.get_manifest(
+            await self._endpoint(rule), rule.upstream_repository(repository), str(digest)
+        )
+        await self._import_manifest(rule, scope, repository, None, fetched, True)
+
+    # -- blobs ----------------------------------------------------------------------------------------------
+
+    async def find_blob(
+        self, scope: RegistryScope, repository: str, digest: Digest, requester: PullRequester
+    ) -> LocalBlob | Filling | None:
+        rule = await self.find_rule(scope, repository)
+        if rule is None or not await self._metadata.repository_exists(scope, repository):
+            return None
+        await requester.authorize_import(repository, True)
+        try:
+            blob = await self._open_blob(rule, scope, repository, digest)
+        except UpstreamNotFound:
+            return None
+        except UpstreamError as error:
+            raise _registry_error(rule, error) from None
+        if isinstance(blob, Filling):
+            self._spawn(self._fill_in_background(rule, scope, repository, digest))  # links it when it lands
+        return blob
+
+    async def _open_blob(
+        self, rule: PullThroughRule, scope: RegistryScope, repository: str, digest: Digest
+    ) -> LocalBlob | Filling:
+        async with self._as_role(scope, repository) as role:
+            await self._authorizer.authorize_service(role, scope, repository, PUT_LAYER)
+
+        async def link(size: int) -> None:
+            await self._metadata.link_blob(scope, repository, digest, size)
+
+        committed = await self._blobs.open_blob(digest)
+        if committed is not None:
+            await link(committed.size)
+            return committed
+        return await self._fills.open(digest, lambda: self._upstream_blob(rule, scope, repository, digest), link)
+
+    async def _fill_in_background(
+        self, rule: PullThroughRule, scope: RegistryScope, repository: str, digest: Digest
+    ) -> None:
+        """Fetch a blob of an imported image (or join its fill) and link it into the repository."""
+        async with self._background:
+            if await self._metadata.find_blob_size(scope, repository, digest) is not None:
+                return
+            blob = await self._open_blob(rule, scope, repository, digest)
+            if isinstance(blob, Filling):
+                await blob.verdict()
+                committed = await self._blobs.open_blob(digest)
+                if committed is not None:
+                    await self._metadata.link_blob(scope, repository, digest, committed.size)
+
+    @contextlib.asynccontextmanager
+    async def _upstream_blob(
+        self, rule: PullThroughRule, scope: RegistryScope, repository: str, digest: Digest
+    ) -> AsyncIterator[UpstreamBlob]:
+        import_id = await self._rules.begin_import(scope, repository, _now())
+        try:
+            endpoint = await self._endpoint(rule)
+            async with self._upstream.open_blob(endpoint, rule.upstream_repository(repository), digest) as blob:
+                yield blob
+        finally:
+            await self._rules.end_import(import_id)
+
+    # -- rules, credentials, the role -----------------------------------------------------------------------
+
+    async def find_rule(self, scope: RegistryScope, repository: str) -> PullThroughRule | None:
+        """The rule covering `repository` (rules are re-read every RULES_TTL seconds)."""
+        now = asyncio.get_running_loop().time()
+        cached = self._rule_cache.get(scope)
+        if cached is None or now - cached[0] > RULES_TTL:
+            cached = (now, tuple(await self._rules.list_rules(scope)))
+            self._rule_cache[scope] = cached
+        return match_rule(cached[1], repository)
+
+    def forget_rules(self, scope: RegistryScope) -> None:
+        """Read the scope's rules again at the next pull (they changed in this process)."""
+        self._rule_cache.pop(scope, None)
+
+    async def _endpoint(self, rule: PullThroughRule) -> UpstreamEndpoint:
+        return UpstreamEndpoint(rule.base_url, await self._credentials.find_credentials(rule))
+
+    @contextlib.asynccontextmanager
+    async def _as_role(self, scope: RegistryScope, repository: str) -> AsyncIterator[RequestPrincipal]:
+        """A session of the service-linked role for one piece of work, recorded as an import while it runs."""
+        role = await self._roles.find_role(scope.account_id)
+        if role is None:
+            raise Denied(
+                "The pull through cache cannot import images: the service-linked role "
+                "AWSServiceRoleForECRPullThroughCache does not exist in this account"
+            )
+        await self._record_use(role, scope)
+        import_id = await self._rules.begin_import(scope, repository, _now())
+        try:
+            yield role_session(role)
+        finally:
+            await self._rules.end_import(import_id)
+
+    async def _record_use(self, role: Role, scope: RegistryScope) -> None:
+        now = _now()
+        last = self._role_used.get(role.arn)
+        if last is None or now - last >= ROLE_USE_RESOLUTION:
+            self._role_used[role.arn] = now
+            await self._roles.record_use(role, now, scope.region)
+
+    def _spawn(self, work: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(_logged(work))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+
+def role_session(role: Role) -> RequestPrincipal:
+    """The principal of the service's session of `role`: `assumed-role/<role name>/<session>`."""
+    partition = role.arn.split(":", 2)[1]
+    session_arn = f"arn:{partition}:sts::{role.account}:assumed-role/{role.name}/{SESSION_NAME}"
+    return RequestPrincipal.role_session(session_arn, role.arn, role.role_id)
+
+
+def _registry_error(rule: PullThroughRule, error: UpstreamError) -> Denied | Unavailable:
+    log.warning("upstream %s failed: %s", rule.upstream_url, error, extra={"fields": {"rule": rule.prefix}})
+    if isinstance(error, UpstreamDenied):
+        return Denied(f"the upstream registry {rule.upstream_url} refused the pull through cache rule's credentials")
+    return Unavailable(f"the upstream registry {rule.upstream_url} cannot serve this now: {error}")
+
+
+def _fresh(checked_at: datetime | None, ttl: timedelta) -> bool:
+    return checked_at is not None and _now() - checked_at < ttl
+
+
+async def _logged(work: Awaitable[None]) -> None:
+    try:
+        await work
+    except asyncio.CancelledError:
+        raise
+    except Exception as error:
+        log.warning("background pull-through work failed: %s", error)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
