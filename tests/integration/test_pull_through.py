@@ -168,6 +168,31 @@ def test_a_caller_allowed_only_to_read_cannot_import(upstream: DistributionServe
         names = [r["repositoryName"] for r in client(server, "ecr").describe_repositories()["repositories"]]
         assert CACHED not in names
 
+        # The registry policy may grant what the identity lacks (ECR's registry permissions).
+        user_arn = iam.get_user(UserName="reader")["User"]["Arn"]
+        client(server, "ecr").put_registry_policy(
+            policyText=json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Principal": {"AWS": user_arn},
+                            "Action": ["ecr:BatchImportUpstreamImage", "ecr:CreateRepository"],
+                            "Resource": f"arn:aws:ecr:us-east-1:{ACCOUNT}:repository/{PREFIX}/*",
+                        }
+                    ],
+                }
+            )
+        )
+        status, body, _ = get(url, {"Authorization": authorization})
+        assert status == 200, body
+
+        create_rule(server, upstream.url, prefix="other")
+        url = f"{server.url}/v2/other/{UPSTREAM_REPOSITORY}/manifests/{TAG}"
+        status, body, _ = get(url, {"Authorization": authorization})
+        assert status == 403  # the registry policy names the up/ repositories only
+
         iam.put_user_policy(
             UserName="reader",
             PolicyName="import",

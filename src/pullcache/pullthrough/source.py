@@ -128,7 +128,7 @@ class PullThroughSource:
         cached: ManifestRecord | None,
         requester: PullRequester,
     ) -> ManifestRecord | None:
-        rule = await self.find_rule(scope, repository)
+        rule = await self.find_rule(scope, repository, fresh=cached is None)
         if rule is None:
             return cached
         if cached is not None:
@@ -245,7 +245,7 @@ class PullThroughSource:
     async def find_blob(
         self, scope: RegistryScope, repository: str, digest: Digest, requester: PullRequester
     ) -> LocalBlob | Filling | None:
-        rule = await self.find_rule(scope, repository)
+        rule = await self.find_rule(scope, repository, fresh=True)
         if rule is None or not await self._metadata.repository_exists(scope, repository):
             return None
         await requester.authorize_import(repository, True)
@@ -302,10 +302,13 @@ class PullThroughSource:
 
     # -- rules, credentials, the role -----------------------------------------------------------------------
 
-    async def find_rule(self, scope: RegistryScope, repository: str) -> PullThroughRule | None:
-        """The rule covering `repository` (rules are re-read every RULES_TTL seconds)."""
+    async def find_rule(self, scope: RegistryScope, repository: str, *, fresh: bool = False) -> PullThroughRule | None:
+        """The rule covering `repository`. Rules are re-read every RULES_TTL seconds, and (`fresh`) for a miss
+        no cached rule covers: a rule created a moment ago, in any worker, applies to the very next pull."""
         now = asyncio.get_running_loop().time()
         cached = self._rule_cache.get(scope)
+        if cached is not None and fresh and match_rule(cached[1], repository) is None:
+            cached = None
         if cached is None or now - cached[0] > RULES_TTL:
             cached = (now, tuple(await self._rules.list_rules(scope)))
             self._rule_cache[scope] = cached

@@ -72,6 +72,10 @@ class RepositoryPolicies(Protocol):
         """The repository policy's text, or None when the repository has none (or does not exist)."""
         ...
 
+    async def find_registry_policy(self, scope: RegistryScope) -> str | None:
+        """The registry policy's text, or None."""
+        ...
+
 
 class RegistryAccess:
     def __init__(
@@ -149,6 +153,50 @@ class RegistryAccess:
             raise Unauthorized()
         raise Denied(str(denial))
 
+    async def authorize_import(
+        self,
+        principal: RequestPrincipal,
+        scope: RegistryScope,
+        repository: str,
+        access: Access,
+        keys: Mapping[str, ContextValue] | None = None,
+    ) -> None:
+        """As `authorize`, but each action may also be granted by the registry policy, which is how ECR's registry
+        permissions let principals import through the pull-through cache and create its repositories."""
+        for action in access.actions:
+            try:
+                await self._authorize_one(principal, scope, repository, action, False, keys)
+            except AccessDenied as denied:
+                registry_policy = await self._registry_policy(scope)
+                if registry_policy is None or not await self._allowed_by(
+                    registry_policy, principal, scope, repository, action, keys
+                ):
+                    if principal.type is PrincipalType.ANONYMOUS:
+                        raise Unauthorized() from None
+                    raise Denied(str(denied)) from None
+
+    async def _registry_policy(self, scope: RegistryScope) -> SourcedPolicy | None:
+        text = await self._policies.find_registry_policy(scope)
+        return None if text is None else self._parse_cached(text, scope.repository_arn("*"))
+
+    async def _allowed_by(
+        self,
+        policy: SourcedPolicy,
+        principal: RequestPrincipal,
+        scope: RegistryScope,
+        repository: str,
+        action: str,
+        keys: Mapping[str, ContextValue] | None,
+    ) -> bool:
+        request = AccessRequest(
+            principal, action, scope.repository_arn(repository), scope.account_id, policy, keys or {}
+        )
+        try:
+            await self._authorizer.authorize(request)
+        except AccessDenied:
+            return False
+        return True
+
     async def authorize_service(
         self, principal: RequestPrincipal, scope: RegistryScope, repository: str | None, actions: Sequence[str]
     ) -> None:
@@ -191,8 +239,9 @@ class RegistryAccess:
 
     async def _repository_policy(self, scope: RegistryScope, repository: str, arn: str) -> SourcedPolicy | None:
         text = await self._policies.find_repository_policy(scope, repository)
-        if text is None:
-            return None
+        return None if text is None else self._parse_cached(text, arn)
+
+    def _parse_cached(self, text: str, arn: str) -> SourcedPolicy | None:
         if text not in self._parsed:
             if len(self._parsed) >= _POLICY_CACHE_SIZE:
                 self._parsed.clear()
@@ -228,7 +277,7 @@ class CallerRequester:
 
     async def authorize_import(self, repository: str, repository_exists: bool) -> None:
         needed = IMPORT if repository_exists else IMPORT_INTO_NEW
-        await self.access.authorize(self.principal, self.scope, repository, needed, self.keys)
+        await self.access.authorize_import(self.principal, self.scope, repository, needed, self.keys)
 
 
 REGISTRY_ACCESS = web.AppKey("registry_access", RegistryAccess)

@@ -32,6 +32,9 @@ class Policies:
     async def find_repository_policy(self, scope: RegistryScope, repository: str) -> str | None:
         return self.by_repository.get(repository) if scope == SCOPE else None
 
+    async def find_registry_policy(self, scope: RegistryScope) -> str | None:
+        return None
+
 
 def policy(principal: object, *actions: str) -> str:
     statement = {"Sid": "s", "Effect": "Allow", "Principal": principal, "Action": list(actions)}
