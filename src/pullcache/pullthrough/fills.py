@@ -100,13 +100,10 @@ class BlobFills:
         if isinstance(blob, Filling):
             await blob.verdict()
 
-    async def close(self) -> None:
-        """Cancel the fills under way (the server is stopping); their staged bytes are discarded next time."""
-        for task in list(self._tasks):
-            task.cancel()
-        for task in list(self._tasks):
-            with contextlib.suppress(BaseException):
-                await task
+    async def close(self, grace: float = 0.0) -> None:
+        """Let the fills under way finish within `grace` seconds (the server is stopping), then cancel the rest;
+        their staged bytes are discarded by the next fill of the blob."""
+        await finish_or_cancel(self._tasks, grace)
 
     # -- leading --------------------------------------------------------------------------------------------
 
@@ -273,6 +270,18 @@ class Filling:
         if self._fd >= 0:
             os.close(self._fd)
             self._fd = -1
+
+
+async def finish_or_cancel(tasks: set[asyncio.Task[None]], grace: float) -> None:
+    """Wait up to `grace` seconds for `tasks`, then cancel those still running and wait for them to end."""
+    pending = set(tasks)
+    if pending and grace > 0:
+        _, pending = await asyncio.wait(pending, timeout=grace)
+    for task in pending:
+        task.cancel()
+    for task in pending:
+        with contextlib.suppress(BaseException):
+            await task
 
 
 def _try_lock(path: Path) -> int | None:

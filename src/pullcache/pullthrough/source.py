@@ -27,7 +27,7 @@ from pullcache.core.scopes import RegistryScope
 from pullcache.iam.model import Role
 from pullcache.iam.policy import RequestPrincipal
 from pullcache.pullthrough.errors import UpstreamDenied, UpstreamError, UpstreamNotFound
-from pullcache.pullthrough.fills import BlobFills, Filling
+from pullcache.pullthrough.fills import BlobFills, Filling, finish_or_cancel
 from pullcache.pullthrough.ports import (
     PullThroughRuleStore,
     ServiceLinkedRoles,
@@ -35,9 +35,11 @@ from pullcache.pullthrough.ports import (
     UpstreamCredentials,
     UpstreamEndpoint,
     UpstreamManifest,
+    UpstreamManifestHead,
     UpstreamRegistry,
 )
 from pullcache.pullthrough.rules import PullThroughRule, match_rule
+from pullcache.pullthrough.single_flight import SingleFlight
 from pullcache.registry.errors import Denied, ManifestInvalid, Unavailable
 from pullcache.registry.manifests import parse_manifest
 from pullcache.registry.ports import BlobStore, LocalBlob, ManifestRecord, MetadataStore, PullRequester
@@ -57,6 +59,7 @@ PUT_LAYER = (
 RULES_TTL = 1.0  # seconds a worker keeps a scope's rules before reading them again
 BACKGROUND_FILLS = 4  # blobs of one image fetched at once in the background
 ROLE_USE_RESOLUTION = timedelta(minutes=1)
+CLOSE_GRACE = 5.0  # seconds background fills get to finish when the server stops
 
 
 class RuleCredentials(Protocol):
@@ -108,15 +111,15 @@ class PullThroughSource:
         self._rule_cache: dict[RegistryScope, tuple[float, Sequence[PullThroughRule]]] = {}
         self._role_used: dict[str, datetime] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._imports: SingleFlight[tuple[RegistryScope, str, str], ManifestRecord | None] = SingleFlight()
+        self._checks: SingleFlight[tuple[RegistryScope, str, str], UpstreamManifestHead] = SingleFlight()
         self._background = asyncio.Semaphore(BACKGROUND_FILLS)
 
-    async def close(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
-        for task in list(self._tasks):
-            with contextlib.suppress(BaseException):
-                await task
-        await self._fills.close()
+    async def close(self, grace: float = CLOSE_GRACE) -> None:
+        """Give the background work `grace` seconds to finish, then cancel what is left (its fills start over
+        at the next pull): work cut short mid-write leaves nothing behind, but finishing is kinder."""
+        await finish_or_cancel(self._tasks, grace)
+        await self._fills.close(grace)
 
     # -- manifests ------------------------------------------------------------------------------------------
 
@@ -137,6 +140,14 @@ class PullThroughSource:
             return await self._refresh_tag(rule, scope, repository, reference, cached, requester)
         exists = await self._metadata.repository_exists(scope, repository)
         await requester.authorize_import(repository, exists)
+        # Pullers of the same missing image at once share one upstream fetch and one import.
+        return await self._imports.run(
+            (scope, repository, str(reference)), lambda: self._import(rule, scope, repository, reference, exists)
+        )
+
+    async def _import(
+        self, rule: PullThroughRule, scope: RegistryScope, repository: str, reference: Digest | str, exists: bool
+    ) -> ManifestRecord | None:
         try:
             fetched = await self._upstream.get_manifest(
                 await self._endpoint(rule), rule.upstream_repository(repository), str(reference)
@@ -160,7 +171,9 @@ class PullThroughSource:
         endpoint = await self._endpoint(rule)
         upstream_name = rule.upstream_repository(repository)
         try:
-            head = await self._upstream.head_manifest(endpoint, upstream_name, tag)
+            head = await self._checks.run(
+                (scope, repository, tag), lambda: self._upstream.head_manifest(endpoint, upstream_name, tag)
+            )
             if head.digest == cached.digest:
                 await self._metadata.mark_tag_checked(scope, repository, tag, _now())
                 return cached

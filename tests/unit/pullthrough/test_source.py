@@ -154,6 +154,7 @@ class MemoryUpstream:
         self.gets: list[tuple[str, str]] = []
         self.blob_opens: list[Digest] = []
         self.endpoints: list[UpstreamEndpoint] = []
+        self.gate: asyncio.Event | None = None  # when set, manifest GETs wait for it
 
     def serve(self, repository: str, tag: str, image: Image) -> None:
         self.manifests[repository, tag] = image.manifest
@@ -175,6 +176,8 @@ class MemoryUpstream:
 
     async def get_manifest(self, endpoint: UpstreamEndpoint, repository: str, reference: str) -> UpstreamManifest:
         self.gets.append((repository, reference))
+        if self.gate is not None:
+            await self.gate.wait()
         return self._manifest(endpoint, repository, reference)
 
     @contextlib.asynccontextmanager
@@ -586,6 +589,23 @@ async def test_a_cached_digest_is_never_checked_again_even_with_a_zero_ttl(ttl_z
     assert served is cached
     assert (len(world.upstream.heads), len(world.upstream.gets)) == (heads, gets)
     assert world.requester.asked == [(REPOSITORY, False)]
+
+
+async def test_pullers_of_one_missing_image_at_once_share_one_upstream_fetch(world: World, image: Image) -> None:
+    world.upstream.serve(UPSTREAM_REPOSITORY, TAG, image)
+    world.upstream.gate = asyncio.Event()
+    pulls = [asyncio.ensure_future(pull_tag(world)) for _ in range(5)]
+    deadline = asyncio.get_running_loop().time() + STEP_TIMEOUT
+    while len(world.requester.asked) < len(pulls):  # every puller was authorized and is waiting
+        assert asyncio.get_running_loop().time() < deadline
+        await asyncio.sleep(0.01)
+    world.upstream.gate.set()
+
+    served = await asyncio.gather(*pulls)
+
+    assert {record.digest for record in served if record is not None} == {image.manifest.digest}
+    assert world.upstream.gets == [(UPSTREAM_REPOSITORY, TAG)]
+    assert world.repositories.created == [(SCOPE, REPOSITORY)]
 
 
 async def test_a_digest_miss_is_imported_without_a_tag(world: World, image: Image) -> None:
