@@ -8,12 +8,21 @@ here signs its first request as soon as the command returns.
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 
 from pullcache.auth import accounts
 from pullcache.config import Settings
+from pullcache.core.scopes import RegistryScope
 from pullcache.metadata.engine import create_engine, migrate
 from pullcache.metadata.sql_accounts import SqlAccountStore
+from pullcache.metadata.sql_pullthrough import SqlPullThroughStore
+from pullcache.pullthrough.rules import PullThroughRule
+
+
+class RuleNotFound(LookupError):
+    """No pull-through cache rule has that prefix in that account and region."""
 
 
 def create_account(
@@ -48,5 +57,46 @@ async def _create(settings: Settings, account_id: str, endpoint_url: str) -> acc
         return await accounts.create_account(
             SqlAccountStore(engine), settings.data_dir, account_id, settings.region, endpoint_url
         )
+    finally:
+        await engine.dispose()
+
+
+def list_rules(data_dir: Path, scope: RegistryScope, *, database_url: str | None = None) -> list[PullThroughRule]:
+    """The pull-through cache rules of one account and region, in order of prefix."""
+    return asyncio.run(_list_rules(Settings(data_dir=data_dir, database_url=database_url), scope))
+
+
+def set_tag_ttl(
+    data_dir: Path, scope: RegistryScope, prefix: str, ttl: timedelta, *, database_url: str | None = None
+) -> PullThroughRule:
+    """Change how long one rule serves a cached tag before asking its upstream again (ECR's API has no field for
+    it). Running workers apply it within a second. Raises RuleNotFound."""
+    if ttl < timedelta(0):
+        raise ValueError("a tag TTL is not negative")
+    return asyncio.run(_set_tag_ttl(Settings(data_dir=data_dir, database_url=database_url), scope, prefix, ttl))
+
+
+async def _list_rules(settings: Settings, scope: RegistryScope) -> list[PullThroughRule]:
+    engine = create_engine(settings.resolved_database_url)
+    try:
+        await migrate(engine)
+        return list(await SqlPullThroughStore(engine).list_rules(scope))
+    finally:
+        await engine.dispose()
+
+
+async def _set_tag_ttl(settings: Settings, scope: RegistryScope, prefix: str, ttl: timedelta) -> PullThroughRule:
+    engine = create_engine(settings.resolved_database_url)
+    try:
+        await migrate(engine)
+        store = SqlPullThroughStore(engine)
+        rule = await store.find_rule(scope, prefix.rstrip("/"))
+        if rule is None:
+            raise RuleNotFound(
+                f"no pull-through cache rule with prefix {prefix!r} in {scope.account_id} {scope.region}"
+            )
+        changed = replace(rule, tag_ttl=ttl)
+        await store.replace_rule(changed)
+        return changed
     finally:
         await engine.dispose()

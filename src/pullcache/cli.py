@@ -6,11 +6,14 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from datetime import timedelta
 from pathlib import Path
 
 from pullcache import __version__, admin
+from pullcache.auth import accounts
 from pullcache.auth.accounts import AccountError
 from pullcache.config import ConfigError, Settings
+from pullcache.core.scopes import RegistryScope
 from pullcache.server import serve
 
 
@@ -21,6 +24,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         _serve(parser, arguments)
     elif arguments.command == "accounts":
         _create_account(arguments.command_parser, arguments)
+    elif arguments.command == "rules":
+        _rules(arguments.command_parser, arguments)
     else:
         parser.print_help()
         sys.exit(2)
@@ -117,6 +122,7 @@ def _parser() -> argparse.ArgumentParser:
         "(env PULLCACHE_ANONYMOUS_REGISTRY)",
     )
     _add_accounts_commands(commands, defaults)
+    _add_rules_commands(commands, defaults)
     return parser
 
 
@@ -146,3 +152,62 @@ def _add_accounts_commands(commands: argparse._SubParsersAction[argparse.Argumen
     create.add_argument(
         "--endpoint-url", help="where the AWS tools reach the server (default: that of <data-dir>/config)"
     )
+
+
+def _rules(parser: argparse.ArgumentParser, arguments: argparse.Namespace) -> None:
+    """`pullcache rules list` and `pullcache rules set-tag-ttl`."""
+    data_dir = Path(arguments.data_dir)
+    region = arguments.region or accounts.read_client_defaults(data_dir).region or Settings().region
+    try:
+        accounts.check_account_id(arguments.account_id)
+        accounts.check_region(region)
+        scope = RegistryScope(arguments.account_id, region)
+        if arguments.rules_command == "list":
+            found = admin.list_rules(data_dir, scope, database_url=arguments.database_url)
+        else:
+            found = [
+                admin.set_tag_ttl(
+                    data_dir,
+                    scope,
+                    arguments.prefix,
+                    timedelta(seconds=arguments.seconds),
+                    database_url=arguments.database_url,
+                )
+            ]
+    except (AccountError, admin.RuleNotFound, ValueError) as error:
+        parser.error(str(error))
+    for rule in found:
+        print(f"{rule.prefix}\t{rule.upstream_url}\ttag TTL {int(rule.tag_ttl.total_seconds())} s")
+
+
+def _add_rules_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser], defaults: Settings) -> None:
+    rules_parser = commands.add_parser(
+        "rules", help="pull-through cache rules: what ECR's API does not show (safe while the server runs)"
+    )
+    rules_commands = rules_parser.add_subparsers(dest="rules_command", metavar="COMMAND", required=True)
+    listing = rules_commands.add_parser("list", help="list the rules of an account and region with their tag TTL")
+    ttl = rules_commands.add_parser(
+        "set-tag-ttl",
+        help="set how long one rule serves a cached tag before asking its upstream again (0: every pull)",
+    )
+    ttl.add_argument("prefix", metavar="PREFIX", help="the rule's ecrRepositoryPrefix")
+    ttl.add_argument("seconds", metavar="SECONDS", type=float, help="the new TTL in seconds")
+    for command in (listing, ttl):
+        command.set_defaults(command_parser=command)
+        command.add_argument(
+            "--account-id",
+            default=os.environ.get("PULLCACHE_ACCOUNT_ID", defaults.account_id),
+            help="the account (env PULLCACHE_ACCOUNT_ID; default %(default)s)",
+        )
+        command.add_argument("--region", help="the region (default: that of <data-dir>/config)")
+        command.add_argument(
+            "--data-dir",
+            default=os.environ.get("PULLCACHE_DATA_DIR", str(defaults.data_dir)),
+            help="the server's data directory (env PULLCACHE_DATA_DIR; default %(default)s)",
+        )
+        command.add_argument(
+            "--database-url",
+            default=os.environ.get("PULLCACHE_DATABASE_URL", defaults.database_url),
+            help="SQLAlchemy URL of the metadata database (env PULLCACHE_DATABASE_URL; default: SQLite in the data "
+            "dir)",
+        )

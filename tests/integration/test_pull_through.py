@@ -11,6 +11,8 @@ import concurrent.futures
 import hashlib
 import json
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Final
@@ -389,3 +391,31 @@ def test_every_platform_is_fetched_when_prefetch_is_on(upstream: DistributionSer
         assert children <= found
     finally:
         server.stop()
+
+
+def test_one_rules_tag_ttl_is_changed_beside_the_running_server(
+    upstream: DistributionServer, pullcache: PullcacheServer, tmp_path: Path
+) -> None:
+    """`pullcache rules set-tag-ttl` (ECR's API has no field for it): only that rule asks its upstream again."""
+    first = seed(upstream, tmp_path, seed_value=1)
+    create_rule(pullcache, upstream.url)
+    create_rule(pullcache, upstream.url, prefix="steady")
+    steady = f"steady/{UPSTREAM_REPOSITORY}"
+    assert read_registry_tree(pullcache.url, CACHED, TAG) == first
+    assert read_registry_tree(pullcache.url, steady, TAG) == first
+    newer = seed(upstream, tmp_path, seed_value=2)
+    assert read_registry_tree(pullcache.url, CACHED, TAG) == first  # within the default TTL of a day
+
+    changed = subprocess.run(
+        [sys.executable, "-m", "pullcache", "rules", "set-tag-ttl", PREFIX, "0", "--data-dir", str(pullcache.data_dir)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert changed.stdout.split("\t")[::2] == [PREFIX, "tag TTL 0 s\n"]
+    deadline = time.monotonic() + 10  # workers re-read rules every second
+    while read_registry_tree(pullcache.url, CACHED, TAG) != newer:
+        assert time.monotonic() < deadline, "the new TTL was not applied"
+        time.sleep(0.2)
+    assert read_registry_tree(pullcache.url, steady, TAG) == first

@@ -61,3 +61,27 @@ def test_accounts_without_a_command_exits_2(capsys: pytest.CaptureFixture[str]) 
 
     assert exited.value.code == 2
     assert "COMMAND" in capsys.readouterr().err
+
+
+def test_rules_set_tag_ttl_of_an_unknown_prefix_exits_2_naming_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["rules", "set-tag-ttl", "quay", "0", "--data-dir", str(tmp_path)])
+
+    assert exited.value.code == 2
+    assert "no pull-through cache rule with prefix 'quay' in 000000000000 us-east-1" in capsys.readouterr().err
+
+
+def test_rules_set_tag_ttl_refuses_a_negative_ttl(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["rules", "set-tag-ttl", "quay", "-5", "--data-dir", str(tmp_path)])
+
+    assert exited.value.code == 2
+    assert "a tag TTL is not negative" in capsys.readouterr().err
+
+
+def test_rules_list_of_a_fresh_data_dir_prints_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    main(["rules", "list", "--data-dir", str(tmp_path), "--region", "eu-west-1"])
+
+    assert capsys.readouterr().out == ""
