@@ -73,6 +73,7 @@ def test_an_image_pulled_once_keeps_pulling_when_the_upstream_is_down(
         wait_for_whole_image(server, CACHED)
         upstream.stop()
         assert read_registry_tree(server.url, CACHED, TAG) == written
+        assert f"serving the cached {CACHED}:{TAG}" in server.log()  # the event is logged
         by_digest = skopeo.inspect_raw(skopeo.docker_reference(server.address, CACHED, written.digest))
         assert hashlib.sha256(by_digest).hexdigest() == written.digest.split(":")[1]
     finally:
