@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Final
 
 from pullcache.core.digests import Digest
-from pullcache.metadata.engine import create_engine, migrate
+from pullcache.metadata.engine import create_engine, migrate, read_cache
 from pullcache.metadata.sql import SqlMetadataStore
 from pullcache.registry.ports import BlobStore, MetadataStore
 from pullcache.storage.filesystem import FilesystemBlobStore
@@ -42,6 +42,17 @@ async def sqlite_metadata_store(scratch: Path) -> AsyncIterator[SqlMetadataStore
     try:
         await migrate(engine)
         yield SqlMetadataStore(engine)
+    finally:
+        await engine.dispose()
+
+
+@asynccontextmanager
+async def cached_sqlite_metadata_store(scratch: Path) -> AsyncIterator[SqlMetadataStore]:
+    """A SqlMetadataStore that keeps its reads between writes (metadata/read_cache.py), as the server runs it."""
+    engine = create_engine(sqlite_url(scratch / "metadata.db"))
+    try:
+        await migrate(engine)
+        yield SqlMetadataStore(engine, read_cache(engine))
     finally:
         await engine.dispose()
 

@@ -15,12 +15,16 @@ from tests.stores import (
     BlobStoreFactory,
     BlobStoreOpener,
     MetadataStoreFactory,
+    cached_sqlite_metadata_store,
     filesystem_blob_stores,
     sqlite_metadata_store,
 )
 
 BLOB_STORES = [pytest.param(filesystem_blob_stores, id="filesystem")]
-METADATA_STORES = [pytest.param(sqlite_metadata_store, id="sqlite")]
+METADATA_STORES = [
+    pytest.param(sqlite_metadata_store, id="sqlite"),
+    pytest.param(cached_sqlite_metadata_store, id="sqlite-cached"),
+]
 
 
 @pytest.fixture(params=BLOB_STORES)

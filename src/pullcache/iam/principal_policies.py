@@ -12,9 +12,9 @@ role's account's own, allows nothing (the session keeps its other session polici
 nothing, never more than it was given). A session id that names no session is allowed only what a resource-based
 policy grants that session by its own ARN.
 
-Nothing about users and roles is cached: every decision reads the current policies, so a change made through
-any worker process applies to the very next request. Parsed documents are cached by their text alone (parsing
-is a pure function of it), which stays correct however the entities change.
+Every decision uses the current policies, so a change made through any worker process applies to the very next
+request: the store may keep what it read only until the next write (metadata/read_cache.py). Parsed documents are
+cached by their text alone (parsing is a pure function of it), which stays correct however the entities change.
 
 A session outlives nothing of its role: a session whose role was deleted (or deleted and created again under
 the same name, which gives it a new unique id) gets no policies, so it is allowed nothing.

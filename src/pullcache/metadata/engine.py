@@ -8,6 +8,7 @@ it upgrades a read lock, so concurrent writers queue rather than lose updates.
 from __future__ import annotations
 
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from alembic import command
@@ -15,8 +16,11 @@ from alembic.config import Config
 from sqlalchemy import Connection, event
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from pullcache.metadata.read_cache import EPOCH_SUFFIX, ReadCache, bump_epoch
+
 BUSY_TIMEOUT_MS = 30_000
 _IMMEDIATE = "pullcache_immediate"
+_WROTE = "pullcache_wrote"
 
 
 def create_engine(url: str) -> AsyncEngine:
@@ -24,6 +28,19 @@ def create_engine(url: str) -> AsyncEngine:
     if engine.dialect.name == "sqlite":
         _configure_sqlite(engine)
     return engine
+
+
+def read_cache(engine: AsyncEngine) -> ReadCache | None:
+    """A cache of reads for `engine`'s stores, or None when writes cannot be seen from here (no local file)."""
+    path = _epoch_path(engine)
+    return None if path is None else ReadCache(path)
+
+
+def _epoch_path(engine: AsyncEngine) -> Path | None:
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or not database or database == ":memory:":
+        return None
+    return Path(database + EPOCH_SUFFIX)
 
 
 def writer(engine: AsyncEngine) -> AsyncEngine:
@@ -49,6 +66,20 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
     def on_begin(connection: Connection) -> None:
         immediate = connection.get_execution_options().get(_IMMEDIATE, False)
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    epoch = _epoch_path(engine)
+    if epoch is not None:
+
+        @event.listens_for(engine.sync_engine, "commit")
+        def on_commit(connection: Connection) -> None:
+            if connection.get_execution_options().get(_IMMEDIATE, False):
+                connection.info[_WROTE] = True
+
+        @event.listens_for(engine.sync_engine, "checkin")
+        def on_checkin(_dbapi_connection: Any, record: Any) -> None:
+            # After the commit (the "commit" event comes before it): no reader can keep what the write replaced.
+            if record.info.pop(_WROTE, False):
+                bump_epoch(epoch)
 
 
 async def migrate(engine: AsyncEngine) -> None:

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from pullcache.core.digests import Digest
 from pullcache.core.scopes import RegistryScope
 from pullcache.metadata.engine import writer
+from pullcache.metadata.read_cache import ReadCache, cached
 from pullcache.metadata.schema import blobs, manifests, repositories, repository_blobs, tags, uploads
 from pullcache.registry.ports import ManifestRecord, UploadRecord
 from pullcache.registry.tag_mutability import TagMutability, TagMutabilityRule
@@ -41,7 +42,9 @@ MANIFEST_COLUMNS = (
 
 
 class SqlMetadataStore:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, cache: ReadCache | None = None) -> None:
+        """`cache`: where the reads a pull makes (repository, blob link, manifest) are kept between writes."""
+        self._cache = cache
         self._reader = engine
         self._writer = writer(engine)
         self._insert: Any = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
@@ -56,10 +59,24 @@ class SqlMetadataStore:
             return list((await connection.execute(query)).scalars())
 
     async def repository_exists(self, scope: RegistryScope, repository: str) -> bool:
+        return await cached(
+            self._cache,
+            ("repository_exists", scope, repository),
+            lambda: self._read_repository_exists(scope, repository),
+        )
+
+    async def _read_repository_exists(self, scope: RegistryScope, repository: str) -> bool:
         async with self._reader.connect() as connection:
             return await find_repository_id(connection, scope, repository) is not None
 
     async def find_tag_mutability(self, scope: RegistryScope, repository: str) -> TagMutabilityRule | None:
+        return await cached(
+            self._cache,
+            ("find_tag_mutability", scope, repository),
+            lambda: self._read_tag_mutability(scope, repository),
+        )
+
+    async def _read_tag_mutability(self, scope: RegistryScope, repository: str) -> TagMutabilityRule | None:
         query = sa.select(repositories.c.tag_mutability, repositories.c.tag_mutability_filters).where(
             *named(scope, repository)
         )
@@ -84,6 +101,13 @@ class SqlMetadataStore:
             )
 
     async def find_blob_size(self, scope: RegistryScope, repository: str, digest: Digest) -> int | None:
+        return await cached(
+            self._cache,
+            ("find_blob_size", scope, repository, digest),
+            lambda: self._read_blob_size(scope, repository, digest),
+        )
+
+    async def _read_blob_size(self, scope: RegistryScope, repository: str, digest: Digest) -> int | None:
         query = (
             sa.select(blobs.c.size)
             .select_from(blobs.join(repository_blobs).join(repositories))
@@ -191,6 +215,15 @@ class SqlMetadataStore:
             return None if previous is None else Digest.parse(previous)
 
     async def find_manifest(
+        self, scope: RegistryScope, repository: str, reference: Digest | str
+    ) -> ManifestRecord | None:
+        return await cached(
+            self._cache,
+            ("find_manifest", scope, repository, reference),
+            lambda: self._read_manifest(scope, repository, reference),
+        )
+
+    async def _read_manifest(
         self, scope: RegistryScope, repository: str, reference: Digest | str
     ) -> ManifestRecord | None:
         if isinstance(reference, Digest):

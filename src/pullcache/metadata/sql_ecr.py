@@ -22,6 +22,7 @@ from pullcache.ecr.ports import (
     TagStatus,
 )
 from pullcache.metadata.engine import writer
+from pullcache.metadata.read_cache import ReadCache, cached
 from pullcache.metadata.schema import manifests, registry_policies, repositories, repository_tags, tags
 from pullcache.metadata.sql import find_repository_id, in_scope, named
 from pullcache.registry.tag_mutability import TagMutability, TagMutabilityRule
@@ -39,7 +40,9 @@ _REPOSITORY_COLUMNS = (
 
 
 class SqlEcrStore:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, cache: ReadCache | None = None) -> None:
+        """`cache`: where the policies every /v2/ request is authorized with are kept between writes."""
+        self._cache = cache
         self._reader = engine
         self._writer = writer(engine)
         self._insert: Any = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
@@ -115,6 +118,11 @@ class SqlEcrStore:
     # -- policies ------------------------------------------------------------------------------------------
 
     async def find_repository_policy(self, scope: RegistryScope, name: str) -> str | None:
+        return await cached(
+            self._cache, ("find_repository_policy", scope, name), lambda: self._read_repository_policy(scope, name)
+        )
+
+    async def _read_repository_policy(self, scope: RegistryScope, name: str) -> str | None:
         async with self._reader.connect() as connection:
             found = await connection.execute(sa.select(repositories.c.policy).where(*named(scope, name)))
             return found.scalar()
@@ -123,6 +131,9 @@ class SqlEcrStore:
         return await self._update(scope, name, policy=text)
 
     async def find_registry_policy(self, scope: RegistryScope) -> str | None:
+        return await cached(self._cache, ("find_registry_policy", scope), lambda: self._read_registry_policy(scope))
+
+    async def _read_registry_policy(self, scope: RegistryScope) -> str | None:
         query = sa.select(registry_policies.c.policy).where(
             registry_policies.c.account_id == scope.account_id, registry_policies.c.region == scope.region
         )

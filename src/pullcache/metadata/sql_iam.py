@@ -25,6 +25,7 @@ from pullcache.iam.ports import (
     UserPermissions,
 )
 from pullcache.metadata.engine import writer
+from pullcache.metadata.read_cache import ReadCache, cached
 from pullcache.metadata.schema import iam_policies, iam_policy_versions, iam_roles
 from pullcache.metadata.sql_iam_session import SqlIamSession
 
@@ -32,7 +33,9 @@ _INLINE_SOURCE = {"user": PolicySourceType.USER, "group": PolicySourceType.GROUP
 
 
 class SqlIamStore:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, cache: ReadCache | None = None) -> None:
+        """`cache`: where what authorization reads of a principal is kept between writes (read_cache.py)."""
+        self._cache = cache
         self._reader = engine
         self._writer = writer(engine)
         self._insert: Any = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
@@ -50,6 +53,11 @@ class SqlIamStore:
     # -- IamPrincipals ----------------------------------------------------------------------------------------
 
     async def find_user_permissions(self, user_id: str) -> UserPermissions | None:
+        return await cached(
+            self._cache, ("find_user_permissions", user_id), lambda: self._read_user_permissions(user_id)
+        )
+
+    async def _read_user_permissions(self, user_id: str) -> UserPermissions | None:
         async with self._reader.connect() as connection:
             session = SqlIamSession(connection, self._insert)
             user = await session.find_user_by_id(user_id)
@@ -64,6 +72,11 @@ class SqlIamStore:
             return UserPermissions(user_id, user.account, user.name, user.arn, inline, attached, groups, boundary)
 
     async def find_role_permissions(self, role_arn: str) -> RolePermissions | None:
+        return await cached(
+            self._cache, ("find_role_permissions", role_arn), lambda: self._read_role_permissions(role_arn)
+        )
+
+    async def _read_role_permissions(self, role_arn: str) -> RolePermissions | None:
         async with self._reader.connect() as connection:
             session = SqlIamSession(connection, self._insert)
             row = (
@@ -94,6 +107,9 @@ class SqlIamStore:
             )
 
     async def find_managed_policy(self, arn: str) -> StoredPolicy | None:
+        return await cached(self._cache, ("find_managed_policy", arn), lambda: self._read_managed_policy(arn))
+
+    async def _read_managed_policy(self, arn: str) -> StoredPolicy | None:
         async with self._reader.connect() as connection:
             return await _managed(connection, arn)
 

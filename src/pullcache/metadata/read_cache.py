@@ -1,0 +1,70 @@
+"""Reads served from memory until anything is written, by any process: the hot path of pulls without a database
+round trip.
+
+Every committed write transaction on the SQLite database appends a byte to `<database>-epoch` (engine.py), so
+the file's size and modification time - one `stat` - change whenever the data may have. A cache remembers the
+epoch its entries were read under and forgets them all when it moves on. An entry is kept only if the epoch did
+not move while it was read, so a value read before a write is never kept past it: a writer commits, then bumps,
+and a reader that saw the old data either stores it under the old epoch (dropped at the bump) or sees the bump.
+
+Writes are rare next to pulls (pushes, settings, the once-a-minute record of a pull), so forgetting everything
+at each one is cheap. Only a database file on this machine has an epoch file; other databases are read each time.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Awaitable, Callable, Hashable
+from pathlib import Path
+from typing import Any, TypeVar
+
+V = TypeVar("V")
+
+EPOCH_SUFFIX = "-epoch"
+DEFAULT_ENTRIES = 8192
+_EPOCH_FILE_LIMIT = 1 << 20  # bytes before the epoch file starts over (its modification time still moves)
+
+
+def bump_epoch(path: Path) -> None:
+    """Record that a write was committed."""
+    with open(path, "ab") as epoch:
+        epoch.write(b".")
+        if epoch.tell() > _EPOCH_FILE_LIMIT:
+            epoch.truncate(0)
+
+
+def read_epoch(path: Path) -> tuple[int, int, int]:
+    try:
+        found = os.stat(path)
+    except FileNotFoundError:
+        return (0, 0, 0)
+    return (found.st_ino, found.st_size, found.st_mtime_ns)
+
+
+class ReadCache:
+    def __init__(self, epoch_path: Path, entries: int = DEFAULT_ENTRIES) -> None:
+        self._path = epoch_path
+        self._entries = entries
+        self._epoch = read_epoch(epoch_path)
+        self._values: dict[Hashable, Any] = {}
+
+    async def get(self, key: Hashable, load: Callable[[], Awaitable[V]]) -> V:
+        """The value under `key` read under the current epoch, else `load()`'s (kept if no write intervened)."""
+        epoch = read_epoch(self._path)
+        if epoch != self._epoch:
+            self._values.clear()
+            self._epoch = epoch
+        elif key in self._values:
+            found: V = self._values[key]
+            return found
+        value = await load()
+        if read_epoch(self._path) == epoch and epoch == self._epoch:
+            if len(self._values) >= self._entries:
+                self._values.clear()
+            self._values[key] = value
+        return value
+
+
+async def cached(cache: ReadCache | None, key: Hashable, load: Callable[[], Awaitable[V]]) -> V:
+    """`load()` through `cache`, or straight when there is none."""
+    return await load() if cache is None else await cache.get(key, load)

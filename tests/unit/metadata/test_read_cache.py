@@ -1,0 +1,121 @@
+"""Reads kept between writes: two stores over one SQLite file stand for two worker processes, each with its cache."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from pullcache.core import mediatypes
+from pullcache.core.digests import Digest
+from pullcache.core.scopes import RegistryScope
+from pullcache.metadata.engine import create_engine, migrate, read_cache
+from pullcache.metadata.read_cache import ReadCache, bump_epoch
+from pullcache.metadata.sql import SqlMetadataStore
+from pullcache.registry.ports import ManifestRecord
+from tests.stores import sqlite_url
+
+SCOPE = RegistryScope("123456789012", "us-east-1")
+REPO = "team/app"
+
+
+def manifest(name: str) -> ManifestRecord:
+    content = f'{{"schemaVersion": 2, "name": "{name}"}}'.encode()
+    return ManifestRecord(Digest.of(content), mediatypes.OCI_MANIFEST, content)
+
+
+@pytest.fixture
+async def two_workers(tmp_path: Path) -> AsyncIterator[tuple[SqlMetadataStore, SqlMetadataStore]]:
+    url = sqlite_url(tmp_path / "metadata.db")
+    first, second = create_engine(url), create_engine(url)
+    await migrate(first)
+    try:
+        yield SqlMetadataStore(first, read_cache(first)), SqlMetadataStore(second, read_cache(second))
+    finally:
+        await first.dispose()
+        await second.dispose()
+
+
+async def test_a_tag_moved_by_another_worker_is_seen_at_once(
+    two_workers: tuple[SqlMetadataStore, SqlMetadataStore],
+) -> None:
+    reader, writer = two_workers
+    old, new = manifest("old"), manifest("new")
+    await writer.put_manifest(SCOPE, REPO, old, "latest")
+    assert (await reader.find_manifest(SCOPE, REPO, "latest")) == old
+    assert (await reader.find_manifest(SCOPE, REPO, "latest")) == old  # served from the cache
+
+    await writer.put_manifest(SCOPE, REPO, new, "latest")
+
+    assert (await reader.find_manifest(SCOPE, REPO, "latest")) == new
+
+
+async def test_what_was_missing_is_found_once_another_worker_writes_it(
+    two_workers: tuple[SqlMetadataStore, SqlMetadataStore],
+) -> None:
+    reader, writer = two_workers
+    blob = Digest.of(b"layer")
+    assert await reader.find_blob_size(SCOPE, REPO, blob) is None
+    assert not await reader.repository_exists(SCOPE, REPO)
+
+    await writer.link_blob(SCOPE, REPO, blob, 5)
+
+    assert await reader.find_blob_size(SCOPE, REPO, blob) == 5
+    assert await reader.repository_exists(SCOPE, REPO)
+
+
+async def test_a_manifest_deleted_by_another_worker_is_gone_at_once(
+    two_workers: tuple[SqlMetadataStore, SqlMetadataStore],
+) -> None:
+    reader, writer = two_workers
+    record = manifest("doomed")
+    await writer.put_manifest(SCOPE, REPO, record, "latest")
+    assert await reader.find_manifest(SCOPE, REPO, record.digest) == record
+
+    await writer.delete_manifest(SCOPE, REPO, record.digest)
+
+    assert await reader.find_manifest(SCOPE, REPO, record.digest) is None
+    assert await reader.find_manifest(SCOPE, REPO, "latest") is None
+
+
+async def test_reads_are_served_from_memory_until_the_epoch_moves(tmp_path: Path) -> None:
+    epoch = tmp_path / "db-epoch"
+    cache = ReadCache(epoch)
+    loads = 0
+
+    async def load() -> int:
+        nonlocal loads
+        loads += 1
+        return loads
+
+    assert await cache.get("k", load) == 1
+    assert await cache.get("k", load) == 1
+    bump_epoch(epoch)
+    assert await cache.get("k", load) == 2
+
+
+async def test_a_value_read_while_a_write_lands_is_not_kept(tmp_path: Path) -> None:
+    epoch = tmp_path / "db-epoch"
+    cache = ReadCache(epoch)
+    values = iter(["stale", "fresh"])
+
+    async def load_during_a_write() -> str:
+        value = next(values)
+        bump_epoch(epoch)  # a writer commits while this read is under way
+        return value
+
+    assert await cache.get("k", load_during_a_write) == "stale"
+
+    async def load() -> str:
+        return next(values)
+
+    assert await cache.get("k", load) == "fresh"
+
+
+async def test_a_database_without_a_local_file_has_no_cache() -> None:
+    engine = create_engine("sqlite+aiosqlite:///:memory:")
+    try:
+        assert read_cache(engine) is None
+    finally:
+        await engine.dispose()
