@@ -15,6 +15,11 @@ from tests.servers import distribution_binary
 
 from bench.cpu import machine_busy_share
 from bench.image import write_image, write_random_blob
+from bench.proxy_images import ContentSizes
+from bench.proxy_report import proxy_record, render_proxy_table
+from bench.proxy_run import LoadSettings
+from bench.proxy_suite import ProxySettings, run_proxy_suite
+from bench.proxy_targets import DEFAULT_CACHE_TARGETS, DISTRIBUTION_PROXY, CacheTarget, cache_targets
 from bench.report import now, record, render_table, write_record
 from bench.runner import Run, WrkSettings
 from bench.samples import Disturbance, Samples
@@ -24,19 +29,26 @@ from bench.wrk import wrk_available
 RESULTS = Path(__file__).resolve().parent / "results"
 MIB = 1 << 20
 QUIET_CHECK_SECONDS = 2.0
+CORE = "core"
+PROXY = "proxy"
+SUITES = (CORE, PROXY)
 QUIET_ENOUGH = 0.15  # busier than this before the start, and something else is running
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     arguments = _parser().parse_args(argv)
-    targets = _targets(arguments)
+    suites = set(arguments.suites)
+    if not suites or suites - set(SUITES):
+        sys.exit(f"--suites takes a comma-separated list of {', '.join(SUITES)}")
+    targets = _targets(arguments) if CORE in suites else []
     names = [target.name for target in targets]
-    baseline = arguments.baseline or (DISTRIBUTION if DISTRIBUTION in names else names[0])
-    if baseline not in names:
+    baseline = arguments.baseline or (DISTRIBUTION if DISTRIBUTION in names else names[0] if names else "")
+    if targets and baseline not in names:
         sys.exit(f"the baseline {baseline} is not among the targets")
+    caches = _cache_targets(arguments) if PROXY in suites else []
     if not wrk_available():
         sys.exit("wrk is not installed: apt-get install -y wrk")
-    if DISTRIBUTION in names and distribution_binary() is None:
+    if (DISTRIBUTION in names or PROXY in suites) and distribution_binary() is None:
         sys.exit("CNCF Distribution is not installed: apt-get install -y docker-registry")
 
     busy = machine_busy_share(QUIET_CHECK_SECONDS)
@@ -44,7 +56,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         _say(f"warning: the CPUs are {busy:.0%} busy before the run starts; figures will be low and noisy")
     started, clock = now(), time.monotonic()
     wrk = WrkSettings(arguments.wrk_seconds, arguments.wrk_connections, arguments.wrk_threads)
-    samples = _measure(arguments, targets, wrk)
+    samples = _measure(arguments, targets, wrk) if targets else {}
+    proxy_settings = _proxy_settings(arguments, caches)
+    proxy_samples = _measure_proxy(arguments, proxy_settings) if caches else {}
     elapsed = time.monotonic() - clock
 
     settings = {
@@ -67,13 +81,30 @@ def main(argv: Sequence[str] | None = None) -> None:
         elapsed=elapsed,
         busy_before=busy,
     )
+    if not targets:  # the pull-through comparison alone: no plain-registry figures to record
+        for key in ("settings", "targets", "medians", "ratios", "samples"):
+            del content[key]
+    cache_names = [cache.name for cache in caches]
+    if caches:
+        content["proxy"] = proxy_record(proxy_samples, proxy_settings, cache_names, DISTRIBUTION_PROXY)
     path = write_record(arguments.results_dir, content, started)
-    print(
-        f"{arguments.layers} x {arguments.layer_mib} MiB image, {arguments.small_blob_bytes}-byte blob, "
-        f"wrk -c{wrk.connections} -t{wrk.threads} -d{wrk.seconds}s, {arguments.repeats} rounds per target\n"
-    )
-    print(render_table(samples, names, baseline))
-    _say(f"\n{len(targets)} targets x {arguments.repeats} rounds in {elapsed:.0f} s; wrote {path}")
+    if targets:
+        print(
+            f"plain registries: {arguments.layers} x {arguments.layer_mib} MiB image, "
+            f"{arguments.small_blob_bytes}-byte "
+            f"blob, wrk -c{wrk.connections} -t{wrk.threads} -d{wrk.seconds}s, {arguments.repeats} rounds per target\n"
+        )
+        print(render_table(samples, names, baseline) + "\n")
+    if caches:
+        sizes = proxy_settings.sizes
+        print(
+            f"pull-through caches of one upstream: A {sizes.large_layers} x {sizes.large_layer_bytes >> 20} MiB, "
+            f"B {sizes.small_layers} x {sizes.small_layer_bytes >> 10} KiB, big {sizes.big_bytes >> 20} MiB, "
+            f"{proxy_settings.pullers} pullers, manifest loads -c{proxy_settings.load.connections} "
+            f"-d{proxy_settings.load.seconds}s, {arguments.repeats} rounds per cache\n"
+        )
+        print(render_proxy_table(proxy_samples, cache_names, DISTRIBUTION_PROXY))
+    _say(f"\nran {', '.join(sorted(suites))} in {elapsed:.0f} s; wrote {path}")
 
 
 def _targets(arguments: argparse.Namespace) -> list[Target]:
@@ -84,6 +115,36 @@ def _targets(arguments: argparse.Namespace) -> list[Target]:
     if unknown:
         sys.exit(f"unknown target(s) {', '.join(unknown)}; known: {', '.join(known)}")
     return [known[name] for name in names]
+
+
+def _cache_targets(arguments: argparse.Namespace) -> list[CacheTarget]:
+    known = cache_targets()
+    names = arguments.cache_targets or list(DEFAULT_CACHE_TARGETS)
+    unknown = [name for name in names if name not in known]
+    if unknown or DISTRIBUTION_PROXY not in names:
+        sys.exit(f"--cache-targets must name {DISTRIBUTION_PROXY} and only known caches: {', '.join(known)}")
+    return [known[name] for name in names]
+
+
+def _proxy_settings(arguments: argparse.Namespace, caches: list[CacheTarget]) -> ProxySettings:
+    sizes = ContentSizes(
+        large_layers=arguments.large_layers,
+        large_layer_bytes=arguments.large_layer_mib * MIB,
+        small_layers=arguments.small_layers,
+        small_layer_bytes=arguments.small_layer_kib << 10,
+        platform_layer_bytes=arguments.platform_layer_mib * MIB,
+        big_bytes=arguments.big_mib * MIB,
+    )
+    load = LoadSettings(arguments.load_seconds, arguments.wrk_connections, arguments.wrk_threads)
+    return ProxySettings(sizes, caches, arguments.repeats, arguments.pullers, load)
+
+
+def _measure_proxy(arguments: argparse.Namespace, settings: ProxySettings) -> Samples:
+    work_dir = Path(tempfile.mkdtemp(prefix="pullcache-bench-proxy-", dir=arguments.work_dir))
+    try:
+        return run_proxy_suite(settings, work_dir)
+    finally:
+        shutil.rmtree(work_dir, ignore_errors=True)
 
 
 def _measure(arguments: argparse.Namespace, targets: list[Target], wrk: WrkSettings) -> Samples:
@@ -101,6 +162,29 @@ def _measure(arguments: argparse.Namespace, targets: list[Target], wrk: WrkSetti
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument(
+        "--suites",
+        type=lambda text: text.split(","),
+        default=list(SUITES),
+        help=f"what to run: {CORE} (plain registries), {PROXY} (pull-through caches); default both",
+    )
+    parser.add_argument(
+        "--cache-targets",
+        type=lambda text: text.split(","),
+        help=f"the pull-through caches compared, of {', '.join(DEFAULT_CACHE_TARGETS)} (default both)",
+    )
+    parser.add_argument("--large-layers", type=int, default=5, help="layers of image A (default %(default)s)")
+    parser.add_argument("--large-layer-mib", type=int, default=40, help="MiB per layer of A (default %(default)s)")
+    parser.add_argument("--small-layers", type=int, default=200, help="layers of image B (default %(default)s)")
+    parser.add_argument("--small-layer-kib", type=int, default=16, help="KiB per layer of B (default %(default)s)")
+    parser.add_argument(
+        "--platform-layer-mib", type=int, default=4, help="MiB per layer of the index's images (default %(default)s)"
+    )
+    parser.add_argument("--big-mib", type=int, default=2048, help="MiB of the memory test's blob (default %(default)s)")
+    parser.add_argument("--pullers", type=int, default=20, help="concurrent cold pullers of A (default %(default)s)")
+    parser.add_argument(
+        "--load-seconds", type=int, default=10, help="length of each manifest load of a cache (default %(default)s)"
+    )
     parser.add_argument(
         "--targets",
         type=lambda text: text.split(","),

@@ -10,7 +10,8 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
 import aiohttp
@@ -26,8 +27,10 @@ class TransferError(RuntimeError):
     """A registry refused a request, or served bytes that do not match their digest."""
 
 
-def open_session(connections: int = 32) -> aiohttp.ClientSession:
+def open_session(connections: int = 32, headers: dict[str, str] | None = None) -> aiohttp.ClientSession:
+    """A session for one registry; `headers` go with every request (an Authorization, say)."""
     return aiohttp.ClientSession(
+        headers=headers,
         connector=aiohttp.TCPConnector(limit=connections),
         timeout=TIMEOUT,
         read_bufsize=READ_BUFFER_BYTES,
@@ -38,7 +41,7 @@ def open_session(connections: int = 32) -> aiohttp.ClientSession:
 async def push_image(session: aiohttp.ClientSession, base_url: str, repository: str, tag: str, image: Image) -> None:
     """Upload every blob of `image` concurrently, then its manifest under `tag`."""
     await asyncio.gather(*(push_blob(session, base_url, repository, blob) for blob in image.blobs))
-    await push_manifest(session, base_url, repository, tag, image.manifest)
+    await push_manifest(session, base_url, repository, tag, image.manifest, image.media_type)
 
 
 async def push_blob(session: aiohttp.ClientSession, base_url: str, repository: str, blob: BlobFile) -> None:
@@ -57,19 +60,26 @@ async def push_blob(session: aiohttp.ClientSession, base_url: str, repository: s
 
 
 async def push_manifest(
-    session: aiohttp.ClientSession, base_url: str, repository: str, reference: str, manifest: bytes
+    session: aiohttp.ClientSession,
+    base_url: str,
+    repository: str,
+    reference: str,
+    manifest: bytes,
+    media_type: str = OCI_MANIFEST,
 ) -> None:
     async with session.put(
         f"{base_url}/v2/{repository}/manifests/{reference}",
         data=manifest,
-        headers={"Content-Type": OCI_MANIFEST},
+        headers={"Content-Type": media_type},
     ) as stored:
         await _expect(stored, 201)
 
 
 async def pull_image(session: aiohttp.ClientSession, base_url: str, repository: str, tag: str, image: Image) -> None:
     """Fetch the manifest by `tag`, then every blob it names concurrently, each checked against its digest."""
-    async with session.get(f"{base_url}/v2/{repository}/manifests/{tag}", headers={"Accept": OCI_MANIFEST}) as response:
+    async with session.get(
+        f"{base_url}/v2/{repository}/manifests/{tag}", headers={"Accept": image.media_type}
+    ) as response:
         await _expect(response, 200)
         if await response.read() != image.manifest:
             raise TransferError(f"the manifest under {tag} is not the one pushed")
@@ -78,15 +88,50 @@ async def pull_image(session: aiohttp.ClientSession, base_url: str, repository: 
     )
 
 
-async def fetch_verified(session: aiohttp.ClientSession, url: str, blob: BlobFile) -> None:
-    """GET `url`, hashing the body as it arrives; raises TransferError unless it is exactly `blob`."""
+async def pull_index(
+    session: aiohttp.ClientSession,
+    base_url: str,
+    repository: str,
+    tag: str,
+    index: tuple[bytes, str],
+    images: Sequence[Image],
+) -> None:
+    """Fetch the index (its document and media type) by `tag`, then each platform's manifest by digest and its
+    blobs, all checked; the platforms are pulled at once, as a client that copies every platform does."""
+    document, media_type = index
+    accept = {"Accept": ", ".join(dict.fromkeys([media_type, *(image.media_type for image in images)]))}
+    async with session.get(f"{base_url}/v2/{repository}/manifests/{tag}", headers=accept) as response:
+        await _expect(response, 200)
+        if await response.read() != document:
+            raise TransferError(f"the index under {tag} is not the one pushed")
+
+    async def pull_platform(image: Image) -> None:
+        url = f"{base_url}/v2/{repository}/manifests/{image.manifest_digest}"
+        async with session.get(url, headers=accept) as response:
+            await _expect(response, 200)
+            if await response.read() != image.manifest:
+                raise TransferError(f"the manifest {image.manifest_digest} is not the one pushed")
+        await asyncio.gather(
+            *(fetch_verified(session, f"{base_url}/v2/{repository}/blobs/{blob.digest}", blob) for blob in image.blobs)
+        )
+
+    await asyncio.gather(*(pull_platform(image) for image in images))
+
+
+async def fetch_verified(session: aiohttp.ClientSession, url: str, blob: BlobFile) -> float:
+    """GET `url`, hashing the body as it arrives; raises TransferError unless it is exactly `blob`. Returns the
+    seconds from sending the request to the first byte of the body."""
     hasher = hashlib.sha256()
     size = 0
+    started = time.perf_counter()
+    first_byte = 0.0
     async with session.get(url) as response:
         await _expect(response, 200)
         pending: list[bytes] = []
         pending_bytes = 0
         async for data in response.content.iter_any():
+            if not first_byte:
+                first_byte = time.perf_counter() - started
             pending.append(data)
             pending_bytes += len(data)
             if pending_bytes >= CHUNK_BYTES:
@@ -99,6 +144,7 @@ async def fetch_verified(session: aiohttp.ClientSession, url: str, blob: BlobFil
     digest = "sha256:" + hasher.hexdigest()
     if size != blob.size or digest != blob.digest:
         raise TransferError(f"{url} served {size} bytes with digest {digest}, expected {blob.size} {blob.digest}")
+    return first_byte
 
 
 async def hash_files(blobs: tuple[BlobFile, ...]) -> None:

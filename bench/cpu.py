@@ -24,15 +24,17 @@ class CpuUse:
 
 
 @contextmanager
-def watch_cpu(server_pids: Sequence[int]) -> Iterator[CpuUse]:
-    """Measure the CPU time of the `server_pids` trees, and what was used outside them and this process."""
+def watch_cpu(server_pids: Sequence[int], helper_pids: Sequence[int] = ()) -> Iterator[CpuUse]:
+    """Measure the CPU time of the `server_pids` trees, and what was used outside them, this process and the
+    benchmark's `helper_pids` trees (an upstream, say, which is the benchmark's but not the server under test)."""
     use = CpuUse()
     machine_before, client_before, server_before = _machine_busy(), _client_busy(), _servers_busy(server_pids)
+    helpers_before = _servers_busy(helper_pids)
     started = time.monotonic()
     yield use
     elapsed = time.monotonic() - started
     use.server_seconds = _servers_busy(server_pids) - server_before
-    ours = _client_busy() - client_before + use.server_seconds
+    ours = _client_busy() - client_before + use.server_seconds + _servers_busy(helper_pids) - helpers_before
     machine = _machine_busy() - machine_before
     capacity = elapsed * (psutil.cpu_count() or 1)
     use.foreign_share = min(max(machine - ours, 0.0) / capacity, 1.0) if capacity > 0 else 0.0

@@ -9,13 +9,37 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import random
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Final
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
 OCI_LAYER = "application/vnd.oci.image.layer.v1.tar"
 OCTET_STREAM = "application/octet-stream"
+
+
+@dataclass(frozen=True, slots=True)
+class MediaTypes:
+    """The media types an image is written with."""
+
+    manifest: str
+    config: str
+    layer: str
+    index: str
+
+
+OCI: Final = MediaTypes(OCI_MANIFEST, OCI_CONFIG, OCI_LAYER, OCI_INDEX)
+# Docker's image manifest v2, schema 2: what Distribution 2.8 can fetch as a pull-through cache (its proxy asks
+# the upstream without the OCI types in Accept, and the upstream refuses an OCI manifest).
+DOCKER: Final = MediaTypes(
+    "application/vnd.docker.distribution.manifest.v2+json",
+    "application/vnd.docker.container.image.v1+json",
+    "application/vnd.docker.image.rootfs.diff.tar.gzip",
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+)
 
 WRITE_BYTES = 16 << 20  # generate, hash and write this much at a time
 
@@ -40,6 +64,7 @@ class Image:
     config: BlobFile
     layers: tuple[BlobFile, ...]
     manifest: bytes
+    media_type: str = OCI_MANIFEST  # the manifest's
 
     @property
     def blobs(self) -> tuple[BlobFile, ...]:
@@ -55,15 +80,19 @@ class Image:
         return "sha256:" + hashlib.sha256(self.manifest).hexdigest()
 
 
-def write_random_blob(directory: Path, size: int, media_type: str = OCTET_STREAM) -> BlobFile:
-    """`size` random bytes in a file of `directory` named after their sha256."""
+def write_random_blob(
+    directory: Path, size: int, media_type: str = OCTET_STREAM, rng: random.Random | None = None
+) -> BlobFile:
+    """`size` random bytes in a file of `directory` named after their sha256; the same bytes every time from an
+    `rng` seeded alike, else from the operating system."""
     directory.mkdir(parents=True, exist_ok=True)
     staging = directory / "staging"
     hasher = hashlib.sha256()
     with staging.open("wb") as file:
         remaining = size
         while remaining > 0:
-            data = os.urandom(min(WRITE_BYTES, remaining))
+            chunk = min(WRITE_BYTES, remaining)
+            data = os.urandom(chunk) if rng is None else rng.randbytes(chunk)
             hasher.update(data)
             file.write(data)
             remaining -= len(data)
@@ -79,19 +108,28 @@ def write_blob(directory: Path, content: bytes, media_type: str) -> BlobFile:
     return BlobFile(path, "sha256:" + encoded, len(content), media_type)
 
 
-def write_image(directory: Path, layer_count: int, layer_size: int) -> Image:
-    """An image of `layer_count` random layers of `layer_size` bytes each, with a small JSON config."""
-    layers = tuple(write_random_blob(directory, layer_size, OCI_LAYER) for _ in range(layer_count))
+def write_image(
+    directory: Path,
+    layer_count: int,
+    layer_size: int,
+    *,
+    rng: random.Random | None = None,
+    architecture: str = "amd64",
+    media_types: MediaTypes = OCI,
+) -> Image:
+    """An image of `layer_count` random layers of `layer_size` bytes each, with a small JSON config; the same
+    image every time from an `rng` seeded alike."""
+    layers = tuple(write_random_blob(directory, layer_size, media_types.layer, rng) for _ in range(layer_count))
     config_document = {
-        "architecture": "amd64",
+        "architecture": architecture,
         "os": "linux",
         "rootfs": {"type": "layers", "diff_ids": [layer.digest for layer in layers]},
     }
-    config = write_blob(directory, json.dumps(config_document).encode(), OCI_CONFIG)
+    config = write_blob(directory, json.dumps(config_document).encode(), media_types.config)
     manifest = {
         "schemaVersion": 2,
-        "mediaType": OCI_MANIFEST,
+        "mediaType": media_types.manifest,
         "config": config.descriptor(),
         "layers": [layer.descriptor() for layer in layers],
     }
-    return Image(config, layers, json.dumps(manifest).encode())
+    return Image(config, layers, json.dumps(manifest).encode(), media_types.manifest)

@@ -48,27 +48,27 @@ def render_table(samples: Samples, targets: Sequence[str], baseline: str) -> str
     figures = [["median of rounds", *targets, OTHER_CPU]]
     for metric in REGISTRY_METRICS:
         cells = [_number(found.get(t, {}).get(metric)) for t in targets]
-        figures.append([LABELS[metric], *cells, _share(_foreign_at_median(samples, targets, metric))])
+        figures.append([LABELS[metric], *cells, _share(foreign_at_median(samples, targets, metric))])
     costs = [["server CPU, median of rounds", *targets]]
     for metric in REGISTRY_METRICS:
         costs.append([COST_LABELS[metric], *(_cost(samples, t, metric) for t in targets)])
-    sections = [_grid(figures), _grid(costs)]
+    sections = [grid(figures), grid(costs)]
     if compared:
         ratio_rows = [[f"ratio to {baseline}", *compared]]
         for metric in REGISTRY_METRICS:
             ratio_rows.append([LABELS[metric], *(_ratio(relative[t].get(metric)) for t in compared)])
-        sections.append(_grid(ratio_rows))
+        sections.append(grid(ratio_rows))
     ceilings = [["client ceiling", "median", OTHER_CPU]]
     for ceiling, label in CEILING_LABELS.items():
         if ceiling in found:
-            foreign = _foreign_at_median(samples, [ceiling], PULL)
+            foreign = foreign_at_median(samples, [ceiling], PULL)
             ceilings.append([label, _number(found[ceiling][PULL]), _share(foreign)])
     if len(ceilings) > 1:
-        sections.append(_grid(ceilings))
+        sections.append(grid(ceilings))
     return "\n\n".join(sections)
 
 
-def _grid(rows: Sequence[Sequence[str]]) -> str:
+def grid(rows: Sequence[Sequence[str]]) -> str:
     """The first column left-aligned, the others right-aligned, a rule under the header."""
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = [
@@ -155,7 +155,7 @@ def _first_line(command: list[str]) -> str:
     return lines[0] if lines else "unknown"
 
 
-def _foreign_at_median(samples: Samples, targets: Sequence[str], metric: str) -> float | None:
+def foreign_at_median(samples: Samples, targets: Sequence[str], metric: str) -> float | None:
     """The largest share of the CPUs other processes took while any of the medians was measured."""
     shares = []
     for target in targets:

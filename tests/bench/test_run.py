@@ -48,6 +48,8 @@ def test_a_scaled_down_run_records_every_figure_and_stops_every_server(tmp_path:
             sys.executable,
             "-m",
             "bench",
+            "--suites",
+            "core",
             "--targets",
             ",".join(targets),
             "--pullcache-launcher",

@@ -1,0 +1,140 @@
+"""The caches the pull-through comparison sets side by side, each started over an empty directory in front of
+the same upstream:
+
+    pullcache            `pullcache serve` (1 worker, access log on) with a pull-through cache rule for the
+                         prefix RULE_PREFIX to the upstream, and /v2/ behind authentication: every request
+                         carries `Authorization: Basic base64(AWS:<token>)`, the token of ecr:GetAuthorizationToken,
+                         as a client logged in with `aws ecr get-login-password` sends it
+    distribution-proxy   CNCF Distribution 2.8 (Debian's docker-registry) with `proxy: remoteurl: <upstream>`,
+                         filesystem storage, no authentication (as it is usually run)
+"""
+
+from __future__ import annotations
+
+import configparser
+import subprocess
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+from tests.servers import PullcacheServer, distribution_binary, free_port, stop_process_group, wait_until_serving
+
+from bench.targets import ACCESS_LOGGED, Server
+
+PULLCACHE_RULE = "pullcache"
+DISTRIBUTION_PROXY = "distribution-proxy"
+DEFAULT_CACHE_TARGETS = (PULLCACHE_RULE, DISTRIBUTION_PROXY)
+RULE_PREFIX = "upstream"
+REGION = "us-east-1"
+
+
+@dataclass(frozen=True, slots=True)
+class RunningCache:
+    """A cache answering on loopback: where, with which headers, and under what name it keeps an upstream repository."""
+
+    server: Server
+    headers: dict[str, str]
+    prefix: str  # put before an upstream repository's name: "" or "<rule prefix>/"
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    def repository(self, upstream_repository: str) -> str:
+        return self.prefix + upstream_repository
+
+    def stop(self) -> None:
+        self.server.stop()
+
+
+@dataclass(frozen=True, slots=True)
+class CacheTarget:
+    name: str
+    description: str
+    start: Callable[[Path, str], RunningCache]  # an empty directory it may use, the upstream's URL -> a cache
+
+
+def cache_targets() -> dict[str, CacheTarget]:
+    return {
+        PULLCACHE_RULE: CacheTarget(
+            PULLCACHE_RULE,
+            f"pullcache serve, 1 worker, a pull-through cache rule '{RULE_PREFIX}', registry token auth",
+            _start_pullcache,
+        ),
+        DISTRIBUTION_PROXY: CacheTarget(
+            DISTRIBUTION_PROXY, "CNCF Distribution 2.8 (docker-registry), proxy.remoteurl", _start_distribution_proxy
+        ),
+    }
+
+
+def _start_pullcache(directory: Path, upstream: str) -> RunningCache:
+    server = PullcacheServer(directory / "data", log_level=ACCESS_LOGGED, anonymous_registry=False).start()
+    try:
+        ecr = _ecr(server)
+        ecr.create_pull_through_cache_rule(ecrRepositoryPrefix=RULE_PREFIX, upstreamRegistryUrl=upstream)
+        token = ecr.get_authorization_token()["authorizationData"][0]["authorizationToken"]
+    except BaseException:
+        server.stop()
+        raise
+    # The token is base64("AWS:<password>"): the very credentials of a Basic Authorization header.
+    return RunningCache(server, {"Authorization": f"Basic {token}"}, f"{RULE_PREFIX}/")
+
+
+def _ecr(server: PullcacheServer) -> Any:
+    """ECR signed with the account's root keys, which the server writes to its data directory on first start."""
+    keys = configparser.ConfigParser()
+    keys.read(server.data_dir / "credentials")
+    return boto3.client(
+        "ecr",
+        endpoint_url=server.url,
+        region_name=REGION,
+        aws_access_key_id=keys["default"]["aws_access_key_id"],
+        aws_secret_access_key=keys["default"]["aws_secret_access_key"],
+    )
+
+
+def _start_distribution_proxy(directory: Path, upstream: str) -> RunningCache:
+    return RunningCache(DistributionProxy(directory / "distribution", upstream).start(), {}, "")
+
+
+@dataclass
+class DistributionProxy:
+    """Debian's docker-registry as a pull-through cache of `upstream`, storing on the filesystem."""
+
+    root: Path
+    upstream: str
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> DistributionProxy:
+        binary = distribution_binary()
+        if binary is None:
+            raise RuntimeError("docker-registry is not installed (apt-get install docker-registry)")
+        self.root.mkdir(parents=True, exist_ok=True)
+        config = self.root / "config.yml"
+        config.write_text(
+            "version: 0.1\n"
+            "log:\n  level: error\n"
+            "storage:\n"
+            f"  filesystem:\n    rootdirectory: {self.root / 'data'}\n"
+            f"http:\n  addr: 127.0.0.1:{self.port}\n"
+            f"proxy:\n  remoteurl: {self.upstream}\n"
+        )
+        self.process = subprocess.Popen(
+            [binary, "serve", str(config)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        wait_until_serving(f"{self.url}/v2/", self.process)
+        return self
+
+    def stop(self) -> None:
+        if self.process is not None:
+            stop_process_group(self.process)
