@@ -22,6 +22,7 @@ the same name, which gives it a new unique id) gets no policies, so it is allowe
 
 from __future__ import annotations
 
+import time
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -42,6 +43,8 @@ from pullcache.iam.policy import (
 from pullcache.iam.ports import IamPrincipals, RolePermissions, StoredPolicy
 
 DOCUMENT_CACHE_SIZE = 512
+SERVICE_ROLE_PATH = ":role/aws-service-role/"
+SERVICE_ROLE_TTL = 1.0  # seconds
 INLINE_SESSION_POLICY_ID = "Policy"  # the AssumeRole parameter that carried it
 # No identity-based policies, and session policies that allow nothing: not even a resource-based policy that
 # names the role allows a session that cannot be found.
@@ -77,6 +80,7 @@ class IamPrincipalPolicies:
         self._principals = principals
         self._sessions = sessions
         self._documents = ParsedDocuments(cache_size)
+        self._service_roles: dict[RequestPrincipal, tuple[float, PrincipalPolicySet]] = {}
 
     async def policies_for(self, principal: RequestPrincipal) -> PrincipalPolicySet:
         """Raises MalformedPolicyDocument only for a stored document that no longer parses (never expected:
@@ -87,6 +91,8 @@ class IamPrincipalPolicies:
                 if user is None:
                     return PrincipalPolicySet()
                 return self._policy_set(user.identity_policies(), user.permissions_boundary)
+            case PrincipalType.ASSUMED_ROLE if principal.role_arn is not None and _service_session(principal):
+                return await self._service_role_policies(principal)
             case PrincipalType.ASSUMED_ROLE if principal.role_arn is not None:
                 role = await self._principals.find_role_permissions(principal.role_arn)
                 if role is None or role.role_id != _role_id_of(principal):
@@ -102,6 +108,22 @@ class IamPrincipalPolicies:
                 session_policies = await self._session_policies(refs, role)
                 return PrincipalPolicySet(policies.identity, policies.permissions_boundary, session_policies)
         return PrincipalPolicySet()
+
+    async def _service_role_policies(self, principal: RequestPrincipal) -> PrincipalPolicySet:
+        """A service's session of a service-linked role: its policies cannot change (IAM refuses every edit but
+        the description), so they are read at most every SERVICE_ROLE_TTL seconds; that bounds how long a
+        deleted role's session keeps them."""
+        now = time.monotonic()
+        found = self._service_roles.get(principal)
+        if found is None or now - found[0] > SERVICE_ROLE_TTL:
+            assert principal.role_arn is not None
+            role = await self._principals.find_role_permissions(principal.role_arn)
+            policies = PrincipalPolicySet()
+            if role is not None and role.role_id == _role_id_of(principal):
+                policies = self._policy_set(role.identity_policies(), role.permissions_boundary)
+            found = (now, policies)
+            self._service_roles[principal] = found
+        return found[1]
 
     def _policy_set(self, identity: Sequence[StoredPolicy], boundary: StoredPolicy | None) -> PrincipalPolicySet:
         return PrincipalPolicySet(
@@ -154,6 +176,11 @@ def _usable_in(arn: str, account: str) -> bool:
     except IamValidationError:
         return False
     return parsed is not None and (parsed.aws_managed or parsed.account == account)
+
+
+def _service_session(principal: RequestPrincipal) -> bool:
+    """A service's own session of a service-linked role (no session credentials: the service holds it)."""
+    return principal.session_id is None and SERVICE_ROLE_PATH in (principal.role_arn or "")
 
 
 def _role_id_of(principal: RequestPrincipal) -> str | None:

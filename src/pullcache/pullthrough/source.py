@@ -28,6 +28,7 @@ from pullcache.iam.model import Role
 from pullcache.iam.policy import RequestPrincipal
 from pullcache.pullthrough.errors import UpstreamDenied, UpstreamError, UpstreamNotFound
 from pullcache.pullthrough.fills import BlobFills, Filling, finish_or_cancel
+from pullcache.pullthrough.imports import ImportsInFlight
 from pullcache.pullthrough.ports import (
     PullThroughRuleStore,
     ServiceLinkedRoles,
@@ -57,6 +58,7 @@ PUT_LAYER = (
     "ecr:CompleteLayerUpload",
 )
 RULES_TTL = 1.0  # seconds a worker keeps a scope's rules before reading them again
+ROLE_TTL = 1.0  # seconds a worker trusts what it found of an account's service-linked role
 BACKGROUND_FILLS = 4  # blobs of one image fetched at once in the background
 ROLE_USE_RESOLUTION = timedelta(minutes=1)
 CLOSE_GRACE = 5.0  # seconds background fills get to finish when the server stops
@@ -110,6 +112,8 @@ class PullThroughSource:
         self._prefetch_platforms = prefetch_platforms
         self._rule_cache: dict[RegistryScope, tuple[float, Sequence[PullThroughRule]]] = {}
         self._role_used: dict[str, datetime] = {}
+        self._role_cache: dict[str, tuple[float, Role | None]] = {}
+        self._in_flight = ImportsInFlight(rules)
         self._tasks: set[asyncio.Task[None]] = set()
         self._imports: SingleFlight[tuple[RegistryScope, str, str], ManifestRecord | None] = SingleFlight()
         self._checks: SingleFlight[tuple[RegistryScope, str, str], UpstreamManifestHead] = SingleFlight()
@@ -120,6 +124,7 @@ class PullThroughSource:
         at the next pull): work cut short mid-write leaves nothing behind, but finishing is kinder."""
         await finish_or_cancel(self._tasks, grace)
         await self._fills.close(grace)
+        await self._in_flight.close()
 
     # -- manifests ------------------------------------------------------------------------------------------
 
@@ -305,13 +310,10 @@ class PullThroughSource:
     async def _upstream_blob(
         self, rule: PullThroughRule, scope: RegistryScope, repository: str, digest: Digest
     ) -> AsyncIterator[UpstreamBlob]:
-        import_id = await self._rules.begin_import(scope, repository, _now())
-        try:
+        async with self._in_flight.importing(scope, repository):
             endpoint = await self._endpoint(rule)
             async with self._upstream.open_blob(endpoint, rule.upstream_repository(repository), digest) as blob:
                 yield blob
-        finally:
-            await self._rules.end_import(import_id)
 
     # -- rules, credentials, the role -----------------------------------------------------------------------
 
@@ -337,18 +339,27 @@ class PullThroughSource:
     @contextlib.asynccontextmanager
     async def _as_role(self, scope: RegistryScope, repository: str) -> AsyncIterator[RequestPrincipal]:
         """A session of the service-linked role for one piece of work, recorded as an import while it runs."""
-        role = await self._roles.find_role(scope.account_id)
+        role = await self._role_session(scope)
+        async with self._in_flight.importing(scope, repository):
+            yield role
+
+    async def _role_session(self, scope: RegistryScope) -> RequestPrincipal:
+        """The service's session of the account's service-linked role (looked up at most every ROLE_TTL seconds).
+
+        Raises Denied when the role does not exist: without it, nothing is imported."""
+        now = asyncio.get_running_loop().time()
+        cached = self._role_cache.get(scope.account_id)
+        if cached is None or now - cached[0] > ROLE_TTL:
+            cached = (now, await self._roles.find_role(scope.account_id))
+            self._role_cache[scope.account_id] = cached
+        role = cached[1]
         if role is None:
             raise Denied(
                 "The pull through cache cannot import images: the service-linked role "
                 "AWSServiceRoleForECRPullThroughCache does not exist in this account"
             )
         await self._record_use(role, scope)
-        import_id = await self._rules.begin_import(scope, repository, _now())
-        try:
-            yield role_session(role)
-        finally:
-            await self._rules.end_import(import_id)
+        return role_session(role)
 
     async def _record_use(self, role: Role, scope: RegistryScope) -> None:
         now = _now()

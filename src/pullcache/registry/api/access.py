@@ -137,9 +137,10 @@ class RegistryAccess:
         `keys` are the request's condition keys (aws:SourceIp, ...).
         """
         denial: AccessDenied | None = None
+        target = await self._target(scope, repository, access.on_registry)  # read once for every action
         for action in access.actions:
             try:
-                await self._authorize_one(principal, scope, repository, action, access.on_registry, keys)
+                await self._decide(principal, scope, target, action, keys)
             except AccessDenied as denied:
                 denial = denial or denied
                 if not access.any_of:
@@ -163,9 +164,10 @@ class RegistryAccess:
     ) -> None:
         """As `authorize`, but each action may also be granted by the registry policy, which is how ECR's registry
         permissions let principals import through the pull-through cache and create its repositories."""
+        target = await self._target(scope, repository, False)
         for action in access.actions:
             try:
-                await self._authorize_one(principal, scope, repository, action, False, keys)
+                await self._decide(principal, scope, target, action, keys)
             except AccessDenied as denied:
                 registry_policy = await self._registry_policy(scope)
                 if registry_policy is None or not await self._allowed_by(
@@ -213,26 +215,29 @@ class RegistryAccess:
         keys: Mapping[str, ContextValue] | None = None,
     ) -> bool:
         try:
-            await self._authorize_one(principal, scope, repository, action, False, keys)
+            await self._decide(principal, scope, await self._target(scope, repository, False), action, keys)
         except AccessDenied:
             return False
         return True
 
-    async def _authorize_one(
+    async def _target(
+        self, scope: RegistryScope, repository: str | None, on_registry: bool
+    ) -> tuple[str, SourcedPolicy | None]:
+        """The resource a request acts on, and its resource policy: the repository's, or none for the registry."""
+        if repository is None or on_registry:
+            return scope.repository_arn("*"), None
+        resource = scope.repository_arn(repository)
+        return resource, await self._repository_policy(scope, repository, resource)
+
+    async def _decide(
         self,
         principal: RequestPrincipal,
         scope: RegistryScope,
-        repository: str | None,
+        target: tuple[str, SourcedPolicy | None],
         action: str,
-        on_registry: bool,
         keys: Mapping[str, ContextValue] | None,
     ) -> None:
-        resource_policy = None
-        if repository is not None and not on_registry:
-            resource = scope.repository_arn(repository)
-            resource_policy = await self._repository_policy(scope, repository, resource)
-        else:
-            resource = scope.repository_arn("*")
+        resource, resource_policy = target
         await self._authorizer.authorize(
             AccessRequest(principal, action, resource, scope.account_id, resource_policy, keys or {})
         )
