@@ -20,7 +20,7 @@ import fcntl
 import logging
 import os
 import uuid
-from collections.abc import AsyncGenerator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,8 +37,8 @@ OnCommit = Callable[[int], Awaitable[None]]
 
 _FILL_NAMESPACE = uuid.UUID("0f1c5a6e-3d4b-4e55-9a7c-2b8e6f1d9c30")
 READ_BYTES = 256 * 1024
-POLL_FIRST = 0.001
-POLL_MAX = 0.02
+POLL_FIRST = 0.0005
+POLL_MAX = 0.005
 # A reader that sees no new byte for this long checks whether the filling process is still alive.
 STALL_CHECK = 0.25
 
@@ -129,7 +129,12 @@ class BlobFills:
                 lead.size = source.size
                 os.pwrite(lock_fd, f"{source.size}\n".encode(), 0)
                 lead.started.set_result(None)
-                written = await self._blobs.append(upload_id, 0, source.chunks())
+                chunks = aiter(source.chunks())
+                # The first chunk alone, so readers get their first bytes without waiting for the store's
+                # write batch to fill; then the rest in the store's batches.
+                first = await anext(chunks, b"")
+                written = await self._blobs.append(upload_id, 0, _once(first))
+                written = await self._blobs.append(upload_id, written, chunks)
             if written != lead.size:
                 raise BlobFillFailed(str(digest), f"the upstream sent {written} of {lead.size} bytes")
             await self._blobs.commit(upload_id, digest)
@@ -282,6 +287,11 @@ async def finish_or_cancel(tasks: set[asyncio.Task[None]], grace: float) -> None
     for task in pending:
         with contextlib.suppress(BaseException):
             await task
+
+
+async def _once(chunk: bytes) -> AsyncIterator[bytes]:
+    if chunk:
+        yield chunk
 
 
 def _try_lock(path: Path) -> int | None:

@@ -217,7 +217,7 @@ class PullThroughSource:
             parsed.artifact_type,
             parsed.annotations or None,
         )
-        async with self._as_role(scope, repository) as role:
+        async with self._as_role(scope, repository, recorded=True) as role:
             await self._authorizer.authorize_service(role, scope, None, AUTHORIZE)
             if not exists:
                 await self._repositories.create_cached_repository(scope, repository)
@@ -337,10 +337,13 @@ class PullThroughSource:
         return UpstreamEndpoint(rule.base_url, await self._credentials.find_credentials(rule))
 
     @contextlib.asynccontextmanager
-    async def _as_role(self, scope: RegistryScope, repository: str) -> AsyncIterator[RequestPrincipal]:
-        """A session of the service-linked role for one piece of work, recorded as an import while it runs."""
+    async def _as_role(
+        self, scope: RegistryScope, repository: str, *, recorded: bool = False
+    ) -> AsyncIterator[RequestPrincipal]:
+        """A session of the service-linked role for one piece of work, recorded as an import while it runs
+        (`recorded`: before it starts)."""
         role = await self._role_session(scope)
-        async with self._in_flight.importing(scope, repository):
+        async with self._in_flight.importing(scope, repository, recorded=recorded):
             yield role
 
     async def _role_session(self, scope: RegistryScope) -> RequestPrincipal:

@@ -28,6 +28,7 @@ T = TypeVar("T")
 
 FLUSH_BYTES = 1 << 20  # hand data to the writer thread a mebibyte at a time: flat memory, few thread hops
 READ_BYTES = 1 << 20
+INLINE_BYTES = 128 * 1024  # a last batch this small is written on the event loop: a thread hop costs more
 
 
 class _Progress:
@@ -84,7 +85,9 @@ class FilesystemBlobStore:
             size = os.fstat(fd).st_size
             if offset is not None and offset != size:
                 raise RangeInvalid(f"chunk starts at {offset} but the upload has {size} bytes", size)
-            progress = await _uninterrupted(asyncio.to_thread(self._current_progress, upload_id, fd, size))
+            progress = self._progress.get(upload_id)
+            if progress is None or progress.size != size:  # recomputing reads the file: in a thread
+                progress = await _uninterrupted(asyncio.to_thread(self._current_progress, upload_id, fd, size))
             os.lseek(fd, size, os.SEEK_SET)
             pending: list[bytes] = []
             pending_bytes = 0
@@ -95,8 +98,10 @@ class FilesystemBlobStore:
                     await _uninterrupted(asyncio.to_thread(progress.write, fd, b"".join(pending)))
                     pending.clear()
                     pending_bytes = 0
-            if pending:
+            if pending_bytes > INLINE_BYTES:
                 await _uninterrupted(asyncio.to_thread(progress.write, fd, b"".join(pending)))
+            elif pending:
+                progress.write(fd, b"".join(pending))  # a small tail: into the page cache, cheaper than a thread
             return progress.size
         finally:
             os.close(fd)

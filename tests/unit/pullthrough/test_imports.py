@@ -87,12 +87,21 @@ async def test_a_record_older_than_the_rotation_is_replaced_while_imports_go_on(
     await wait_closed(ledger)
 
 
+async def test_an_import_that_asks_for_it_starts_once_its_record_is_written() -> None:
+    ledger = Ledger()
+    in_flight = ImportsInFlight(ledger, linger=0.01)
+    async with in_flight.importing(SCOPE, "team/app", recorded=True):
+        assert ledger.open
+    await wait_closed(ledger)
+
+
 async def test_closing_ends_every_record_at_once() -> None:
     ledger = Ledger()
     in_flight = ImportsInFlight(ledger, linger=60)
     gate = asyncio.Event()
     gate.set()
     await run_import(in_flight, SCOPE, gate)
+    await asyncio.sleep(0.01)  # the record is written beside the import
     assert ledger.open  # lingering
     await in_flight.close()
     assert not ledger.open
