@@ -219,41 +219,51 @@ class Filling:
         self.size = size
         self._fd = fd
         self._fills = fills
+        self._verified = False
+        self._delay = POLL_FIRST
+        self._idle = 0.0
+
+    @property
+    def fileno(self) -> int:
+        """The file to read the bytes `sendable` allows from (the committed blob once it is verified)."""
+        return self._fd
+
+    async def sendable(self, position: int, end: int) -> int:
+        """Wait until bytes from `position` on may be sent, and say up to where (at most `end`). The blob's last
+        byte may be sent only once the whole blob is verified. Raises BlobFillFailed."""
+        while True:
+            available = os.fstat(self._fd).st_size
+            limit = end if self._verified else min(end, self.size - 1)
+            if available > position and position < limit:
+                self._delay, self._idle = POLL_FIRST, 0.0
+                return min(available, limit)
+            verdict = await self._fills._verdict(self.digest, self._fd)
+            if verdict is True:
+                self._verified = True
+                await self._switch_to_committed()
+                continue
+            if verdict is False:
+                raise BlobFillFailed(str(self.digest), "the upstream's content was not right")
+            if self._idle >= STALL_CHECK:
+                self._idle = 0.0
+                if (
+                    not self._fills._fill_alive(self.digest)
+                    and await self._fills._verdict(self.digest, self._fd) is None
+                ):
+                    raise BlobFillFailed(str(self.digest), "the process filling it stopped")
+            await asyncio.sleep(self._delay)
+            self._idle += self._delay
+            self._delay = min(self._delay * 2, POLL_MAX)
 
     async def chunks(self, start: int, length: int) -> AsyncGenerator[bytes]:
-        """Raises BlobFillFailed."""
+        """The bytes as they may be sent. Raises BlobFillFailed."""
         try:
             position, end = start, start + length
-            verified = False
-            delay = POLL_FIRST
-            idle = 0.0
             while position < end:
-                available = os.fstat(self._fd).st_size
-                # The blob's last bytes go out only once the whole blob is verified.
-                limit = end if verified else min(end, self.size - 1)
-                if available > position and position < limit:
-                    data = os.pread(self._fd, min(READ_BYTES, min(available, limit) - position), position)
-                    position += len(data)
-                    delay, idle = POLL_FIRST, 0.0
-                    yield data
-                    continue
-                verdict = await self._fills._verdict(self.digest, self._fd)
-                if verdict is True:
-                    verified = True
-                    await self._switch_to_committed()
-                    continue
-                if verdict is False:
-                    raise BlobFillFailed(str(self.digest), "the upstream's content was not right")
-                if idle >= STALL_CHECK:
-                    idle = 0.0
-                    if (
-                        not self._fills._fill_alive(self.digest)
-                        and await self._fills._verdict(self.digest, self._fd) is None
-                    ):
-                        raise BlobFillFailed(str(self.digest), "the process filling it stopped")
-                await asyncio.sleep(delay)
-                idle += delay
-                delay = min(delay * 2, POLL_MAX)
+                upto = await self.sendable(position, end)
+                data = os.pread(self._fd, min(READ_BYTES, upto - position), position)
+                position += len(data)
+                yield data
         finally:
             self.close()
 

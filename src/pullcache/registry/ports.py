@@ -203,9 +203,22 @@ class GrowingBlob(Protocol):
     @property
     def size(self) -> int: ...
 
+    @property
+    def fileno(self) -> int:
+        """The local file that holds the bytes `sendable` allows (sent with sendfile)."""
+        ...
+
+    async def sendable(self, position: int, end: int) -> int:
+        """Wait until bytes from `position` on may be sent and return up to where (at most `end`). Raises
+        BlobFillFailed when the fill fails (the client must then be cut off: part of the body is on the wire)."""
+        ...
+
     def chunks(self, start: int, length: int) -> AsyncIterator[bytes]:
-        """The bytes `start` to `start + length` as they arrive. Raises BlobFillFailed when the fill fails (the
-        client must then be cut off: part of the body is on the wire)."""
+        """The bytes `start` to `start + length` as they may be sent; raises as `sendable` does."""
+        ...
+
+    def close(self) -> None:
+        """Let go of the file; idempotent."""
         ...
 
 

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 from pathlib import Path
 from typing import BinaryIO
 
 from aiohttp import web
 from aiohttp.abc import AbstractStreamWriter
+
+from pullcache.registry.errors import BlobFillFailed
+from pullcache.registry.ports import GrowingBlob
+
+log = logging.getLogger(__name__)
 
 CHUNK = 1 << 20
 
@@ -37,6 +43,56 @@ class SendfileResponse(web.StreamResponse):
                 await _copy(writer, file, self._offset, self._count)
             await super().write_eof()
             return writer
+
+
+class GrowingSendfileResponse(web.StreamResponse):
+    """A blob still arriving, sent with sendfile as its bytes land: each stretch the blob says may go out.
+
+    A fill that fails once bytes are on the wire cuts the connection: the client must not take a partial or
+    wrong body for the blob.
+    """
+
+    def __init__(self, blob: GrowingBlob, offset: int, count: int, *, status: int = 200) -> None:
+        super().__init__(status=status)
+        self._blob = blob
+        self._offset = offset
+        self._count = count
+        self.content_length = count
+
+    async def prepare(self, request: web.BaseRequest) -> AbstractStreamWriter | None:
+        try:
+            writer = await super().prepare(request)
+            if request.method == "HEAD" or self._count == 0:
+                return writer
+            assert writer is not None
+            transport = request.transport
+            if transport is None or transport.is_closing():
+                raise ConnectionResetError("client went away")
+            await writer.drain()
+            position, end = self._offset, self._offset + self._count
+            try:
+                while position < end:
+                    upto = await self._blob.sendable(position, end)
+                    with os.fdopen(self._blob.fileno, "rb", closefd=False) as file:
+                        await _send(transport, writer, file, position, upto - position)
+                    position = upto
+            except BlobFillFailed as failure:
+                log.warning("cutting off a blob response: %s", failure.message)
+                transport.abort()
+                raise ConnectionResetError(failure.message) from None
+            await super().write_eof()
+            return writer
+        finally:
+            self._blob.close()
+
+
+async def _send(
+    transport: asyncio.BaseTransport, writer: AbstractStreamWriter, file: BinaryIO, offset: int, count: int
+) -> None:
+    try:
+        await asyncio.get_running_loop().sendfile(transport, file, offset, count)  # type: ignore[arg-type]
+    except NotImplementedError:  # an event loop without native sendfile
+        await _copy(writer, file, offset, count)
 
 
 async def _copy(writer: AbstractStreamWriter, file: BinaryIO, offset: int, count: int) -> None:
