@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ import pytest
 from pullcache.auth.authorization import AccessDenied, AccessRequest, Authorizer
 from pullcache.iam.errors import EntityKind
 from pullcache.iam.policy import PolicySourceType, RequestPrincipal
+from pullcache.iam.ports import RolePermissions, StoredPolicy, UserPermissions
 from pullcache.iam.principal_policies import (
     INLINE_SESSION_POLICY_ID,
     IamPrincipalPolicies,
@@ -19,7 +21,12 @@ from pullcache.iam.principal_policies import (
     SessionPolicyRefs,
 )
 from pullcache.iam.service import IamService
+from pullcache.iam.service_linked_roles import RoleUsage, ServiceLinkedRoleService
+from pullcache.metadata.engine import create_engine, migrate
+from pullcache.metadata.sql_accounts import SqlAccountStore
 from pullcache.metadata.sql_iam import SqlIamStore
+from pullcache.metadata.sql_iam_tasks import SqlRoleDeletionTaskStore
+from pullcache.pullthrough.source import role_session
 from tests.iam_stores import (
     ACCOUNT,
     OTHER_ACCOUNT,
@@ -29,8 +36,10 @@ from tests.iam_stores import (
     sqlite_iam,
     trust_policy,
 )
+from tests.stores import sqlite_url
 
 ADMIN_ARN = "arn:aws:iam::aws:policy/AdministratorAccess"
+SERVICE_ROLE_POLICY_ARN = "arn:aws:iam::aws:policy/aws-service-role/AWSECRPullThroughCache_ServiceRolePolicy"
 REPOSITORY = f"arn:aws:ecr:us-east-1:{ACCOUNT}:repository/app"
 
 
@@ -252,3 +261,54 @@ def test_parsed_documents_parse_each_text_once_and_forget_the_least_recently_use
     assert documents.parse(first) is parsed_first
     assert documents.parse(second) is not parsed_second
     assert documents.parse(second) == parsed_second
+
+
+class CountingPrincipals:
+    """An IamPrincipals that counts how often a role's permissions are read."""
+
+    def __init__(self, store: SqlIamStore) -> None:
+        self._store = store
+        self.role_reads = 0
+
+    async def find_user_permissions(self, user_id: str) -> UserPermissions | None:
+        return await self._store.find_user_permissions(user_id)
+
+    async def find_role_permissions(self, role_arn: str) -> RolePermissions | None:
+        self.role_reads += 1
+        return await self._store.find_role_permissions(role_arn)
+
+    async def record_role_use(self, role_arn: str, at: datetime, region: str) -> None:
+        await self._store.record_role_use(role_arn, at, region)
+
+    async def find_managed_policy(self, arn: str) -> StoredPolicy | None:
+        return await self._store.find_managed_policy(arn)
+
+
+class NoRules:
+    async def find_role_usage(self, account_id: str) -> RoleUsage:
+        return RoleUsage()
+
+
+async def test_a_services_session_of_a_service_linked_role_reads_its_unchangeable_policies_once_a_second(
+    tmp_path: Path,
+) -> None:
+    engine = create_engine(sqlite_url(tmp_path / "roles.db"))
+    await migrate(engine)
+    await SqlAccountStore(engine).ensure_account(ACCOUNT)
+    store = SqlIamStore(engine)
+    role = await ServiceLinkedRoleService(store, SqlRoleDeletionTaskStore(engine), NoRules()).ensure_role(ACCOUNT)
+    principals = CountingPrincipals(store)
+    policies = IamPrincipalPolicies(principals)
+    service_session = role_session(role)  # no session credentials: the service's own session
+
+    first = await policies.policies_for(service_session)
+    second = await policies.policies_for(service_session)
+
+    assert [p.source_id for p in first.identity] == [SERVICE_ROLE_POLICY_ARN]
+    assert second == first
+    assert principals.role_reads == 1
+    customer = await IamService.over(store).roles.create_role(ACCOUNT, "builder", trust_policy())
+    for _ in range(2):
+        await policies.policies_for(session_of(customer.arn, customer.role_id))
+    assert principals.role_reads == 3  # a customer role's session reads its policies every time
+    await engine.dispose()
