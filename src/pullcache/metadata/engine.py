@@ -17,7 +17,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, Engine, event
+from sqlalchemy import Connection, Engine, event, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from pullcache.metadata.read_cache import EPOCH_SUFFIX, ReadCache, bump_epoch
@@ -32,7 +32,12 @@ _WROTE = "pullcache_wrote"
 
 
 def create_engine(url: str) -> AsyncEngine:
-    engine = create_async_engine(url, pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW)
+    in_memory = make_url(url).database in (None, "", ":memory:")
+    engine = (
+        create_async_engine(url)
+        if in_memory
+        else create_async_engine(url, pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW)
+    )
     if engine.dialect.name == "sqlite":
         _configure_sqlite(engine)
     return engine

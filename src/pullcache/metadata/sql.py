@@ -6,7 +6,7 @@ Every repository is looked up by its scope and name: (account_id, region, name) 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from pullcache.core.digests import Digest
 from pullcache.core.scopes import RegistryScope
 from pullcache.metadata.engine import writer
+from pullcache.metadata.group_commit import GroupCommit
 from pullcache.metadata.read_cache import ReadCache, cached
 from pullcache.metadata.schema import blobs, manifests, repositories, repository_blobs, tags, uploads
 from pullcache.registry.ports import ManifestRecord, UploadRecord
@@ -48,6 +49,7 @@ class SqlMetadataStore:
         self._reader = engine
         self._writer = writer(engine)
         self._insert: Any = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+        self._links = GroupCommit(self._write_links)
 
     # -- repositories --------------------------------------------------------------------------------------
 
@@ -89,15 +91,25 @@ class SqlMetadataStore:
     # -- blobs ---------------------------------------------------------------------------------------------
 
     async def link_blob(self, scope: RegistryScope, repository: str, digest: Digest, size: int) -> None:
+        await self._links.submit(_Link(scope, repository, digest, size))
+
+    async def _write_links(self, links: Sequence[_Link]) -> None:
+        """Links asked for together, in one transaction (group_commit.py)."""
+        now = _now()
         async with self._writer.begin() as connection:
-            repository_id = await self._ensure_repository(connection, scope, repository)
+            repository_ids = {}
+            for scope, repository in dict.fromkeys((link.scope, link.repository) for link in links):
+                repository_ids[scope, repository] = await self._ensure_repository(connection, scope, repository)
             await connection.execute(
-                self._insert(blobs).values(digest=str(digest), size=size, created_at=_now()).on_conflict_do_nothing()
+                self._insert(blobs).on_conflict_do_nothing(),
+                [{"digest": str(link.digest), "size": link.size, "created_at": now} for link in links],
             )
             await connection.execute(
-                self._insert(repository_blobs)
-                .values(repository_id=repository_id, digest=str(digest))
-                .on_conflict_do_nothing()
+                self._insert(repository_blobs).on_conflict_do_nothing(),
+                [
+                    {"repository_id": repository_ids[link.scope, link.repository], "digest": str(link.digest)}
+                    for link in links
+                ],
             )
 
     async def find_blob_size(self, scope: RegistryScope, repository: str, digest: Digest) -> int | None:
@@ -361,6 +373,14 @@ class SqlMetadataStore:
         repository_id = await find_repository_id(connection, scope, repository)
         assert repository_id is not None
         return repository_id
+
+
+@dataclass(frozen=True, slots=True)
+class _Link:
+    scope: RegistryScope
+    repository: str
+    digest: Digest
+    size: int
 
 
 def in_scope(scope: RegistryScope) -> tuple[sa.ColumnElement[bool], ...]:
