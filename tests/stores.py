@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Final
 
 from pullcache.core.digests import Digest
-from pullcache.metadata.engine import create_engine, migrate, read_cache
+from pullcache.metadata.engine import DataGroup, create_engine, migrate, read_cache
 from pullcache.metadata.sql import SqlMetadataStore
 from pullcache.registry.ports import BlobStore, MetadataStore
 from pullcache.storage.filesystem import FilesystemBlobStore
@@ -52,7 +52,7 @@ async def cached_sqlite_metadata_store(scratch: Path) -> AsyncIterator[SqlMetada
     engine = create_engine(sqlite_url(scratch / "metadata.db"))
     try:
         await migrate(engine)
-        yield SqlMetadataStore(engine, read_cache(engine))
+        yield SqlMetadataStore(engine, read_cache(engine, DataGroup.CONTENT))
     finally:
         await engine.dispose()
 

@@ -30,7 +30,7 @@ from pullcache.iam.operations import iam_operations
 from pullcache.iam.principal_policies import IamPrincipalPolicies
 from pullcache.iam.service import IamService
 from pullcache.iam.service_linked_roles import ServiceLinkedRoleService
-from pullcache.metadata.engine import create_engine, read_cache
+from pullcache.metadata.engine import DataGroup, create_engine, read_cache
 from pullcache.metadata.sql import SqlMetadataStore
 from pullcache.metadata.sql_accounts import SqlAccountStore
 from pullcache.metadata.sql_ecr import SqlEcrStore
@@ -80,14 +80,15 @@ def build_app(settings: Settings) -> web.Application:
     async def resources(app: web.Application) -> AsyncIterator[None]:
         engine = create_engine(settings.resolved_database_url)
         blob_store = FilesystemBlobStore(settings.data_dir)
-        cache = read_cache(engine)  # the reads of pulls, between writes (metadata/read_cache.py)
-        metadata_store = SqlMetadataStore(engine, cache)
-        iam_store = SqlIamStore(engine, cache)
+        # The reads of pulls, kept between writes (metadata/read_cache.py): content and settings apart.
+        content, settings_cache = read_cache(engine, DataGroup.CONTENT), read_cache(engine, DataGroup.SETTINGS)
+        metadata_store = SqlMetadataStore(engine, content)
+        iam_store = SqlIamStore(engine, settings_cache)
         sessions = SqlSessionStore(engine)
         principal_policies = IamPrincipalPolicies(iam_store, StsSessionPolicies(sessions))
         authorizer = Authorizer(principal_policies)  # one for every service: ECR, /v2/, IAM
         tokens = await load_registry_tokens(SqlSigningKeyStore(engine))
-        ecr_store = SqlEcrStore(engine, cache)
+        ecr_store = SqlEcrStore(engine, settings_cache)
         access = RegistryAccess(tokens, authorizer, ecr_store, anonymous_is_root=settings.anonymous_registry)
         app[REGISTRY_ACCESS] = access
         repositories = EcrService(ecr_store, tokens)

@@ -11,6 +11,7 @@ import asyncio
 import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from enum import StrEnum
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,7 @@ POOL_SIZE = 16
 POOL_OVERFLOW = 16
 _IMMEDIATE = "pullcache_immediate"
 _WROTE = "pullcache_wrote"
+_TOUCHES = "pullcache_touches"
 
 
 def create_engine(url: str) -> AsyncEngine:
@@ -43,17 +45,27 @@ def create_engine(url: str) -> AsyncEngine:
     return engine
 
 
-def read_cache(engine: AsyncEngine) -> ReadCache | None:
-    """A cache of reads for `engine`'s stores, or None when writes cannot be seen from here (no local file)."""
-    path = _epoch_path(engine)
+class DataGroup(StrEnum):
+    """What a write may change, so that a cache of reads of one group outlives writes of the other."""
+
+    CONTENT = "content"  # repositories' blobs, manifests, tags and uploads (the registry's MetadataStore)
+    SETTINGS = "settings"  # everything else: policies and settings of repositories, IAM, STS, rules, ...
+
+
+EVERY_GROUP = (DataGroup.CONTENT, DataGroup.SETTINGS)
+
+
+def read_cache(engine: AsyncEngine, group: DataGroup) -> ReadCache | None:
+    """A cache of reads of `group`, or None when writes cannot be seen from here (no local database file)."""
+    path = _epoch_path(engine, group)
     return None if path is None else ReadCache(path)
 
 
-def _epoch_path(engine: AsyncEngine) -> Path | None:
+def _epoch_path(engine: AsyncEngine, group: DataGroup) -> Path | None:
     database = engine.url.database
     if engine.dialect.name != "sqlite" or not database or database == ":memory:":
         return None
-    return Path(database + EPOCH_SUFFIX)
+    return Path(f"{database}{EPOCH_SUFFIX}-{group}")
 
 
 class Writer:
@@ -62,8 +74,9 @@ class Writer:
     here costs nothing, where a connection refused the lock sleeps in SQLite's busy handler (up to 100 ms a
     try), which under a burst of small writes (a cold pull of many layers) is most of the time spent."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = engine.execution_options(**{_IMMEDIATE: True})
+    def __init__(self, engine: AsyncEngine, touches: tuple[DataGroup, ...] = EVERY_GROUP) -> None:
+        """`touches`: what its transactions may change (the caches of other groups keep their reads)."""
+        self._engine = engine.execution_options(**{_IMMEDIATE: True, _TOUCHES: touches})
         self._turns = _TURNS.setdefault(engine.sync_engine, asyncio.Lock())
 
     @asynccontextmanager
@@ -81,9 +94,9 @@ class Writer:
 _TURNS: weakref.WeakKeyDictionary[Engine, asyncio.Lock] = weakref.WeakKeyDictionary()
 
 
-def writer(engine: AsyncEngine) -> Writer:
+def writer(engine: AsyncEngine, touches: tuple[DataGroup, ...] = EVERY_GROUP) -> Writer:
     """Write transactions on `engine` (see Writer)."""
-    return Writer(engine)
+    return Writer(engine, touches)
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:
@@ -105,19 +118,21 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         immediate = connection.get_execution_options().get(_IMMEDIATE, False)
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
-    epoch = _epoch_path(engine)
-    if epoch is not None:
+    epochs = {group: _epoch_path(engine, group) for group in DataGroup}
 
-        @event.listens_for(engine.sync_engine, "commit")
-        def on_commit(connection: Connection) -> None:
-            if connection.get_execution_options().get(_IMMEDIATE, False):
-                connection.info[_WROTE] = True
+    @event.listens_for(engine.sync_engine, "commit")
+    def on_commit(connection: Connection) -> None:
+        options = connection.get_execution_options()
+        if options.get(_IMMEDIATE, False):
+            connection.info[_WROTE] = set(connection.info.get(_WROTE, ())) | set(options.get(_TOUCHES, EVERY_GROUP))
 
-        @event.listens_for(engine.sync_engine, "checkin")
-        def on_checkin(_dbapi_connection: Any, record: Any) -> None:
-            # After the commit (the "commit" event comes before it): no reader can keep what the write replaced.
-            if record.info.pop(_WROTE, False):
-                bump_epoch(epoch)
+    @event.listens_for(engine.sync_engine, "checkin")
+    def on_checkin(_dbapi_connection: Any, record: Any) -> None:
+        # After the commit (the "commit" event comes before it): no reader can keep what the write replaced.
+        for group in record.info.pop(_WROTE, ()):
+            path = epochs[group]
+            if path is not None:
+                bump_epoch(path)
 
 
 async def migrate(engine: AsyncEngine) -> None:

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from pullcache.core.digests import Digest
 from pullcache.core.scopes import RegistryScope
-from pullcache.metadata.engine import writer
+from pullcache.metadata.engine import DataGroup, writer
 from pullcache.metadata.group_commit import GroupCommit
 from pullcache.metadata.read_cache import ReadCache, cached
 from pullcache.metadata.schema import blobs, manifests, repositories, repository_blobs, tags, uploads
@@ -47,7 +47,7 @@ class SqlMetadataStore:
         """`cache`: where the reads a pull makes (repository, blob link, manifest) are kept between writes."""
         self._cache = cache
         self._reader = engine
-        self._writer = writer(engine)
+        self._writer = writer(engine, (DataGroup.CONTENT,))  # no policy or setting changes here
         self._insert: Any = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
         self._links = GroupCommit(self._write_links)
 

@@ -10,9 +10,10 @@ import pytest
 from pullcache.core import mediatypes
 from pullcache.core.digests import Digest
 from pullcache.core.scopes import RegistryScope
-from pullcache.metadata.engine import create_engine, migrate, read_cache
+from pullcache.metadata.engine import DataGroup, create_engine, migrate, read_cache
 from pullcache.metadata.read_cache import ReadCache, bump_epoch
 from pullcache.metadata.sql import SqlMetadataStore
+from pullcache.metadata.sql_ecr import SqlEcrStore
 from pullcache.registry.ports import ManifestRecord
 from tests.stores import sqlite_url
 
@@ -31,7 +32,10 @@ async def two_workers(tmp_path: Path) -> AsyncIterator[tuple[SqlMetadataStore, S
     first, second = create_engine(url), create_engine(url)
     await migrate(first)
     try:
-        yield SqlMetadataStore(first, read_cache(first)), SqlMetadataStore(second, read_cache(second))
+        yield (
+            SqlMetadataStore(first, read_cache(first, DataGroup.CONTENT)),
+            SqlMetadataStore(second, read_cache(second, DataGroup.CONTENT)),
+        )
     finally:
         await first.dispose()
         await second.dispose()
@@ -116,6 +120,37 @@ async def test_a_value_read_while_a_write_lands_is_not_kept(tmp_path: Path) -> N
 async def test_a_database_without_a_local_file_has_no_cache() -> None:
     engine = create_engine("sqlite+aiosqlite:///:memory:")
     try:
-        assert read_cache(engine) is None
+        assert read_cache(engine, DataGroup.CONTENT) is None
     finally:
         await engine.dispose()
+
+
+async def test_a_policy_set_by_another_worker_is_seen_at_once_and_content_writes_keep_settings_cached(
+    tmp_path: Path,
+) -> None:
+    url = sqlite_url(tmp_path / "metadata.db")
+    first, second = create_engine(url), create_engine(url)
+    await migrate(first)
+    try:
+        reader = SqlEcrStore(first, read_cache(first, DataGroup.SETTINGS))
+        await SqlMetadataStore(second).link_blob(SCOPE, REPO, Digest.of(b"layer"), 5)
+        assert await reader.find_repository_policy(SCOPE, REPO) is None
+
+        await SqlEcrStore(second).set_repository_policy(SCOPE, REPO, '{"Version": "2012-10-17"}')
+        assert await reader.find_repository_policy(SCOPE, REPO) == '{"Version": "2012-10-17"}'
+
+        settings = read_cache(first, DataGroup.SETTINGS)
+        assert settings is not None
+        loads = 0
+
+        async def load() -> int:
+            nonlocal loads
+            loads += 1
+            return loads
+
+        await settings.get("k", load)
+        await SqlMetadataStore(second).link_blob(SCOPE, REPO, Digest.of(b"another layer"), 13)  # content only
+        assert await settings.get("k", load) == 1
+    finally:
+        await first.dispose()
+        await second.dispose()
