@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
@@ -60,6 +61,8 @@ PUT_LAYER = (
 RULES_TTL = 1.0  # seconds a worker keeps a scope's rules before reading them again
 ROLE_TTL = 1.0  # seconds a worker trusts what it found of an account's service-linked role
 BACKGROUND_FILLS = 4  # blobs of one image fetched at once in the background
+BACKGROUND_DELAY = 1.0  # seconds the background fill of an image waits for its puller's own requests
+LINKS_REMEMBERED = 4096
 ROLE_USE_RESOLUTION = timedelta(minutes=1)
 CLOSE_GRACE = 5.0  # seconds background fills get to finish when the server stops
 
@@ -99,6 +102,7 @@ class PullThroughSource:
         fills: BlobFills,
         *,
         prefetch_platforms: bool = False,
+        background_delay: float = BACKGROUND_DELAY,
     ) -> None:
         self._rules = rules
         self._upstream = upstream
@@ -110,6 +114,8 @@ class PullThroughSource:
         self._metadata = metadata
         self._fills = fills
         self._prefetch_platforms = prefetch_platforms
+        self._background_delay = background_delay
+        self._linked: OrderedDict[tuple[RegistryScope, str, Digest], None] = OrderedDict()
         self._rule_cache: dict[RegistryScope, tuple[float, Sequence[PullThroughRule]]] = {}
         self._role_used: dict[str, datetime] = {}
         self._role_cache: dict[str, tuple[float, Role | None]] = {}
@@ -274,37 +280,72 @@ class PullThroughSource:
         except UpstreamError as error:
             raise _registry_error(rule, error) from None
         if isinstance(blob, Filling):
-            self._spawn(self._fill_in_background(rule, scope, repository, digest))  # links it when it lands
+            self._spawn(self._link_after_fill(rule, scope, repository, digest))
         return blob
 
     async def _open_blob(
-        self, rule: PullThroughRule, scope: RegistryScope, repository: str, digest: Digest
+        self, rule: PullThroughRule, scope: RegistryScope, repository: str, digest: Digest, *, recorded: bool = False
     ) -> LocalBlob | Filling:
-        async with self._as_role(scope, repository) as role:
+        """`recorded`: the import is on record before the role writes (a client's request does not wait for it)."""
+        async with self._as_role(scope, repository, recorded=recorded) as role:
             await self._authorizer.authorize_service(role, scope, repository, PUT_LAYER)
-
-        async def link(size: int) -> None:
-            await self._metadata.link_blob(scope, repository, digest, size)
 
         committed = await self._blobs.open_blob(digest)
         if committed is not None:
-            await link(committed.size)
+            await self._link(scope, repository, digest, committed.size, again=True)
             return committed
-        return await self._fills.open(digest, lambda: self._upstream_blob(rule, scope, repository, digest), link)
+        return await self._fills.open(
+            digest,
+            lambda: self._upstream_blob(rule, scope, repository, digest),
+            lambda size: self._link(scope, repository, digest, size, again=True),
+        )
 
     async def _fill_in_background(
         self, rule: PullThroughRule, scope: RegistryScope, repository: str, digest: Digest
     ) -> None:
-        """Fetch a blob of an imported image (or join its fill) and link it into the repository."""
+        """Fetch a blob of an imported image (or join its fill) and link it into the repository. It waits a
+        moment first: a client pulling the image asks for its blobs at once, and those requests go first."""
+        await asyncio.sleep(self._background_delay)
         async with self._background:
+            if (scope, repository, digest) in self._linked:
+                return
             if await self._metadata.find_blob_size(scope, repository, digest) is not None:
                 return
-            blob = await self._open_blob(rule, scope, repository, digest)
+            blob = await self._open_blob(rule, scope, repository, digest, recorded=True)
             if isinstance(blob, Filling):
                 await blob.verdict()
-                committed = await self._blobs.open_blob(digest)
-                if committed is not None:
-                    await self._metadata.link_blob(scope, repository, digest, committed.size)
+                await self._link_committed(scope, repository, digest)
+
+    async def _link_after_fill(
+        self, rule: PullThroughRule, scope: RegistryScope, repository: str, digest: Digest
+    ) -> None:
+        """Link a blob a request is being served from once its fill ends (whichever process fills it)."""
+        blob = await self._fills.open(
+            digest,
+            lambda: self._upstream_blob(rule, scope, repository, digest),
+            lambda size: self._link(scope, repository, digest, size),
+        )
+        if isinstance(blob, Filling):
+            await blob.verdict()
+        await self._link_committed(scope, repository, digest)
+
+    async def _link_committed(self, scope: RegistryScope, repository: str, digest: Digest) -> None:
+        committed = await self._blobs.open_blob(digest)
+        if committed is not None:
+            await self._link(scope, repository, digest, committed.size)
+
+    async def _link(
+        self, scope: RegistryScope, repository: str, digest: Digest, size: int, *, again: bool = False
+    ) -> None:
+        """Link a blob into the repository. This process remembers the links it made lately and skips them,
+        unless `again`: a request that found the link missing (it may have been deleted since) makes it anew."""
+        key = (scope, repository, digest)
+        if key in self._linked and not again:
+            return
+        await self._metadata.link_blob(scope, repository, digest, size)
+        self._linked[key] = None
+        if len(self._linked) > LINKS_REMEMBERED:
+            self._linked.popitem(last=False)
 
     @contextlib.asynccontextmanager
     async def _upstream_blob(

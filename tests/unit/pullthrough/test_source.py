@@ -317,7 +317,16 @@ async def open_world(scratch: Path, rule: PullThroughRule, *, role: Role | None)
         blobs = FilesystemBlobStore(scratch / "blobs")
         fills = BlobFills(blobs, scratch / "fills", wait_timeout=STEP_TIMEOUT)
         source = PullThroughSource(
-            rules, upstream, FixedCredentials(), roles, authorizer, repositories, blobs, metadata, fills
+            rules,
+            upstream,
+            FixedCredentials(),
+            roles,
+            authorizer,
+            repositories,
+            blobs,
+            metadata,
+            fills,
+            background_delay=0.0,
         )
         try:
             yield World(source, rules, upstream, roles, authorizer, repositories, Requester(), blobs, metadata)
@@ -735,3 +744,19 @@ async def test_find_blob_for_a_repository_that_does_not_exist_is_none(world: Wor
     assert world.upstream.calls == 0
     assert world.requester.asked == []
     assert not await world.metadata.repository_exists(SCOPE, REPOSITORY)
+
+
+async def test_a_link_removed_since_the_cache_made_it_is_made_again_by_the_next_request(
+    world: World, image: Image
+) -> None:
+    world.upstream.serve(UPSTREAM_REPOSITORY, TAG, image)
+    await pull_tag(world)
+    await wait_until_linked(world, list(image.blobs))
+    digest = next(iter(image.blobs))
+    assert await world.metadata.unlink_blob(SCOPE, REPOSITORY, digest)
+
+    blob = await world.source.find_blob(SCOPE, REPOSITORY, digest, world.requester)
+
+    assert isinstance(blob, LocalBlob)  # committed already: no second fetch
+    assert await world.metadata.find_blob_size(SCOPE, REPOSITORY, digest) == len(image.blobs[digest])
+    assert world.upstream.blob_opens.count(digest) == 1
