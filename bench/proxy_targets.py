@@ -12,14 +12,13 @@ the same upstream:
 from __future__ import annotations
 
 import configparser
-import subprocess
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import boto3
-from tests.servers import PullcacheServer, distribution_binary, free_port, stop_process_group, wait_until_serving
+from tests.servers import DistributionServer, PullcacheServer
 
 from bench.targets import ACCESS_LOGGED, Server
 
@@ -96,45 +95,4 @@ def _ecr(server: PullcacheServer) -> Any:
 
 
 def _start_distribution_proxy(directory: Path, upstream: str) -> RunningCache:
-    return RunningCache(DistributionProxy(directory / "distribution", upstream).start(), {}, "")
-
-
-@dataclass
-class DistributionProxy:
-    """Debian's docker-registry as a pull-through cache of `upstream`, storing on the filesystem."""
-
-    root: Path
-    upstream: str
-    port: int = field(default_factory=free_port)
-    process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> DistributionProxy:
-        binary = distribution_binary()
-        if binary is None:
-            raise RuntimeError("docker-registry is not installed (apt-get install docker-registry)")
-        self.root.mkdir(parents=True, exist_ok=True)
-        config = self.root / "config.yml"
-        config.write_text(
-            "version: 0.1\n"
-            "log:\n  level: error\n"
-            "storage:\n"
-            f"  filesystem:\n    rootdirectory: {self.root / 'data'}\n"
-            f"http:\n  addr: 127.0.0.1:{self.port}\n"
-            f"proxy:\n  remoteurl: {self.upstream}\n"
-        )
-        self.process = subprocess.Popen(
-            [binary, "serve", str(config)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        wait_until_serving(f"{self.url}/v2/", self.process)
-        return self
-
-    def stop(self) -> None:
-        if self.process is not None:
-            stop_process_group(self.process)
+    return RunningCache(DistributionServer(directory / "distribution", proxy_of=upstream).start(), {}, "")

@@ -128,11 +128,13 @@ def distribution_binary() -> str | None:
 
 @dataclass
 class DistributionServer:
-    """CNCF Distribution 2.8 (Debian's docker-registry) with filesystem storage and deletes enabled."""
+    """CNCF Distribution 2.8 (Debian's docker-registry) with filesystem storage and deletes enabled, or (with
+    `proxy_of`) a pull-through cache of that registry URL."""
 
     root: Path
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
+    proxy_of: str | None = None
 
     @property
     def url(self) -> str:
@@ -153,8 +155,9 @@ class DistributionServer:
             "log:\n  level: error\n"
             "storage:\n"
             f"  filesystem:\n    rootdirectory: {self.root / 'data'}\n"
-            "  delete:\n    enabled: true\n"
-            f"http:\n  addr: 127.0.0.1:{self.port}\n"
+            + ("  delete:\n    enabled: true\n" if self.proxy_of is None else "")
+            + f"http:\n  addr: 127.0.0.1:{self.port}\n"
+            + ("" if self.proxy_of is None else f"proxy:\n  remoteurl: {self.proxy_of}\n")
         )
         self.process = subprocess.Popen(
             [binary, "serve", str(config)],

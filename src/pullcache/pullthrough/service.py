@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from pullcache.core.scopes import RegistryScope
-from pullcache.ecr.pagination import DEFAULT_PAGE, next_token, read_token
+from pullcache.ecr.pagination import page_after
 from pullcache.pullthrough.errors import UpstreamDenied, UpstreamError, UpstreamUnavailable
 from pullcache.pullthrough.ports import (
     PullThroughRuleStore,
@@ -169,11 +169,7 @@ class PullThroughRuleService:
             rules = [await self.get_rule(scope, prefix) for prefix in dict.fromkeys(prefixes)]
         else:
             rules = list(await self._store.list_rules(scope))
-        start = 0 if token is None else _resume(rules, read_token(token, 1)[0] or "")
-        page = limit or DEFAULT_PAGE
-        selected = rules[start : start + page]
-        more = start + page < len(rules)
-        return selected, next_token(selected[-1].prefix) if more and selected else None
+        return page_after(rules, _rule_prefix, token, limit)
 
     async def update_rule(
         self, scope: RegistryScope, prefix: str, credential_arn: str | None, custom_role_arn: str | None
@@ -271,12 +267,8 @@ def _prefix(given: str) -> str:
     return given if given == ROOT_PREFIX else given.rstrip("/")
 
 
-def _resume(rules: Sequence[PullThroughRule], after: str) -> int:
-    """Where a page resumes: after the rule the token names, else (it was deleted) at the next prefix in order."""
-    for index, rule in enumerate(rules):
-        if rule.prefix == after:
-            return index + 1
-    return next((index for index, rule in enumerate(rules) if rule.prefix > after), len(rules))
+def _rule_prefix(rule: PullThroughRule) -> str:
+    return rule.prefix
 
 
 def _failure(error: UpstreamError) -> str:

@@ -21,7 +21,7 @@ from typing import Protocol
 
 from pullcache.core.scopes import RegistryScope
 from pullcache.ecr.lifecycle import check_lifecycle_policy
-from pullcache.ecr.pagination import DEFAULT_PAGE, next_token, read_token
+from pullcache.ecr.pagination import page_after
 from pullcache.ecr.ports import AES256, Encryption, RepositorySettings
 from pullcache.iam.policy import MalformedPolicyDocument, PolicyKind, parse_policy
 from pullcache.pullthrough.rule_errors import InvalidRuleParameter, TemplateAlreadyExists, TemplateNotFound
@@ -149,13 +149,7 @@ class RepositoryTemplateService:
         if prefixes:
             wanted = {_prefix(prefix) for prefix in prefixes}
             found = [template for template in found if template.prefix in wanted]
-        if token is not None:
-            after = read_token(token, 1)[0] or ""
-            found = [template for template in found if template.prefix > after]
-        page = limit or DEFAULT_PAGE
-        if len(found) <= page:
-            return found, None
-        return found[:page], next_token(found[page - 1].prefix)
+        return page_after(found, _template_prefix, token, limit)
 
     async def update_template(self, scope: RegistryScope, prefix: str, changes: TemplateChanges) -> Template:
         """Raises TemplateNotFound, and as create_template for the settings."""
@@ -186,6 +180,10 @@ class RepositoryTemplateService:
             if best is None or _rank(template) > _rank(best):
                 best = template
         return best
+
+
+def _template_prefix(template: Template) -> str:
+    return template.prefix
 
 
 def _rank(template: Template) -> int:

@@ -278,11 +278,13 @@ class CallerRequester:
     access: RegistryAccess
     principal: RequestPrincipal
     scope: RegistryScope
-    keys: Mapping[str, ContextValue]
+    request: web.Request
 
     async def authorize_import(self, repository: str, repository_exists: bool) -> None:
+        # The request's condition keys are worked out only here: most pulls import nothing.
         needed = IMPORT if repository_exists else IMPORT_INTO_NEW
-        await self.access.authorize_import(self.principal, self.scope, repository, needed, self.keys)
+        keys = condition_keys(self.request, now())
+        await self.access.authorize_import(self.principal, self.scope, repository, needed, keys)
 
 
 REGISTRY_ACCESS = web.AppKey("registry_access", RegistryAccess)
@@ -298,7 +300,7 @@ def requester(request: web.Request) -> CallerRequester | None:
     found = request.get(_PRINCIPAL)
     if not isinstance(found, RequestPrincipal):
         return None
-    return CallerRequester(request.app[REGISTRY_ACCESS], found, scope(request), condition_keys(request, now()))
+    return CallerRequester(request.app[REGISTRY_ACCESS], found, scope(request), request)
 
 
 def principal(request: web.Request) -> RequestPrincipal:
