@@ -22,13 +22,13 @@ the same name, which gives it a new unique id) gets no policies, so it is allowe
 
 from __future__ import annotations
 
-import time
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 from pullcache.auth.authorization import PrincipalPolicySet
+from pullcache.caching.memo import TtlMemo
 from pullcache.iam.arns import parse_policy_arn
 from pullcache.iam.errors import IamValidationError
 from pullcache.iam.policy import (
@@ -80,7 +80,7 @@ class IamPrincipalPolicies:
         self._principals = principals
         self._sessions = sessions
         self._documents = ParsedDocuments(cache_size)
-        self._service_roles: dict[RequestPrincipal, tuple[float, PrincipalPolicySet]] = {}
+        self._service_roles: TtlMemo[RequestPrincipal, PrincipalPolicySet] = TtlMemo(SERVICE_ROLE_TTL)
 
     async def policies_for(self, principal: RequestPrincipal) -> PrincipalPolicySet:
         """Raises MalformedPolicyDocument only for a stored document that no longer parses (never expected:
@@ -113,17 +113,14 @@ class IamPrincipalPolicies:
         """A service's session of a service-linked role: its policies cannot change (IAM refuses every edit but
         the description), so they are read at most every SERVICE_ROLE_TTL seconds; that bounds how long a
         deleted role's session keeps them."""
-        now = time.monotonic()
-        found = self._service_roles.get(principal)
-        if found is None or now - found[0] > SERVICE_ROLE_TTL:
-            assert principal.role_arn is not None
-            role = await self._principals.find_role_permissions(principal.role_arn)
-            policies = PrincipalPolicySet()
-            if role is not None and role.role_id == _role_id_of(principal):
-                policies = self._policy_set(role.identity_policies(), role.permissions_boundary)
-            found = (now, policies)
-            self._service_roles[principal] = found
-        return found[1]
+        return await self._service_roles.get(principal, lambda: self._read_service_role_policies(principal))
+
+    async def _read_service_role_policies(self, principal: RequestPrincipal) -> PrincipalPolicySet:
+        assert principal.role_arn is not None
+        role = await self._principals.find_role_permissions(principal.role_arn)
+        if role is None or role.role_id != _role_id_of(principal):
+            return PrincipalPolicySet()
+        return self._policy_set(role.identity_policies(), role.permissions_boundary)
 
     def _policy_set(self, identity: Sequence[StoredPolicy], boundary: StoredPolicy | None) -> PrincipalPolicySet:
         return PrincipalPolicySet(

@@ -7,6 +7,9 @@ epoch its entries were read under and forgets them all when it moves on. An entr
 not move while it was read, so a value read before a write is never kept past it: a writer commits, then bumps,
 and a reader that saw the old data either stores it under the old epoch (dropped at the bump) or sees the bump.
 
+Callers that miss the same key under the same epoch share one read (a burst of requests after a write would
+otherwise all go to the database for the same row).
+
 Writes are rare next to pulls (pushes, settings, the once-a-minute record of a pull), so forgetting everything
 at each one is cheap. Only a database file on this machine has an epoch file; other databases are read each time.
 """
@@ -17,6 +20,8 @@ import os
 from collections.abc import Awaitable, Callable, Hashable
 from pathlib import Path
 from typing import Any, TypeVar
+
+from pullcache.caching.single_flight import SingleFlight
 
 V = TypeVar("V")
 
@@ -47,9 +52,11 @@ class ReadCache:
         self._entries = entries
         self._epoch = read_epoch(epoch_path)
         self._values: dict[Hashable, Any] = {}
+        self._loads: SingleFlight[tuple[tuple[int, int, int], Hashable], Any] = SingleFlight()
 
     async def get(self, key: Hashable, load: Callable[[], Awaitable[V]]) -> V:
-        """The value under `key` read under the current epoch, else `load()`'s (kept if no write intervened)."""
+        """The value under `key` read under the current epoch, else `load()`'s (kept if no write intervened), or
+        that of the same load another caller began under this epoch."""
         epoch = read_epoch(self._path)
         if epoch != self._epoch:
             self._values.clear()
@@ -57,7 +64,7 @@ class ReadCache:
         elif key in self._values:
             found: V = self._values[key]
             return found
-        value = await load()
+        value: V = await self._loads.run((epoch, key), load)
         if read_epoch(self._path) == epoch and epoch == self._epoch:
             if len(self._values) >= self._entries:
                 self._values.clear()

@@ -38,6 +38,7 @@ class SqlIamStore:
         self._cache = cache
         self._reader = engine
         self._writer = writer(engine)
+        self._usage = writer(engine, touches=())  # when a role was last used: no cached read includes it
         self._insert: Any = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
 
     @asynccontextmanager
@@ -101,7 +102,7 @@ class SqlIamStore:
             )
 
     async def record_role_use(self, role_arn: str, at: datetime, region: str) -> None:
-        async with self._writer.begin() as connection:
+        async with self._usage.begin() as connection:
             await connection.execute(
                 sa.update(iam_roles).where(iam_roles.c.arn == role_arn).values(last_used_at=at, last_used_region=region)
             )

@@ -24,6 +24,9 @@ class SqlPullThroughStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self._reader = engine
         self._writer = writer(engine)
+        # The record of imports in flight is read by nothing that caches reads (read_cache.py): writing it leaves
+        # every cache alone, which matters as a cold pull writes it in bursts.
+        self._ledger = writer(engine, touches=())
 
     # -- rules ---------------------------------------------------------------------------------------------
 
@@ -81,7 +84,7 @@ class SqlPullThroughStore:
 
     async def begin_import(self, scope: RegistryScope, repository: str, started_at: datetime) -> str:
         import_id = str(uuid.uuid4())
-        async with self._writer.begin() as connection:
+        async with self._ledger.begin() as connection:
             await connection.execute(
                 sa.insert(pull_through_imports).values(
                     id=import_id,
@@ -94,7 +97,7 @@ class SqlPullThroughStore:
         return import_id
 
     async def end_import(self, import_id: str) -> None:
-        async with self._writer.begin() as connection:
+        async with self._ledger.begin() as connection:
             await connection.execute(sa.delete(pull_through_imports).where(pull_through_imports.c.id == import_id))
 
     async def count_imports_since(self, account_id: str, since: datetime) -> int:

@@ -23,6 +23,8 @@ from collections.abc import AsyncIterator, Awaitable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
+from pullcache.caching.memo import TtlMemo
+from pullcache.caching.single_flight import SingleFlight
 from pullcache.core.digests import Digest
 from pullcache.core.scopes import RegistryScope
 from pullcache.iam.model import Role
@@ -41,7 +43,6 @@ from pullcache.pullthrough.ports import (
     UpstreamRegistry,
 )
 from pullcache.pullthrough.rules import PullThroughRule, match_rule
-from pullcache.pullthrough.single_flight import SingleFlight
 from pullcache.registry.errors import Denied, ManifestInvalid, Unavailable
 from pullcache.registry.manifests import parse_manifest
 from pullcache.registry.ports import BlobStore, LocalBlob, ManifestRecord, MetadataStore, PullRequester
@@ -116,9 +117,9 @@ class PullThroughSource:
         self._prefetch_platforms = prefetch_platforms
         self._background_delay = background_delay
         self._linked: OrderedDict[tuple[RegistryScope, str, Digest], None] = OrderedDict()
-        self._rule_cache: dict[RegistryScope, tuple[float, Sequence[PullThroughRule]]] = {}
+        self._rule_memo: TtlMemo[RegistryScope, Sequence[PullThroughRule]] = TtlMemo(RULES_TTL)
         self._role_used: dict[str, datetime] = {}
-        self._role_cache: dict[str, tuple[float, Role | None]] = {}
+        self._role_memo: TtlMemo[str, Role | None] = TtlMemo(ROLE_TTL)
         self._in_flight = ImportsInFlight(rules)
         self._tasks: set[asyncio.Task[None]] = set()
         self._imports: SingleFlight[tuple[RegistryScope, str, str], ManifestRecord | None] = SingleFlight()
@@ -361,18 +362,19 @@ class PullThroughSource:
     async def find_rule(self, scope: RegistryScope, repository: str, *, fresh: bool = False) -> PullThroughRule | None:
         """The rule covering `repository`. Rules are re-read every RULES_TTL seconds, and (`fresh`) for a miss
         no cached rule covers: a rule created a moment ago, in any worker, applies to the very next pull."""
-        now = asyncio.get_running_loop().time()
-        cached = self._rule_cache.get(scope)
-        if cached is not None and fresh and match_rule(cached[1], repository) is None:
-            cached = None
-        if cached is None or now - cached[0] > RULES_TTL:
-            cached = (now, tuple(await self._rules.list_rules(scope)))
-            self._rule_cache[scope] = cached
-        return match_rule(cached[1], repository)
+        rules = await self._rule_memo.get(
+            scope,
+            lambda: self._list_rules(scope),
+            reuse=None if not fresh else lambda kept: match_rule(kept, repository) is not None,
+        )
+        return match_rule(rules, repository)
+
+    async def _list_rules(self, scope: RegistryScope) -> Sequence[PullThroughRule]:
+        return tuple(await self._rules.list_rules(scope))
 
     def forget_rules(self, scope: RegistryScope) -> None:
         """Read the scope's rules again at the next pull (they changed in this process)."""
-        self._rule_cache.pop(scope, None)
+        self._rule_memo.forget(scope)
 
     async def _endpoint(self, rule: PullThroughRule) -> UpstreamEndpoint:
         return UpstreamEndpoint(rule.base_url, await self._credentials.find_credentials(rule))
@@ -391,12 +393,7 @@ class PullThroughSource:
         """The service's session of the account's service-linked role (looked up at most every ROLE_TTL seconds).
 
         Raises Denied when the role does not exist: without it, nothing is imported."""
-        now = asyncio.get_running_loop().time()
-        cached = self._role_cache.get(scope.account_id)
-        if cached is None or now - cached[0] > ROLE_TTL:
-            cached = (now, await self._roles.find_role(scope.account_id))
-            self._role_cache[scope.account_id] = cached
-        role = cached[1]
+        role = await self._role_memo.get(scope.account_id, lambda: self._roles.find_role(scope.account_id))
         if role is None:
             raise Denied(
                 "The pull through cache cannot import images: the service-linked role "

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -14,7 +16,10 @@ from pullcache.metadata.engine import DataGroup, create_engine, migrate, read_ca
 from pullcache.metadata.read_cache import ReadCache, bump_epoch
 from pullcache.metadata.sql import SqlMetadataStore
 from pullcache.metadata.sql_ecr import SqlEcrStore
+from pullcache.metadata.sql_iam import SqlIamStore
+from pullcache.metadata.sql_pullthrough import SqlPullThroughStore
 from pullcache.registry.ports import ManifestRecord
+from tests.gated_loads import GatedLoad
 from tests.stores import sqlite_url
 
 SCOPE = RegistryScope("123456789012", "us-east-1")
@@ -115,6 +120,57 @@ async def test_a_value_read_while_a_write_lands_is_not_kept(tmp_path: Path) -> N
         return next(values)
 
     assert await cache.get("k", load) == "fresh"
+
+
+async def test_callers_that_miss_together_share_one_read(tmp_path: Path) -> None:
+    cache = ReadCache(tmp_path / "db-epoch")
+    load = GatedLoad(held=True)
+    assert await load.release_after([asyncio.ensure_future(cache.get("k", load)) for _ in range(20)]) == [1] * 20
+    assert load.calls == 1
+
+
+async def test_a_caller_after_a_write_does_not_share_a_read_begun_before_it(tmp_path: Path) -> None:
+    epoch = tmp_path / "db-epoch"
+    cache = ReadCache(epoch)
+    gate = asyncio.Event()
+    values = iter(["before the write", "after the write"])
+
+    async def load() -> str:
+        value = next(values)
+        await gate.wait()
+        return value
+
+    early = asyncio.ensure_future(cache.get("k", load))
+    await asyncio.sleep(0)
+    bump_epoch(epoch)
+    late = asyncio.ensure_future(cache.get("k", load))
+    await asyncio.sleep(0)
+    gate.set()
+    assert (await early, await late) == ("before the write", "after the write")
+
+
+async def test_records_no_cached_read_includes_leave_every_cache_alone(tmp_path: Path) -> None:
+    """The record of imports in flight (written twice a burst of a cold pull) and a role's last use."""
+    url = sqlite_url(tmp_path / "metadata.db")
+    engine = create_engine(url)
+    await migrate(engine)
+    try:
+        caches = [cache for group in DataGroup if (cache := read_cache(engine, group)) is not None]
+        assert len(caches) == len(DataGroup)
+        loads = 0
+
+        async def load() -> int:
+            nonlocal loads
+            loads += 1
+            return loads
+
+        kept = [await cache.get("k", load) for cache in caches]
+        imports = SqlPullThroughStore(engine)
+        await imports.end_import(await imports.begin_import(SCOPE, REPO, datetime.now(UTC)))
+        await SqlIamStore(engine).record_role_use("arn:aws:iam::123456789012:role/r", datetime.now(UTC), "us-east-1")
+        assert [await cache.get("k", load) for cache in caches] == kept  # nothing read again
+    finally:
+        await engine.dispose()
 
 
 async def test_a_database_without_a_local_file_has_no_cache() -> None:

@@ -6,27 +6,15 @@ import asyncio
 
 import pytest
 
-from pullcache.pullthrough.single_flight import SingleFlight
+from pullcache.caching.single_flight import SingleFlight
+from tests.gated_loads import GatedLoad
 
 
 async def test_callers_of_one_key_share_one_call() -> None:
     flight: SingleFlight[str, int] = SingleFlight()
-    gate = asyncio.Event()
-    calls = 0
-
-    async def call() -> int:
-        nonlocal calls
-        calls += 1
-        await gate.wait()
-        return 42
-
-    waiting = [asyncio.ensure_future(flight.run("k", call)) for _ in range(3)]
-    await asyncio.sleep(0)
-    gate.set()
-    assert await asyncio.gather(*waiting) == [42, 42, 42]
-    assert calls == 1
-    assert await flight.run("k", call) == 42
-    assert calls == 2  # a call that ended is not remembered
+    load = GatedLoad(held=True)
+    assert await load.release_after([asyncio.ensure_future(flight.run("k", load)) for _ in range(3)]) == [1, 1, 1]
+    assert await flight.run("k", load) == 2  # a call that ended is not remembered
 
 
 async def test_an_error_reaches_every_caller() -> None:
