@@ -14,6 +14,7 @@ from typing import Final
 
 from pullcache.core.digests import Digest
 from pullcache.metadata.engine import DataGroup, create_engine, migrate, read_cache
+from pullcache.metadata.reads import open_reads
 from pullcache.metadata.sql import SqlMetadataStore
 from pullcache.registry.ports import BlobStore, MetadataStore
 from pullcache.storage.filesystem import FilesystemBlobStore
@@ -48,12 +49,15 @@ async def sqlite_metadata_store(scratch: Path) -> AsyncIterator[SqlMetadataStore
 
 @asynccontextmanager
 async def cached_sqlite_metadata_store(scratch: Path) -> AsyncIterator[SqlMetadataStore]:
-    """A SqlMetadataStore that keeps its reads between writes (metadata/read_cache.py), as the server runs it."""
+    """A SqlMetadataStore as the server runs it: its reads kept between writes (metadata/read_cache.py) and run on
+    threads of their own (metadata/reads.py)."""
     engine = create_engine(sqlite_url(scratch / "metadata.db"))
+    reads = open_reads(engine)
     try:
         await migrate(engine)
-        yield SqlMetadataStore(engine, read_cache(engine, DataGroup.CONTENT))
+        yield SqlMetadataStore(engine, read_cache(engine, DataGroup.CONTENT), reads)
     finally:
+        await reads.close()
         await engine.dispose()
 
 

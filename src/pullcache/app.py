@@ -31,6 +31,7 @@ from pullcache.iam.principal_policies import IamPrincipalPolicies
 from pullcache.iam.service import IamService
 from pullcache.iam.service_linked_roles import ServiceLinkedRoleService
 from pullcache.metadata.engine import DataGroup, create_engine, read_cache
+from pullcache.metadata.reads import open_reads
 from pullcache.metadata.sql import SqlMetadataStore
 from pullcache.metadata.sql_accounts import SqlAccountStore
 from pullcache.metadata.sql_ecr import SqlEcrStore
@@ -82,7 +83,8 @@ def build_app(settings: Settings) -> web.Application:
         blob_store = FilesystemBlobStore(settings.data_dir)
         # The reads of pulls, kept between writes (metadata/read_cache.py): content and settings apart.
         content, settings_cache = read_cache(engine, DataGroup.CONTENT), read_cache(engine, DataGroup.SETTINGS)
-        metadata_store = SqlMetadataStore(engine, content)
+        reads = open_reads(engine)  # the registry's reads on threads of their own (metadata/reads.py)
+        metadata_store = SqlMetadataStore(engine, content, reads)
         iam_store = SqlIamStore(engine, settings_cache)
         sessions = SqlSessionStore(engine)
         principal_policies = IamPrincipalPolicies(iam_store, StsSessionPolicies(sessions))
@@ -147,6 +149,7 @@ def build_app(settings: Settings) -> web.Application:
         purger.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await purger
+        await reads.close()
         await engine.dispose()
 
     app.cleanup_ctx.append(resources)

@@ -99,8 +99,11 @@ def writer(engine: AsyncEngine, touches: tuple[DataGroup, ...] = EVERY_GROUP) ->
     return Writer(engine, touches)
 
 
-def _configure_sqlite(engine: AsyncEngine) -> None:
-    @event.listens_for(engine.sync_engine, "connect")
+def configure_sqlite_connections(engine: Engine) -> None:
+    """WAL, the busy timeout and foreign keys on every connection; transactions begun by pullcache's own BEGIN
+    (BEGIN IMMEDIATE for writers)."""
+
+    @event.listens_for(engine, "connect")
     def on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None  # pullcache emits BEGIN itself, below
         cursor = dbapi_connection.cursor()
@@ -113,11 +116,14 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
             cursor.execute(f"PRAGMA {pragma}")
         cursor.close()
 
-    @event.listens_for(engine.sync_engine, "begin")
+    @event.listens_for(engine, "begin")
     def on_begin(connection: Connection) -> None:
         immediate = connection.get_execution_options().get(_IMMEDIATE, False)
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
+
+def _configure_sqlite(engine: AsyncEngine) -> None:
+    configure_sqlite_connections(engine.sync_engine)
     epochs = {group: _epoch_path(engine, group) for group in DataGroup}
 
     @event.listens_for(engine.sync_engine, "commit")

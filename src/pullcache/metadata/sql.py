@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy import Connection
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -19,6 +20,7 @@ from pullcache.core.scopes import RegistryScope
 from pullcache.metadata.engine import DataGroup, writer
 from pullcache.metadata.group_commit import GroupCommit
 from pullcache.metadata.read_cache import ReadCache, cached
+from pullcache.metadata.reads import EngineReads, Reads
 from pullcache.metadata.schema import blobs, manifests, repositories, repository_blobs, tags, uploads
 from pullcache.registry.ports import ManifestRecord, UploadRecord
 from pullcache.registry.tag_mutability import TagMutability, TagMutabilityRule
@@ -43,10 +45,11 @@ MANIFEST_COLUMNS = (
 
 
 class SqlMetadataStore:
-    def __init__(self, engine: AsyncEngine, cache: ReadCache | None = None) -> None:
-        """`cache`: where the reads a pull makes (repository, blob link, manifest) are kept between writes."""
+    def __init__(self, engine: AsyncEngine, cache: ReadCache | None = None, reads: Reads | None = None) -> None:
+        """`cache`: where the reads a pull makes (repository, blob link, manifest) are kept between writes.
+        `reads`: where reads run (reads.py); by default through `engine`."""
         self._cache = cache
-        self._reader = engine
+        self._reads = reads or EngineReads(engine)
         self._writer = writer(engine, (DataGroup.CONTENT,))  # no policy or setting changes here
         self._insert: Any = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
         self._links = GroupCommit(self._write_links)
@@ -57,8 +60,7 @@ class SqlMetadataStore:
         query = sa.select(repositories.c.name).where(*in_scope(scope)).order_by(repositories.c.name).limit(limit)
         if after is not None:
             query = query.where(repositories.c.name > after)
-        async with self._reader.connect() as connection:
-            return list((await connection.execute(query)).scalars())
+        return await self._reads.run(lambda connection: list(connection.execute(query).scalars()))
 
     async def repository_exists(self, scope: RegistryScope, repository: str) -> bool:
         return await cached(
@@ -68,8 +70,9 @@ class SqlMetadataStore:
         )
 
     async def _read_repository_exists(self, scope: RegistryScope, repository: str) -> bool:
-        async with self._reader.connect() as connection:
-            return await find_repository_id(connection, scope, repository) is not None
+        parameters = _repository_parameters(scope, repository)
+        found = await self._reads.run(lambda connection: connection.execute(_REPOSITORY_ID, parameters).first())
+        return found is not None
 
     async def find_tag_mutability(self, scope: RegistryScope, repository: str) -> TagMutabilityRule | None:
         return await cached(
@@ -79,11 +82,8 @@ class SqlMetadataStore:
         )
 
     async def _read_tag_mutability(self, scope: RegistryScope, repository: str) -> TagMutabilityRule | None:
-        query = sa.select(repositories.c.tag_mutability, repositories.c.tag_mutability_filters).where(
-            *named(scope, repository)
-        )
-        async with self._reader.connect() as connection:
-            row = (await connection.execute(query)).first()
+        parameters = _repository_parameters(scope, repository)
+        row = await self._reads.run(lambda connection: connection.execute(_TAG_MUTABILITY, parameters).first())
         if row is None:
             return None
         return TagMutabilityRule(TagMutability(row.tag_mutability), tuple(row.tag_mutability_filters or ()))
@@ -120,13 +120,8 @@ class SqlMetadataStore:
         )
 
     async def _read_blob_size(self, scope: RegistryScope, repository: str, digest: Digest) -> int | None:
-        query = (
-            sa.select(blobs.c.size)
-            .select_from(blobs.join(repository_blobs).join(repositories))
-            .where(*named(scope, repository), blobs.c.digest == str(digest))
-        )
-        async with self._reader.connect() as connection:
-            return (await connection.execute(query)).scalar()
+        parameters = {**_repository_parameters(scope, repository), "digest": str(digest)}
+        return await self._reads.run(lambda connection: connection.execute(_BLOB_SIZE, parameters).scalar())
 
     async def find_any_blob_size(self, scope: RegistryScope, digest: Digest) -> int | None:
         query = (
@@ -135,8 +130,7 @@ class SqlMetadataStore:
             .where(*in_scope(scope), blobs.c.digest == str(digest))
             .limit(1)
         )
-        async with self._reader.connect() as connection:
-            return (await connection.execute(query)).scalar()
+        return await self._reads.run(lambda connection: connection.execute(query).scalar())
 
     async def unlink_blob(self, scope: RegistryScope, repository: str, digest: Digest) -> bool:
         async with self._writer.begin() as connection:
@@ -170,8 +164,7 @@ class SqlMetadataStore:
         query = sa.select(column).where(
             table.c.repository_id == repository_id_of(scope, repository), column.in_(wanted)
         )
-        async with self._reader.connect() as connection:
-            present = set((await connection.execute(query)).scalars())
+        present = await self._reads.run(lambda connection: set(connection.execute(query).scalars()))
         return [d for d in digests if str(d) not in present]
 
     # -- manifests and tags --------------------------------------------------------------------------------
@@ -238,32 +231,14 @@ class SqlMetadataStore:
     async def _read_manifest(
         self, scope: RegistryScope, repository: str, reference: Digest | str
     ) -> ManifestRecord | None:
-        if isinstance(reference, Digest):
-            query = (
-                sa.select(*MANIFEST_COLUMNS)
-                .select_from(manifests.join(repositories))
-                .where(*named(scope, repository), manifests.c.digest == str(reference))
-            )
-        else:
-            query = (
-                sa.select(*MANIFEST_COLUMNS, tags.c.checked_at)
-                .select_from(
-                    tags.join(repositories).join(
-                        manifests,
-                        sa.and_(
-                            manifests.c.repository_id == tags.c.repository_id,
-                            manifests.c.digest == tags.c.digest,
-                        ),
-                    )
-                )
-                .where(*named(scope, repository), tags.c.name == reference)
-            )
-        async with self._reader.connect() as connection:
-            row = (await connection.execute(query)).first()
+        by_digest = isinstance(reference, Digest)
+        query = _MANIFEST_BY_DIGEST if by_digest else _MANIFEST_BY_TAG
+        parameters = {**_repository_parameters(scope, repository), "reference": str(reference)}
+        row = await self._reads.run(lambda connection: connection.execute(query, parameters).first())
         if row is None:
             return None
         record = manifest_record(row)
-        return record if isinstance(reference, Digest) else replace(record, tag_checked_at=row.checked_at)
+        return record if by_digest else replace(record, tag_checked_at=row.checked_at)
 
     async def mark_tag_checked(self, scope: RegistryScope, repository: str, tag: str, at: datetime) -> None:
         async with self._writer.begin() as connection:
@@ -307,15 +282,19 @@ class SqlMetadataStore:
     async def list_tags(
         self, scope: RegistryScope, repository: str, limit: int | None, after: str | None
     ) -> Sequence[str] | None:
-        async with self._reader.connect() as connection:
-            repository_id = await find_repository_id(connection, scope, repository)
+        query = sa.select(tags.c.name).where(tags.c.repository_id == sa.bindparam("repository_id"))
+        if after is not None:
+            query = query.where(tags.c.name > after)
+        query = query.order_by(tags.c.name).limit(limit)
+        parameters = _repository_parameters(scope, repository)
+
+        def read(connection: Connection) -> list[str] | None:
+            repository_id = connection.execute(_REPOSITORY_ID, parameters).scalar()
             if repository_id is None:
                 return None
-            query = sa.select(tags.c.name).where(tags.c.repository_id == repository_id)
-            if after is not None:
-                query = query.where(tags.c.name > after)
-            query = query.order_by(tags.c.name).limit(limit)
-            return list((await connection.execute(query)).scalars())
+            return list(connection.execute(query, {"repository_id": repository_id}).scalars())
+
+        return await self._reads.run(read)
 
     async def list_referrers(self, scope: RegistryScope, repository: str, subject: Digest) -> Sequence[ManifestRecord]:
         query = (
@@ -324,8 +303,7 @@ class SqlMetadataStore:
             .where(*named(scope, repository), manifests.c.subject == str(subject))
             .order_by(manifests.c.created_at, manifests.c.digest)
         )
-        async with self._reader.connect() as connection:
-            return [manifest_record(row) for row in await connection.execute(query)]
+        return await self._reads.run(lambda connection: [manifest_record(row) for row in connection.execute(query)])
 
     # -- uploads -------------------------------------------------------------------------------------------
 
@@ -345,8 +323,7 @@ class SqlMetadataStore:
         query = sa.select(uploads.c.id, uploads.c.repository, uploads.c.started_at).where(
             uploads.c.id == upload_id, uploads.c.account_id == scope.account_id, uploads.c.region == scope.region
         )
-        async with self._reader.connect() as connection:
-            row = (await connection.execute(query)).first()
+        row = await self._reads.run(lambda connection: connection.execute(query).first())
         return None if row is None else UploadRecord(row.id, scope, row.repository, row.started_at)
 
     async def delete_upload(self, upload_id: str) -> None:
@@ -355,8 +332,7 @@ class SqlMetadataStore:
 
     async def list_uploads_started_before(self, cutoff: datetime) -> Sequence[str]:
         query = sa.select(uploads.c.id).where(uploads.c.started_at < cutoff).order_by(uploads.c.started_at)
-        async with self._reader.connect() as connection:
-            return list((await connection.execute(query)).scalars())
+        return await self._reads.run(lambda connection: list(connection.execute(query).scalars()))
 
     async def _ensure_repository(self, connection: AsyncConnection, scope: RegistryScope, repository: str) -> int:
         await connection.execute(
@@ -399,6 +375,40 @@ def repository_id_of(scope: RegistryScope, repository: str) -> sa.ScalarSelect[i
 
 async def find_repository_id(connection: AsyncConnection, scope: RegistryScope, repository: str) -> int | None:
     return (await connection.execute(sa.select(repositories.c.id).where(*named(scope, repository)))).scalar()
+
+
+# The reads of every pull, built once with bound parameters: building a statement costs more than running it.
+_REPOSITORY = (
+    repositories.c.account_id == sa.bindparam("account_id"),
+    repositories.c.region == sa.bindparam("region"),
+    repositories.c.name == sa.bindparam("repository"),
+)
+_REPOSITORY_ID = sa.select(repositories.c.id).where(*_REPOSITORY)
+_TAG_MUTABILITY = sa.select(repositories.c.tag_mutability, repositories.c.tag_mutability_filters).where(*_REPOSITORY)
+_BLOB_SIZE = (
+    sa.select(blobs.c.size)
+    .select_from(blobs.join(repository_blobs).join(repositories))
+    .where(*_REPOSITORY, blobs.c.digest == sa.bindparam("digest"))
+)
+_MANIFEST_BY_DIGEST = (
+    sa.select(*MANIFEST_COLUMNS)
+    .select_from(manifests.join(repositories))
+    .where(*_REPOSITORY, manifests.c.digest == sa.bindparam("reference"))
+)
+_MANIFEST_BY_TAG = (
+    sa.select(*MANIFEST_COLUMNS, tags.c.checked_at)
+    .select_from(
+        tags.join(repositories).join(
+            manifests, sa.and_(manifests.c.repository_id == tags.c.repository_id, manifests.c.digest == tags.c.digest)
+        )
+    )
+    .where(*_REPOSITORY, tags.c.name == sa.bindparam("reference"))
+)
+
+
+def _repository_parameters(scope: RegistryScope, repository: str) -> dict[str, str]:
+    """The parameters of _REPOSITORY."""
+    return {"account_id": scope.account_id, "region": scope.region, "repository": repository}
 
 
 def manifest_record(row: sa.Row[*tuple[Any, ...]]) -> ManifestRecord:

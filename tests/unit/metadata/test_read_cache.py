@@ -14,6 +14,7 @@ from pullcache.core.digests import Digest
 from pullcache.core.scopes import RegistryScope
 from pullcache.metadata.engine import DataGroup, create_engine, migrate, read_cache
 from pullcache.metadata.read_cache import ReadCache, bump_epoch
+from pullcache.metadata.reads import EngineReads, open_reads
 from pullcache.metadata.sql import SqlMetadataStore
 from pullcache.metadata.sql_ecr import SqlEcrStore
 from pullcache.metadata.sql_iam import SqlIamStore
@@ -31,17 +32,21 @@ def manifest(name: str) -> ManifestRecord:
     return ManifestRecord(Digest.of(content), mediatypes.OCI_MANIFEST, content)
 
 
-@pytest.fixture
-async def two_workers(tmp_path: Path) -> AsyncIterator[tuple[SqlMetadataStore, SqlMetadataStore]]:
+@pytest.fixture(params=["read on threads", "read through the engine"])
+async def two_workers(
+    tmp_path: Path, request: pytest.FixtureRequest
+) -> AsyncIterator[tuple[SqlMetadataStore, SqlMetadataStore]]:
     url = sqlite_url(tmp_path / "metadata.db")
     first, second = create_engine(url), create_engine(url)
     await migrate(first)
+    reads = open_reads(first) if request.param == "read on threads" else EngineReads(first)
     try:
         yield (
-            SqlMetadataStore(first, read_cache(first, DataGroup.CONTENT)),
+            SqlMetadataStore(first, read_cache(first, DataGroup.CONTENT), reads),
             SqlMetadataStore(second, read_cache(second, DataGroup.CONTENT)),
         )
     finally:
+        await reads.close()
         await first.dispose()
         await second.dispose()
 
