@@ -116,7 +116,7 @@ def build_app(upstream: str) -> web.Application:
                             tally.blob_bytes[blob["digest"]] += len(data)
                         await response.write(data)
                 await response.write_eof()
-            except ConnectionResetError:
+            except ConnectionError:
                 pass  # the client hung up (a cache stopped mid-fill): what it was sent is counted
             return response
 
