@@ -3,6 +3,7 @@ credentials, and behind a FaultyUpstream that fails, throttles, corrupts, breaks
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -15,7 +16,7 @@ from pullcache.core import mediatypes
 from pullcache.core.digests import Digest
 from pullcache.pullthrough.errors import UpstreamDenied, UpstreamInvalid, UpstreamNotFound, UpstreamUnavailable
 from pullcache.pullthrough.ports import UpstreamCredentials, UpstreamEndpoint
-from pullcache.pullthrough.upstream import CHUNK_BYTES, UpstreamClient
+from pullcache.pullthrough.upstream import MAX_PIECE_BYTES, UpstreamClient
 from tests.images import DOCKER, DirLayout, ImageTree, OciLayout, write_image, write_index
 from tests.integration import skopeo
 from tests.registry_http import get_blob
@@ -47,7 +48,7 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seeded]:
     registry = DistributionServer(root / "distribution").start()
     try:
         oci = OciLayout(root / "oci")
-        image = write_image(oci, "v1", (1024, 300_000))
+        image = write_image(oci, "v1", (1024, 16_000_000))
         skopeo.copy_all(oci.reference("v1"), skopeo.docker_reference(registry.address, REPOSITORY, "v1"))
         docker = DirLayout(root / "docker")
         index = write_index(docker, "list", (2048,), seed=1, media_types=DOCKER)
@@ -80,9 +81,15 @@ def manifest_path(reference: str) -> str:
 
 
 async def read_blob(
-    client: UpstreamClient, endpoint: UpstreamEndpoint, digest: Digest, received: list[bytes] | None = None
+    client: UpstreamClient,
+    endpoint: UpstreamEndpoint,
+    digest: Digest,
+    received: list[bytes] | None = None,
+    *,
+    pause: float = 0.0,
 ) -> tuple[int, str, int]:
-    """(stated size, sha256 of the bytes, largest chunk) of the blob; its chunks go to `received` as they come."""
+    """(stated size, sha256 of the bytes, largest chunk) of the blob; its chunks go to `received` as they come.
+    `pause`: seconds to wait after each chunk, as a reader slower than the network does."""
     hasher = hashlib.sha256()
     largest = 0
     async with client.open_blob(endpoint, REPOSITORY, digest) as blob:
@@ -91,6 +98,8 @@ async def read_blob(
             largest = max(largest, len(chunk))
             if received is not None:
                 received.append(chunk)
+            if pause:
+                await asyncio.sleep(pause)
         return blob.size, f"sha256:{hasher.hexdigest()}", largest
 
 
@@ -137,11 +146,14 @@ async def test_head_manifest_states_digest_media_type_and_size(seeded: Seeded, c
 
 
 async def test_blob_streams_in_bounded_chunks_and_hashes_to_its_digest(seeded: Seeded, client: UpstreamClient) -> None:
-    size, digest, largest = await read_blob(client, UpstreamEndpoint(seeded.registry.url), seeded.large_layer)
+    # A slow reader: the connection buffers all it may between two reads.
+    size, digest, largest = await read_blob(
+        client, UpstreamEndpoint(seeded.registry.url), seeded.large_layer, pause=0.02
+    )
 
     assert digest == str(seeded.large_layer)
-    assert size > 300_000
-    assert largest <= CHUNK_BYTES
+    assert size > 4 * MAX_PIECE_BYTES
+    assert largest <= MAX_PIECE_BYTES
 
 
 @pytest.mark.parametrize("reference", ["nope", "sha256:" + "0" * 64], ids=["unknown tag", "unknown digest"])

@@ -27,6 +27,7 @@ from pullcache.pullthrough.errors import UpstreamInvalid, UpstreamUnavailable
 from pullcache.pullthrough.ports import UpstreamBlob, UpstreamEndpoint, UpstreamManifest, UpstreamManifestHead
 from pullcache.pullthrough.upstream_auth import pull_scope
 from pullcache.pullthrough.upstream_http import (
+    READ_BUFFER_BYTES,
     TRANSPORT_ERRORS,
     UpstreamTransport,
     describe_transport_error,
@@ -36,7 +37,10 @@ from pullcache.pullthrough.upstream_retry import RetryPolicy
 
 DEFAULT_MAX_MANIFEST_BYTES: Final = 4 << 20
 DEFAULT_USER_AGENT: Final = "pullcache"
-CHUNK_BYTES: Final = 64 << 10
+# A blob arrives in the pieces its connection has buffered: fewer, larger pieces cost less Python than reads of a
+# fixed size. aiohttp stops reading the socket once twice READ_BUFFER_BYTES wait, so a piece is at most that and
+# one more read from the socket (asyncio reads 256 KiB at a time): memory stays flat whatever the blob's size.
+MAX_PIECE_BYTES: Final = 2 * READ_BUFFER_BYTES + (256 << 10)
 DIGEST_HEADER: Final = "Docker-Content-Digest"
 # Every manifest type pullcache stores: without all of them, an upstream may answer an index with one of its
 # children, or convert a manifest (and change its digest).
@@ -183,7 +187,7 @@ class _StreamedBlob:
         self._started = True
         received = 0
         try:
-            async for chunk in self._response.content.iter_chunked(CHUNK_BYTES):
+            async for chunk in self._response.content.iter_any():
                 received += len(chunk)
                 yield chunk
         except TRANSPORT_ERRORS as error:

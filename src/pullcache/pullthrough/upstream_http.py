@@ -48,6 +48,9 @@ REDIRECT_STATUSES: Final = frozenset({301, 302, 303, 307, 308})
 SEE_OTHER: Final = 303
 MAX_TOKEN_RESPONSE_BYTES: Final = 1 << 20
 READ_BYTES: Final = 64 << 10
+# What a connection buffers (twice this) before it stops reading the socket: a big blob streams in few pieces
+# with few pauses (upstream.MAX_PIECE_BYTES).
+READ_BUFFER_BYTES: Final = 1 << 20
 TRANSPORT_ERRORS: Final = (aiohttp.ClientError, TimeoutError)
 
 Read = Callable[[aiohttp.ClientResponse], Awaitable[T]]
@@ -243,6 +246,7 @@ class UpstreamTransport:
                 headers={"User-Agent": self._user_agent},
                 connector=aiohttp.TCPConnector(limit=self._connections),
                 cookie_jar=aiohttp.DummyCookieJar(),
+                read_bufsize=READ_BUFFER_BYTES,
             )
             self._loop = loop
         return self._session
