@@ -201,8 +201,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--repeats", type=int, default=3, help="rounds per target; figures are medians (default %(default)s)"
     )
-    parser.add_argument("--layers", type=int, default=4, help="layers in the image (default %(default)s)")
-    parser.add_argument("--layer-mib", type=int, default=256, help="MiB per layer (default %(default)s)")
+    # The plain registries push and pull image A of the pull-through comparison: 5 layers of 40 MiB.
+    parser.add_argument("--layers", type=int, default=5, help="layers in the image (default %(default)s)")
+    parser.add_argument("--layer-mib", type=int, default=40, help="MiB per layer (default %(default)s)")
     parser.add_argument(
         "--small-blob-bytes", type=int, default=1024, help="size of the blob wrk GETs (default %(default)s)"
     )
