@@ -361,7 +361,8 @@ class PullThroughSource:
 
     async def find_rule(self, scope: RegistryScope, repository: str, *, fresh: bool = False) -> PullThroughRule | None:
         """The rule covering `repository`. Rules are re-read every RULES_TTL seconds, and (`fresh`) for a miss
-        no cached rule covers: a rule created a moment ago, in any worker, applies to the very next pull."""
+        no cached rule covers: a rule created a moment ago, in any worker, applies to the very next pull (a pull
+        that comes while the rules are being read shares that read)."""
         rules = await self._rule_memo.get(
             scope,
             lambda: self._list_rules(scope),
