@@ -173,14 +173,37 @@ def _parser() -> argparse.ArgumentParser:
         type=lambda text: text.split(","),
         help=f"the pull-through caches compared, of {', '.join(DEFAULT_CACHE_TARGETS)} (default both)",
     )
-    parser.add_argument("--large-layers", type=int, default=5, help="layers of image A (default %(default)s)")
-    parser.add_argument("--large-layer-mib", type=int, default=40, help="MiB per layer of A (default %(default)s)")
-    parser.add_argument("--small-layers", type=int, default=200, help="layers of image B (default %(default)s)")
-    parser.add_argument("--small-layer-kib", type=int, default=16, help="KiB per layer of B (default %(default)s)")
+    sizes = ContentSizes()  # the images
     parser.add_argument(
-        "--platform-layer-mib", type=int, default=4, help="MiB per layer of the index's images (default %(default)s)"
+        "--large-layers", type=int, default=sizes.large_layers, help="layers of image A (default %(default)s)"
     )
-    parser.add_argument("--big-mib", type=int, default=2048, help="MiB of the memory test's blob (default %(default)s)")
+    parser.add_argument(
+        "--large-layer-mib",
+        type=int,
+        default=sizes.large_layer_bytes // MIB,
+        help="MiB per layer of A (default %(default)s)",
+    )
+    parser.add_argument(
+        "--small-layers", type=int, default=sizes.small_layers, help="layers of image B (default %(default)s)"
+    )
+    parser.add_argument(
+        "--small-layer-kib",
+        type=int,
+        default=sizes.small_layer_bytes >> 10,
+        help="KiB per layer of B (default %(default)s)",
+    )
+    parser.add_argument(
+        "--platform-layer-mib",
+        type=int,
+        default=sizes.platform_layer_bytes // MIB,
+        help="MiB per layer of the index's images (default %(default)s)",
+    )
+    parser.add_argument(
+        "--big-mib",
+        type=int,
+        default=sizes.big_bytes // MIB,
+        help="MiB of the memory test's blob (default %(default)s)",
+    )
     parser.add_argument("--pullers", type=int, default=20, help="concurrent cold pullers of A (default %(default)s)")
     parser.add_argument(
         "--load-seconds", type=int, default=10, help="length of each manifest load of a cache (default %(default)s)"

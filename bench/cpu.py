@@ -7,10 +7,12 @@ registry; each sample records the share of the CPUs other processes took, so the
 
 from __future__ import annotations
 
+import subprocess
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Protocol
 
 import psutil
 
@@ -38,6 +40,17 @@ def watch_cpu(server_pids: Sequence[int], helper_pids: Sequence[int] = ()) -> It
     machine = _machine_busy() - machine_before
     capacity = elapsed * (psutil.cpu_count() or 1)
     use.foreign_share = min(max(machine - ours, 0.0) / capacity, 1.0) if capacity > 0 else 0.0
+
+
+class Started(Protocol):
+    """A server the benchmark started: a registry, an upstream, the file server."""
+
+    process: subprocess.Popen[bytes] | None
+
+
+def pids_of(servers: Iterable[Started]) -> list[int]:
+    """The process ids of those `servers` that are running."""
+    return [server.process.pid for server in servers if server.process is not None]
 
 
 def machine_busy_share(seconds: float) -> float:

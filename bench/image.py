@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
+from tests.images import MediaTypes
+
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
@@ -21,25 +23,9 @@ OCI_LAYER = "application/vnd.oci.image.layer.v1.tar"
 OCTET_STREAM = "application/octet-stream"
 
 
-@dataclass(frozen=True, slots=True)
-class MediaTypes:
-    """The media types an image is written with."""
-
-    manifest: str
-    config: str
-    layer: str
-    index: str
-
-
-OCI: Final = MediaTypes(OCI_MANIFEST, OCI_CONFIG, OCI_LAYER, OCI_INDEX)
-# Docker's image manifest v2, schema 2: what Distribution 2.8 can fetch as a pull-through cache (its proxy asks
-# the upstream without the OCI types in Accept, and the upstream refuses an OCI manifest).
-DOCKER: Final = MediaTypes(
-    "application/vnd.docker.distribution.manifest.v2+json",
-    "application/vnd.docker.container.image.v1+json",
-    "application/vnd.docker.image.rootfs.diff.tar.gzip",
-    "application/vnd.docker.distribution.manifest.list.v2+json",
-)
+# OCI's media types as tests/images.py names them, but layers of the uncompressed type: the benchmark's layers
+# are random bytes, which no compression would shrink.
+OCI: Final = MediaTypes(manifest=OCI_MANIFEST, index=OCI_INDEX, config=OCI_CONFIG, layer=OCI_LAYER)
 
 WRITE_BYTES = 16 << 20  # generate, hash and write this much at a time
 

@@ -16,14 +16,15 @@ writes the same bytes, so the upstream holds the same images run after run.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import random
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.images import DOCKER, MediaTypes
+
 from bench.client import open_session, push_blob, push_image, push_manifest
-from bench.image import DOCKER, BlobFile, Image, MediaTypes, write_image, write_random_blob
+from bench.image import BlobFile, Image, write_image, write_random_blob
 
 TAG = "v1"
 LARGE = "bench/large"
@@ -55,10 +56,6 @@ class ImageIndex:
     media_type: str
 
     @property
-    def digest(self) -> str:
-        return "sha256:" + hashlib.sha256(self.manifest).hexdigest()
-
-    @property
     def blobs(self) -> tuple[BlobFile, ...]:
         return tuple(blob for image in self.images for blob in image.blobs)
 
@@ -82,11 +79,12 @@ class UpstreamContent:
         return sum(i.blob_bytes for i in images) + self.multi.blob_bytes + self.probe_blob.size
 
 
-def write_content(
-    directory: Path, sizes: ContentSizes, seed: int = SEED, media_types: MediaTypes = DOCKER
-) -> UpstreamContent:
-    """Every image to files under `directory`, the same bytes for the same `seed` and sizes."""
-    rng = random.Random(seed)
+def write_content(directory: Path, sizes: ContentSizes) -> UpstreamContent:
+    """Every image to files under `directory`, the same bytes for the same sizes."""
+    # Docker's image manifest v2, schema 2: what Distribution 2.8 can fetch as a pull-through cache (its proxy asks
+    # the upstream without the OCI types in Accept, and the upstream refuses an OCI manifest).
+    media_types = DOCKER
+    rng = random.Random(SEED)
     large = write_image(directory, sizes.large_layers, sizes.large_layer_bytes, rng=rng, media_types=media_types)
     small = write_image(directory, sizes.small_layers, sizes.small_layer_bytes, rng=rng, media_types=media_types)
     platforms = tuple(

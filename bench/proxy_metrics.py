@@ -28,8 +28,6 @@ COLD_BIG_RSS_MB: Final = "cold_big_peak_rss_mb"
 WARM_BIG_MB_S: Final = "warm_big_mb_s"
 WARM_BIG_RSS_MB: Final = "warm_big_peak_rss_mb"
 
-LOADS: Final = (GET_TAG_RPS, HEAD_TAG_RPS, GET_DIGEST_RPS, HEAD_DIGEST_RPS)
-
 LABELS: Final = {
     COLD_LARGE_SECONDS: "A cold pull, s",
     COLD_LARGE_MB_S: "A cold pull, MB/s",

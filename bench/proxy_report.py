@@ -8,7 +8,18 @@ from dataclasses import asdict
 from typing import TYPE_CHECKING
 
 from bench import proxy_metrics as m
-from bench.report import OTHER_CPU, Medians, foreign_at_median, grid, medians, ratios
+from bench.report import (
+    OTHER_CPU,
+    Medians,
+    foreign_at_median,
+    grid,
+    medians,
+    ratio_cell,
+    ratios,
+    ratios_record,
+    samples_record,
+    share_cell,
+)
 from bench.samples import Samples
 
 if TYPE_CHECKING:
@@ -20,19 +31,15 @@ def render_proxy_table(samples: Samples, targets: Sequence[str], baseline: str) 
     first target (pullcache) meets it; then the references."""
     found = medians(samples)
     relative = ratios(found, baseline)
+    met = verdicts(found, targets, baseline)
     compared = [t for t in targets if t != baseline]
-    upstream_ttfb = found.get(m.UPSTREAM_DIRECT, {}).get(m.TTFB_MS)
     header = ["median of rounds", *targets, *(f"{t} / {baseline}" for t in compared), "target", "met", OTHER_CPU]
     rows = [header]
     for metric in m.CACHE_METRICS:
         cells = [_value(found.get(t, {}).get(metric)) for t in targets]
-        ratio_cells = [_ratio(relative.get(t, {}).get(metric)) for t in compared]
+        ratio_cells = [ratio_cell(relative.get(t, {}).get(metric)) for t in compared]
         goal = m.TARGETS.get(metric)
-        first = found.get(targets[0], {}).get(metric)
-        verdict = "-"
-        if goal is not None and first is not None:
-            met = goal.met(first, relative.get(targets[0], {}).get(metric), upstream_ttfb)
-            verdict = "-" if met is None else ("yes" if met else "NO")
+        verdict = "-" if (meets := met.get(metric)) is None else ("yes" if meets else "NO")
         foreign = foreign_at_median(samples, targets, metric)
         rows.append(
             [
@@ -41,14 +48,14 @@ def render_proxy_table(samples: Samples, targets: Sequence[str], baseline: str) 
                 *ratio_cells,
                 goal.describe() if goal else "",
                 verdict,
-                "-" if foreign is None else f"{foreign:.0%}",
+                share_cell(foreign),
             ]
         )
     references = [["reference", "median", OTHER_CPU]]
     for (target, metric), label in m.REFERENCE_LABELS.items():
         if metric in found.get(target, {}):
             foreign = foreign_at_median(samples, [target], metric)
-            references.append([label, _value(found[target][metric]), "-" if foreign is None else f"{foreign:.0%}"])
+            references.append([label, _value(found[target][metric]), share_cell(foreign)])
     return grid(rows) + "\n\n" + grid(references)
 
 
@@ -72,10 +79,6 @@ def _value(value: float | None) -> str:
     return f"{value:.2f}"
 
 
-def _ratio(value: float | None) -> str:
-    return "-" if value is None else f"{value:.2f}"
-
-
 def proxy_record(samples: Samples, settings: ProxySettings, targets: Sequence[str], baseline: str) -> dict[str, object]:
     """The comparison for the JSON file: settings, every sample, the medians, ratios and targets met."""
     found = medians(samples)
@@ -88,11 +91,8 @@ def proxy_record(samples: Samples, settings: ProxySettings, targets: Sequence[st
         },
         "targets": {target.name: target.description for target in settings.targets},
         "medians": found,
-        "ratios": {f"{target}/{baseline}": values for target, values in ratios(found, baseline).items()},
+        "ratios": ratios_record(found, baseline),
         "issue_targets": {metric: goal.describe() for metric, goal in m.TARGETS.items()},
         "met": verdicts(found, targets, baseline),
-        "samples": {
-            target: {metric: [asdict(sample) for sample in values] for metric, values in metrics.items()}
-            for target, metrics in samples.items()
-        },
+        "samples": samples_record(samples),
     }

@@ -23,22 +23,25 @@ import sys
 import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+
+import psutil
+from tests.integration.rss import RssSampler, tree_rss
 
 from bench import proxy_metrics as m
 from bench.client import fetch_verified, open_session, pull_image, pull_index
 from bench.counting_proxy import CountingProxy, UpstreamCounts
-from bench.cpu import watch_cpu
+from bench.cpu import Started, pids_of, watch_cpu
 from bench.fileserver import FileServer
 from bench.headload import run_head_load
 from bench.image import BlobFile, Image
 from bench.proxy_images import BIG, LARGE, MULTI, PROBE, SMALL, TAG, ImageIndex, UpstreamContent
 from bench.proxy_targets import CacheTarget, RunningCache
-from bench.rss import PeakRss, tree_rss
 from bench.samples import Sample, Samples
 from bench.wrk import WrkResult, run_wrk
 
+RSS_SAMPLE_SECONDS = 0.02  # how often the server's memory is sampled while it streams the big blob
 MB = 1e6
 SETTLE_POLL_SECONDS = 0.1
 SETTLE_QUIET_POLLS = 3  # the upstream's counts unchanged this many polls running: the cache asks no more
@@ -113,7 +116,7 @@ class ProxyRun:
             )
             self._cold(name, cache, LARGE, content.large, m.COLD_LARGE_SECONDS, m.COLD_LARGE_UPSTREAM)
             cold = self.samples[name][m.COLD_LARGE_SECONDS][-1]
-            self._record(name, m.COLD_LARGE_MB_S, _replace_value(cold, content.large.blob_bytes / cold.value / MB))
+            self._record(name, m.COLD_LARGE_MB_S, replace(cold, value=content.large.blob_bytes / cold.value / MB))
             self._timed(
                 name,
                 m.WARM_LARGE_MB_S,
@@ -135,11 +138,11 @@ class ProxyRun:
             cache = fresh()
             for speed, peak in ((m.COLD_BIG_MB_S, m.COLD_BIG_RSS_MB), (m.WARM_BIG_MB_S, m.WARM_BIG_RSS_MB)):
                 assert cache.server.process is not None
-                with PeakRss(cache.server.process.pid) as rss:
+                with RssSampler(cache.server.process.pid, interval=RSS_SAMPLE_SECONDS) as rss:
                     sample = self._timed(
                         name, speed, [cache.server], lambda: _pull(cache, BIG, content.big), per=content.big.blob_bytes
                     )
-                self._record(name, peak, _replace_value(sample, rss.peak / MB))
+                self._record(name, peak, replace(sample, value=rss.peak / MB))
         found = {metric: samples[-1].value for metric, samples in self.samples[name].items()}
         _progress(
             f"{name}: A cold {found[m.COLD_LARGE_MB_S]:.0f} MB/s ({found[m.COLD_LARGE_UPSTREAM]:.2f}x upstream), "
@@ -169,7 +172,7 @@ class ProxyRun:
         by_digest = f"{cache.url}/v2/{large}/manifests/{self.content.large.manifest_digest}"
         headers = {"Accept": self.content.large.media_type, **cache.headers}
         assert cache.server.process is not None
-        pid = cache.server.process.pid
+        server = psutil.Process(cache.server.process.pid)
         loads = (
             (m.GET_TAG_RPS, by_tag),
             (m.HEAD_TAG_RPS, by_tag),
@@ -182,14 +185,14 @@ class ProxyRun:
             sample = self._load(metric, url, headers, cache)
             self._record(name, metric, sample)
             if index == 0:
-                baseline = tree_rss(pid)  # after the first load: what warming up takes is not growth
+                baseline = tree_rss(server)  # after the first load: what warming up takes is not growth
             else:
                 requests += int(sample.detail["requests"])
-        growth = (tree_rss(pid) - baseline) / MB
+        growth = (tree_rss(server) - baseline) / MB
         self._record(name, m.RSS_GROWTH_MB, Sample(growth, 0.0, 0.0, {"requests": float(requests)}))
 
     def _load(self, metric: str, url: str, headers: dict[str, str], cache: RunningCache) -> Sample:
-        with watch_cpu(_pids([cache.server]), self.helper_pids) as cpu:
+        with watch_cpu(pids_of([cache.server]), self.helper_pids) as cpu:
             result: WrkResult
             if metric in (m.HEAD_TAG_RPS, m.HEAD_DIGEST_RPS):
                 result = run_head_load(
@@ -216,7 +219,7 @@ class ProxyRun:
         self,
         target: str,
         metric: str,
-        servers: Sequence[object],
+        servers: Sequence[Started],
         transfer: Callable[[], Awaitable[object]],
         *,
         per: int | None = None,
@@ -230,7 +233,7 @@ class ProxyRun:
             own = await transfer()
             return own if isinstance(own, float) else time.perf_counter() - started
 
-        with watch_cpu(_pids(servers), self.helper_pids) as cpu:
+        with watch_cpu(pids_of(servers), self.helper_pids) as cpu:
             seconds = asyncio.run(timed())
         value = per / seconds / MB if per is not None else seconds * scale
         sample = Sample(value, cpu.server_seconds, cpu.foreign_share, {"seconds": seconds})
@@ -299,19 +302,6 @@ async def _all(cache: RunningCache, repository: str, image: Image, pullers: int)
 async def _first_byte(url: str, blob: BlobFile, headers: dict[str, str]) -> float:
     async with open_session(headers=headers) as session:
         return await fetch_verified(session, url, blob)
-
-
-def _replace_value(sample: Sample, value: float) -> Sample:
-    return Sample(value, sample.server_cost, sample.foreign_cpu, sample.detail)
-
-
-def _pids(servers: Sequence[object]) -> list[int]:
-    found = []
-    for server in servers:
-        process = getattr(server, "process", None)
-        if process is not None:
-            found.append(process.pid)
-    return found
 
 
 def _progress(line: str) -> None:

@@ -48,7 +48,7 @@ def render_table(samples: Samples, targets: Sequence[str], baseline: str) -> str
     figures = [["median of rounds", *targets, OTHER_CPU]]
     for metric in REGISTRY_METRICS:
         cells = [_number(found.get(t, {}).get(metric)) for t in targets]
-        figures.append([LABELS[metric], *cells, _share(foreign_at_median(samples, targets, metric))])
+        figures.append([LABELS[metric], *cells, share_cell(foreign_at_median(samples, targets, metric))])
     costs = [["server CPU, median of rounds", *targets]]
     for metric in REGISTRY_METRICS:
         costs.append([COST_LABELS[metric], *(_cost(samples, t, metric) for t in targets)])
@@ -56,13 +56,13 @@ def render_table(samples: Samples, targets: Sequence[str], baseline: str) -> str
     if compared:
         ratio_rows = [[f"ratio to {baseline}", *compared]]
         for metric in REGISTRY_METRICS:
-            ratio_rows.append([LABELS[metric], *(_ratio(relative[t].get(metric)) for t in compared)])
+            ratio_rows.append([LABELS[metric], *(ratio_cell(relative[t].get(metric)) for t in compared)])
         sections.append(grid(ratio_rows))
     ceilings = [["client ceiling", "median", OTHER_CPU]]
     for ceiling, label in CEILING_LABELS.items():
         if ceiling in found:
             foreign = foreign_at_median(samples, [ceiling], PULL)
-            ceilings.append([label, _number(found[ceiling][PULL]), _share(foreign)])
+            ceilings.append([label, _number(found[ceiling][PULL]), share_cell(foreign)])
     if len(ceilings) > 1:
         sections.append(grid(ceilings))
     return "\n\n".join(sections)
@@ -102,11 +102,21 @@ def record(
         "settings": dict(settings),
         "targets": dict(descriptions),
         "medians": found,
-        "ratios": {f"{target}/{baseline}": values for target, values in ratios(found, baseline).items()},
-        "samples": {
-            target: {metric: [asdict(sample) for sample in values] for metric, values in metrics.items()}
-            for target, metrics in samples.items()
-        },
+        "ratios": ratios_record(found, baseline),
+        "samples": samples_record(samples),
+    }
+
+
+def ratios_record(found: Medians, baseline: str) -> dict[str, dict[str, float]]:
+    """The ratios to `baseline`, for the JSON file."""
+    return {f"{target}/{baseline}": values for target, values in ratios(found, baseline).items()}
+
+
+def samples_record(samples: Samples) -> dict[str, dict[str, list[dict[str, object]]]]:
+    """Every sample, for the JSON file."""
+    return {
+        target: {metric: [asdict(sample) for sample in values] for metric, values in metrics.items()}
+        for target, metrics in samples.items()
     }
 
 
@@ -177,9 +187,9 @@ def _number(value: float | None) -> str:
     return "-" if value is None else f"{value:,.0f}"
 
 
-def _ratio(value: float | None) -> str:
+def ratio_cell(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f}"
 
 
-def _share(value: float | None) -> str:
+def share_cell(value: float | None) -> str:
     return "-" if value is None else f"{value:.0%}"

@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from bench.client import fetch_verified, hash_files, open_session, pull_image, push_blob, push_image
-from bench.cpu import watch_cpu
+from bench.cpu import pids_of, watch_cpu
 from bench.fileserver import FileServer
 from bench.image import OCI_MANIFEST, BlobFile, Image
 from bench.metrics import BLOB_GET, CLIENT_HASH, CLIENT_SENDFILE, MANIFEST_BY_DIGEST, MANIFEST_BY_TAG, PULL, PUSH
@@ -106,7 +106,7 @@ class Run:
 
     def _load(self, url: str, headers: dict[str, str], server: Server) -> Sample:
         """Requests a second wrk gets from `url`, and the server's CPU microseconds per request."""
-        with watch_cpu(_pids([server])) as cpu:
+        with watch_cpu(pids_of([server])) as cpu:
             result = run_wrk(
                 url,
                 seconds=self.wrk.seconds,
@@ -189,7 +189,7 @@ def _throughput(size: int, transfer: Callable[[], Awaitable[None]], servers: Seq
         await transfer()
         return time.perf_counter() - started
 
-    with watch_cpu(_pids(servers)) as cpu:
+    with watch_cpu(pids_of(servers)) as cpu:
         elapsed = asyncio.run(timed())
     return Sample(
         size / elapsed / 1e6,
@@ -197,10 +197,6 @@ def _throughput(size: int, transfer: Callable[[], Awaitable[None]], servers: Seq
         cpu.foreign_share,
         {"seconds": elapsed, "bytes": float(size), "server_cpu_seconds": cpu.server_seconds},
     )
-
-
-def _pids(servers: Sequence[Server | FileServer]) -> list[int]:
-    return [server.process.pid for server in servers if server.process is not None]
 
 
 def _progress(line: str) -> None:

@@ -8,9 +8,13 @@ here signs its first request as soon as the command returns.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
+
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from pullcache.auth import accounts
 from pullcache.config import Settings
@@ -51,12 +55,19 @@ def create_account(
 
 
 async def _create(settings: Settings, account_id: str, endpoint_url: str) -> accounts.CreatedAccount:
-    engine = create_engine(settings.resolved_database_url)
-    try:
-        await migrate(engine)
+    async with _migrated(settings) as engine:
         return await accounts.create_account(
             SqlAccountStore(engine), settings.data_dir, account_id, settings.region, endpoint_url
         )
+
+
+@asynccontextmanager
+async def _migrated(settings: Settings) -> AsyncIterator[AsyncEngine]:
+    """The settings' database, migrated if needed; disposed of on the way out."""
+    engine = create_engine(settings.resolved_database_url)
+    try:
+        await migrate(engine)
+        yield engine
     finally:
         await engine.dispose()
 
@@ -77,18 +88,12 @@ def set_tag_ttl(
 
 
 async def _list_rules(settings: Settings, scope: RegistryScope) -> list[PullThroughRule]:
-    engine = create_engine(settings.resolved_database_url)
-    try:
-        await migrate(engine)
+    async with _migrated(settings) as engine:
         return list(await SqlPullThroughStore(engine).list_rules(scope))
-    finally:
-        await engine.dispose()
 
 
 async def _set_tag_ttl(settings: Settings, scope: RegistryScope, prefix: str, ttl: timedelta) -> PullThroughRule:
-    engine = create_engine(settings.resolved_database_url)
-    try:
-        await migrate(engine)
+    async with _migrated(settings) as engine:
         store = SqlPullThroughStore(engine)
         rule = await store.find_rule(scope, prefix.rstrip("/"))
         if rule is None:
@@ -98,5 +103,3 @@ async def _set_tag_ttl(settings: Settings, scope: RegistryScope, prefix: str, tt
         changed = replace(rule, tag_ttl=ttl)
         await store.replace_rule(changed)
         return changed
-    finally:
-        await engine.dispose()

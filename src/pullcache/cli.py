@@ -137,17 +137,7 @@ def _add_accounts_commands(commands: argparse._SubParsersAction[argparse.Argumen
     )
     create.set_defaults(command_parser=create)
     create.add_argument("account_id", metavar="ACCOUNT_ID", help="the account's 12-digit id")
-    data_dir = os.environ.get("PULLCACHE_DATA_DIR", str(defaults.data_dir))
-    create.add_argument(
-        "--data-dir",
-        default=data_dir,
-        help="the server's data directory (env PULLCACHE_DATA_DIR; default %(default)s)",
-    )
-    create.add_argument(
-        "--database-url",
-        default=os.environ.get("PULLCACHE_DATABASE_URL", defaults.database_url),
-        help="SQLAlchemy URL of the metadata database (env PULLCACHE_DATABASE_URL; default: SQLite in the data dir)",
-    )
+    _add_store_arguments(create, defaults)
     create.add_argument("--region", help="the config file's region (default: that of <data-dir>/config)")
     create.add_argument(
         "--endpoint-url", help="where the AWS tools reach the server (default: that of <data-dir>/config)"
@@ -200,14 +190,18 @@ def _add_rules_commands(commands: argparse._SubParsersAction[argparse.ArgumentPa
             help="the account (env PULLCACHE_ACCOUNT_ID; default %(default)s)",
         )
         command.add_argument("--region", help="the region (default: that of <data-dir>/config)")
-        command.add_argument(
-            "--data-dir",
-            default=os.environ.get("PULLCACHE_DATA_DIR", str(defaults.data_dir)),
-            help="the server's data directory (env PULLCACHE_DATA_DIR; default %(default)s)",
-        )
-        command.add_argument(
-            "--database-url",
-            default=os.environ.get("PULLCACHE_DATABASE_URL", defaults.database_url),
-            help="SQLAlchemy URL of the metadata database (env PULLCACHE_DATABASE_URL; default: SQLite in the data "
-            "dir)",
-        )
+        _add_store_arguments(command, defaults)
+
+
+def _add_store_arguments(command: argparse.ArgumentParser, defaults: Settings) -> None:
+    """--data-dir and --database-url: where a command finds the server's data."""
+    command.add_argument(
+        "--data-dir",
+        default=os.environ.get("PULLCACHE_DATA_DIR", str(defaults.data_dir)),
+        help="the server's data directory (env PULLCACHE_DATA_DIR; default %(default)s)",
+    )
+    command.add_argument(
+        "--database-url",
+        default=os.environ.get("PULLCACHE_DATABASE_URL", defaults.database_url),
+        help="SQLAlchemy URL of the metadata database (env PULLCACHE_DATABASE_URL; default: SQLite in the data dir)",
+    )

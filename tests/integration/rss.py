@@ -14,7 +14,11 @@ SAMPLE_INTERVAL = 0.05  # seconds
 def tree_rss(process: psutil.Process) -> int:
     """Resident bytes of `process` and every process below it; a process that has just exited counts 0."""
     total = 0
-    for member in (process, *process.children(recursive=True)):
+    try:
+        members = (process, *process.children(recursive=True))
+    except psutil.NoSuchProcess:
+        return 0
+    for member in members:
         with contextlib.suppress(psutil.NoSuchProcess):
             total += member.memory_info().rss
     return total

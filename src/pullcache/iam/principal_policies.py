@@ -41,9 +41,10 @@ from pullcache.iam.policy import (
     parse_policy,
 )
 from pullcache.iam.ports import IamPrincipals, RolePermissions, StoredPolicy
+from pullcache.iam.roles import SERVICE_LINKED_PATH
 
 DOCUMENT_CACHE_SIZE = 512
-SERVICE_ROLE_PATH = ":role/aws-service-role/"
+SERVICE_ROLE_PATH = f":role{SERVICE_LINKED_PATH}"  # in the ARN of every service-linked role
 SERVICE_ROLE_TTL = 1.0  # seconds
 INLINE_SESSION_POLICY_ID = "Policy"  # the AssumeRole parameter that carried it
 # No identity-based policies, and session policies that allow nothing: not even a resource-based policy that

@@ -61,11 +61,17 @@ def read_cache(engine: AsyncEngine, group: DataGroup) -> ReadCache | None:
     return None if path is None else ReadCache(path)
 
 
-def _epoch_path(engine: AsyncEngine, group: DataGroup) -> Path | None:
+def local_database_file(engine: AsyncEngine) -> Path | None:
+    """The SQLite file behind `engine`, or None (another database, or SQLite in memory)."""
     database = engine.url.database
     if engine.dialect.name != "sqlite" or not database or database == ":memory:":
         return None
-    return Path(f"{database}{EPOCH_SUFFIX}-{group}")
+    return Path(database)
+
+
+def _epoch_path(engine: AsyncEngine, group: DataGroup) -> Path | None:
+    database = local_database_file(engine)
+    return None if database is None else Path(f"{database}{EPOCH_SUFFIX}-{group}")
 
 
 class Writer:

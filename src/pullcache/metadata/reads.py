@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from pullcache.metadata.engine import configure_sqlite_connections
+from pullcache.metadata.engine import configure_sqlite_connections, local_database_file
 
 T = TypeVar("T")
 
@@ -38,10 +38,9 @@ class Reads(Protocol):
 
 def open_reads(engine: AsyncEngine) -> Reads:
     """ThreadReads for a SQLite file, EngineReads for anything else."""
-    database = engine.url.database
-    if engine.dialect.name == "sqlite" and database and database != ":memory:":
-        return ThreadReads(engine.url.set(drivername="sqlite"))
-    return EngineReads(engine)
+    if local_database_file(engine) is None:
+        return EngineReads(engine)
+    return ThreadReads(engine.url.set(drivername="sqlite"))
 
 
 class EngineReads:

@@ -321,13 +321,11 @@ class PullThroughSource:
         self, rule: PullThroughRule, scope: RegistryScope, repository: str, digest: Digest
     ) -> None:
         """Link a blob a request is being served from once its fill ends (whichever process fills it)."""
-        blob = await self._fills.open(
+        await self._fills.wait(
             digest,
             lambda: self._upstream_blob(rule, scope, repository, digest),
             lambda size: self._link(scope, repository, digest, size),
         )
-        if isinstance(blob, Filling):
-            await blob.verdict()
         await self._link_committed(scope, repository, digest)
 
     async def _link_committed(self, scope: RegistryScope, repository: str, digest: Digest) -> None:

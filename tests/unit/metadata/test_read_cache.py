@@ -96,12 +96,7 @@ async def test_a_manifest_deleted_by_another_worker_is_gone_at_once(
 async def test_reads_are_served_from_memory_until_the_epoch_moves(tmp_path: Path) -> None:
     epoch = tmp_path / "db-epoch"
     cache = ReadCache(epoch)
-    loads = 0
-
-    async def load() -> int:
-        nonlocal loads
-        loads += 1
-        return loads
+    load = GatedLoad()
 
     assert await cache.get("k", load) == 1
     assert await cache.get("k", load) == 1
@@ -162,12 +157,7 @@ async def test_records_no_cached_read_includes_leave_every_cache_alone(tmp_path:
     try:
         caches = [cache for group in DataGroup if (cache := read_cache(engine, group)) is not None]
         assert len(caches) == len(DataGroup)
-        loads = 0
-
-        async def load() -> int:
-            nonlocal loads
-            loads += 1
-            return loads
+        load = GatedLoad()
 
         kept = [await cache.get("k", load) for cache in caches]
         imports = SqlPullThroughStore(engine)
@@ -202,12 +192,7 @@ async def test_a_policy_set_by_another_worker_is_seen_at_once_and_content_writes
 
         settings = read_cache(first, DataGroup.SETTINGS)
         assert settings is not None
-        loads = 0
-
-        async def load() -> int:
-            nonlocal loads
-            loads += 1
-            return loads
+        load = GatedLoad()
 
         await settings.get("k", load)
         await SqlMetadataStore(second).link_blob(SCOPE, REPO, Digest.of(b"another layer"), 13)  # content only

@@ -15,28 +15,8 @@ from pullcache.core.digests import Digest
 from pullcache.pullthrough.errors import UpstreamNotFound
 from pullcache.pullthrough.fills import BlobFills, Filling, fill_upload_id
 from pullcache.registry.errors import BlobFillFailed
-from pullcache.registry.ports import LocalBlob
 from pullcache.storage.filesystem import FilesystemBlobStore
-
-CHUNK = 64 * 1024
-
-
-class MemoryBlob:
-    def __init__(self, content: bytes, gate: asyncio.Event | None, pause: float) -> None:
-        self._content = content
-        self._gate = gate
-        self._pause = pause
-
-    @property
-    def size(self) -> int:
-        return len(self._content)
-
-    async def chunks(self) -> AsyncIterator[bytes]:
-        for start in range(0, len(self._content), CHUNK):
-            if self._gate is not None and start >= len(self._content) // 2:
-                await self._gate.wait()  # the second half waits until the test lets it through
-            await asyncio.sleep(self._pause)
-            yield self._content[start : start + CHUNK]
+from tests.memory_blobs import MemoryBlob, read_all
 
 
 class Upstream:
@@ -73,13 +53,6 @@ class Commits:
                 break
             await asyncio.sleep(0.01)
         return self.sizes
-
-
-async def read_all(blob: LocalBlob | Filling, start: int = 0, length: int | None = None) -> bytes:
-    if isinstance(blob, LocalBlob):
-        data = blob.path.read_bytes()
-        return data[start : None if length is None else start + length]
-    return b"".join([chunk async for chunk in blob.chunks(start, blob.size - start if length is None else length)])
 
 
 def new_fills(root: Path) -> tuple[FilesystemBlobStore, BlobFills]:

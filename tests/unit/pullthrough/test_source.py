@@ -20,7 +20,7 @@ from pullcache.iam.model import Role
 from pullcache.iam.policy.context import RequestPrincipal
 from pullcache.metadata.sql import SqlMetadataStore
 from pullcache.pullthrough.errors import UpstreamDenied, UpstreamError, UpstreamNotFound, UpstreamUnavailable
-from pullcache.pullthrough.fills import BlobFills, Filling
+from pullcache.pullthrough.fills import BlobFills
 from pullcache.pullthrough.ports import (
     UpstreamCredentials,
     UpstreamEndpoint,
@@ -32,6 +32,7 @@ from pullcache.pullthrough.source import PullThroughSource
 from pullcache.registry.errors import Denied, Unavailable
 from pullcache.registry.ports import LocalBlob, ManifestRecord
 from pullcache.storage.filesystem import FilesystemBlobStore
+from tests.memory_blobs import MemoryBlob, read_all
 from tests.oci_documents import OCI_CONFIG, OCI_LAYER, descriptor, encode, image_manifest
 from tests.stores import STEP_TIMEOUT, chunks, sqlite_metadata_store
 
@@ -124,20 +125,6 @@ class MemoryRules:
 
     async def count_imports_since(self, account_id: str, since: datetime) -> int:
         return self.in_flight
-
-
-class MemoryBlob:
-    def __init__(self, content: bytes) -> None:
-        self._content = content
-
-    @property
-    def size(self) -> int:
-        return len(self._content)
-
-    async def chunks(self) -> AsyncIterator[bytes]:
-        for start in range(0, len(self._content), 64 * 1024):
-            await asyncio.sleep(0)
-            yield self._content[start : start + 64 * 1024]
 
 
 class MemoryUpstream:
@@ -358,6 +345,15 @@ async def pull_tag(world: World, tag: str = TAG) -> ManifestRecord | None:
     return await world.source.find_manifest(SCOPE, REPOSITORY, tag, cached, world.requester)
 
 
+def record_of(image: Image) -> ManifestRecord:
+    return ManifestRecord(image.manifest.digest, image.manifest.media_type, image.manifest.content)
+
+
+async def store_manifest_only(world: World, image: Image) -> None:
+    """The image's manifest in the repository under TAG, none of its blobs (no background fill starts)."""
+    await world.metadata.put_manifest(SCOPE, REPOSITORY, record_of(image), TAG)
+
+
 async def wait_until_linked(world: World, digests: Sequence[Digest]) -> None:
     """Wait (bounded) until every one of `digests` is linked into REPOSITORY."""
     deadline = asyncio.get_running_loop().time() + STEP_TIMEOUT
@@ -374,12 +370,6 @@ async def wait_until_imports_end(world: World) -> None:
     while world.rules.in_flight:
         assert asyncio.get_running_loop().time() < deadline, "imports still in flight"
         await asyncio.sleep(0.01)
-
-
-async def read_all(blob: LocalBlob | Filling) -> bytes:
-    if isinstance(blob, LocalBlob):
-        return blob.path.read_bytes()
-    return b"".join([chunk async for chunk in blob.chunks(0, blob.size)])
 
 
 # -- a manifest the repository lacks --------------------------------------------------------------------------
@@ -484,7 +474,7 @@ async def test_a_repository_no_rule_covers_gets_what_it_was_given_and_the_upstre
     world: World, image: Image, cached: bool
 ) -> None:
     world.upstream.serve("elsewhere/app", TAG, image)
-    given = ManifestRecord(image.manifest.digest, image.manifest.media_type, image.manifest.content) if cached else None
+    given = record_of(image) if cached else None
 
     served = await world.source.find_manifest(SCOPE, "elsewhere/app", TAG, given, world.requester)
 
@@ -687,8 +677,7 @@ async def test_after_a_manifest_import_every_blob_of_the_image_is_fetched_once_a
 async def test_a_blob_miss_is_served_from_its_fill_and_linked_afterwards(world: World, image: Image) -> None:
     world.upstream.serve(UPSTREAM_REPOSITORY, TAG, image)
     # The repository holds the manifest but none of its blobs (stored directly: no background fill starts).
-    record = ManifestRecord(image.manifest.digest, image.manifest.media_type, image.manifest.content)
-    await world.metadata.put_manifest(SCOPE, REPOSITORY, record, TAG)
+    await store_manifest_only(world, image)
     layer, content = max(image.blobs.items(), key=lambda item: len(item[1]))
 
     blob = await world.source.find_blob(SCOPE, REPOSITORY, layer, world.requester)
@@ -709,9 +698,7 @@ async def test_a_blob_miss_is_served_from_its_fill_and_linked_afterwards(world: 
 
 
 async def test_a_blob_the_store_holds_is_linked_without_asking_the_upstream(world: World, image: Image) -> None:
-    await world.metadata.put_manifest(
-        SCOPE, REPOSITORY, ManifestRecord(image.manifest.digest, image.manifest.media_type, image.manifest.content), TAG
-    )
+    await store_manifest_only(world, image)
     digest, content = next(iter(image.blobs.items()))
     await world.blobs.start_upload("elsewhere")
     await world.blobs.append("elsewhere", 0, chunks(content))
@@ -726,9 +713,7 @@ async def test_a_blob_the_store_holds_is_linked_without_asking_the_upstream(worl
 
 
 async def test_a_blob_the_upstream_does_not_have_is_none(world: World, image: Image) -> None:
-    await world.metadata.put_manifest(
-        SCOPE, REPOSITORY, ManifestRecord(image.manifest.digest, image.manifest.media_type, image.manifest.content), TAG
-    )
+    await store_manifest_only(world, image)
     missing = Digest.of(b"not upstream")
 
     assert await world.source.find_blob(SCOPE, REPOSITORY, missing, world.requester) is None

@@ -170,9 +170,8 @@ class RegistryAccess:
                 await self._decide(principal, scope, target, action, keys)
             except AccessDenied as denied:
                 registry_policy = await self._registry_policy(scope)
-                if registry_policy is None or not await self._allowed_by(
-                    registry_policy, principal, scope, repository, action, keys
-                ):
+                by_registry = (scope.repository_arn(repository), registry_policy)
+                if registry_policy is None or not await self._permits(principal, scope, by_registry, action, keys):
                     if principal.type is PrincipalType.ANONYMOUS:
                         raise Unauthorized() from None
                     raise Denied(str(denied)) from None
@@ -180,24 +179,6 @@ class RegistryAccess:
     async def _registry_policy(self, scope: RegistryScope) -> SourcedPolicy | None:
         text = await self._policies.find_registry_policy(scope)
         return None if text is None else self._parse_cached(text, scope.repository_arn("*"))
-
-    async def _allowed_by(
-        self,
-        policy: SourcedPolicy,
-        principal: RequestPrincipal,
-        scope: RegistryScope,
-        repository: str,
-        action: str,
-        keys: Mapping[str, ContextValue] | None,
-    ) -> bool:
-        request = AccessRequest(
-            principal, action, scope.repository_arn(repository), scope.account_id, policy, keys or {}
-        )
-        try:
-            await self._authorizer.authorize(request)
-        except AccessDenied:
-            return False
-        return True
 
     async def authorize_service(
         self, principal: RequestPrincipal, scope: RegistryScope, repository: str | None, actions: Sequence[str]
@@ -214,11 +195,7 @@ class RegistryAccess:
         action: str,
         keys: Mapping[str, ContextValue] | None = None,
     ) -> bool:
-        try:
-            await self._decide(principal, scope, await self._target(scope, repository, False), action, keys)
-        except AccessDenied:
-            return False
-        return True
+        return await self._permits(principal, scope, await self._target(scope, repository, False), action, keys)
 
     async def _target(
         self, scope: RegistryScope, repository: str | None, on_registry: bool
@@ -241,6 +218,20 @@ class RegistryAccess:
         await self._authorizer.authorize(
             AccessRequest(principal, action, resource, scope.account_id, resource_policy, keys or {})
         )
+
+    async def _permits(
+        self,
+        principal: RequestPrincipal,
+        scope: RegistryScope,
+        target: tuple[str, SourcedPolicy | None],
+        action: str,
+        keys: Mapping[str, ContextValue] | None,
+    ) -> bool:
+        try:
+            await self._decide(principal, scope, target, action, keys)
+        except AccessDenied:
+            return False
+        return True
 
     async def _repository_policy(self, scope: RegistryScope, repository: str, arn: str) -> SourcedPolicy | None:
         text = await self._policies.find_repository_policy(scope, repository)

@@ -37,10 +37,7 @@ class SendfileResponse(web.StreamResponse):
             if transport is None or transport.is_closing():
                 raise ConnectionResetError("client went away")
             await writer.drain()
-            try:
-                await asyncio.get_running_loop().sendfile(transport, file, self._offset, self._count)
-            except NotImplementedError:  # an event loop without native sendfile
-                await _copy(writer, file, self._offset, self._count)
+            await _send(transport, writer, file, self._offset, self._count)
             await super().write_eof()
             return writer
 
