@@ -20,13 +20,13 @@ from pullcache.aws.models import load_service_models
 from pullcache.aws.operations import OperationTable, ServiceEndpoint
 from pullcache.config import Settings
 from pullcache.core.scopes import RegistryScope
+from pullcache.ecr.api.lifecycle import LifecyclePolicyOperations
+from pullcache.ecr.api.operations import EcrOperations, ecr_operations
 from pullcache.ecr.images import EcrImages
 from pullcache.ecr.layers import EcrLayers
 from pullcache.ecr.lifecycle import EcrLifecyclePolicies
-from pullcache.ecr.operations import EcrOperations, ecr_operations
-from pullcache.ecr.operations_lifecycle import LifecyclePolicyOperations
 from pullcache.ecr.service import EcrService
-from pullcache.iam.operations import iam_operations
+from pullcache.iam.api.operations import iam_operations
 from pullcache.iam.principal_policies import IamPrincipalPolicies
 from pullcache.iam.service import IamService
 from pullcache.iam.service_linked_roles import ServiceLinkedRoleService
@@ -42,9 +42,9 @@ from pullcache.metadata.sql_lifecycle import SqlLifecyclePolicyStore
 from pullcache.metadata.sql_pullthrough import SqlPullThroughStore
 from pullcache.metadata.sql_secrets import SqlSecretStore
 from pullcache.metadata.sql_sts import SqlSessionStore
+from pullcache.pullthrough.api.operations import PullThroughOperations
 from pullcache.pullthrough.cached_repositories import SecretCredentials, TemplatedRepositories
 from pullcache.pullthrough.fills import BlobFills
-from pullcache.pullthrough.operations import PullThroughOperations
 from pullcache.pullthrough.role_usage import PullThroughRoleUsage
 from pullcache.pullthrough.service import PullThroughRuleService
 from pullcache.pullthrough.source import PullThroughSource
@@ -54,12 +54,12 @@ from pullcache.registry.api.access import REGISTRY_ACCESS, RegistryAccess
 from pullcache.registry.api.context import DEFAULT_SCOPE, REGISTRY
 from pullcache.registry.api.routes import Handler, add_registry_routes, registry_access, registry_errors
 from pullcache.registry.service import RegistryService
+from pullcache.secrets.api.operations import secrets_operations
 from pullcache.secrets.cipher import SecretCipher
-from pullcache.secrets.operations import secrets_operations
 from pullcache.secrets.service import SecretsService
 from pullcache.storage.filesystem import FilesystemBlobStore
+from pullcache.sts.api.operations import sts_operations
 from pullcache.sts.credentials import SessionCredentialStore
-from pullcache.sts.operations import sts_operations
 from pullcache.sts.service import StsService
 from pullcache.sts.session_policies import StsSessionPolicies
 

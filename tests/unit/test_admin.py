@@ -13,9 +13,9 @@ from pullcache import admin
 from pullcache.auth.accounts import InvalidAccountId
 from pullcache.auth.credentials import Credentials
 from pullcache.config import Settings
-from pullcache.iam.policy import RequestPrincipal
 from pullcache.metadata.engine import create_engine
 from pullcache.metadata.sql_accounts import SqlAccountStore
+from pullcache.policy import RequestPrincipal
 
 
 def written_key(credentials: Path) -> tuple[str, str]:

@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from pullcache.iam.policy import (
+from pullcache.policy import (
     ContextValue,
     Decision,
     EvalDecision,
@@ -27,7 +27,7 @@ from pullcache.iam.policy import (
     Statement,
     evaluate,
 )
-from pullcache.iam.policy.principals import GrantKind, principal_grant
+from pullcache.policy.principals import GrantKind, principal_grant
 
 
 class AccessDenied(Exception):

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from pullcache.iam.policy import RequestPrincipal
+from pullcache.policy import RequestPrincipal
 
 LONG_TERM_PREFIX = "AKIA"
 TEMPORARY_PREFIX = "ASIA"

@@ -24,7 +24,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from pullcache.core.scopes import RegistryScope
-from pullcache.iam.policy import PrincipalType, RequestPrincipal
+from pullcache.policy import PrincipalType, RequestPrincipal
 
 # ECR's authorization tokens are valid for 12 hours; its layer download URLs for a short while.
 TOKEN_LIFETIME = timedelta(hours=12)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from pullcache.iam.policy import RequestPrincipal
+from pullcache.policy import RequestPrincipal
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,7 +22,7 @@ from pullcache.ecr.errors import (
 )
 from pullcache.ecr.pagination import DEFAULT_PAGE, next_token, read_token
 from pullcache.ecr.ports import EcrMetadataStore, RepositoryRecord, RepositorySettings
-from pullcache.iam.policy import RequestPrincipal
+from pullcache.policy import RequestPrincipal
 from pullcache.registry.tag_mutability import TagMutabilityRule
 
 MAX_RESOURCE_TAGS = 50

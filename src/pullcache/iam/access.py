@@ -11,7 +11,7 @@ from collections.abc import Mapping
 
 from pullcache.auth.authorization import AccessRequest, Authorizer
 from pullcache.aws.context import CallContext
-from pullcache.iam.policy import ContextValue
+from pullcache.policy import ContextValue
 
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 

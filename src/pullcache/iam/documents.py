@@ -1,4 +1,4 @@
-"""Checking policy documents before IAM stores them: the grammar (pullcache.iam.policy) and IAM's size quotas.
+"""Checking policy documents before IAM stores them: the grammar (pullcache.policy) and IAM's size quotas.
 
 Sizes count the characters of a document that are not white space, as IAM does: 6,144 for a managed policy,
 2,048 for a role's trust policy, and for all the inline policies of one entity together 2,048 (user),
@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from pullcache.iam.errors import EntityKind, LimitExceeded
-from pullcache.iam.policy import PolicyKind, parse_policy
+from pullcache.policy import PolicyKind, parse_policy
 
 MANAGED_POLICY_SIZE = 6144
 TRUST_POLICY_SIZE = 2048

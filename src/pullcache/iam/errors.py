@@ -17,8 +17,8 @@ IamError
 ├── ServiceRolePolicyNotAttachable                     "Cannot attach a Service Role Policy to a Customer Role."
 └── IamValidationError                                 "Invalid ARN:  Could not be parsed!"
 
-Malformed policy documents raise pullcache.iam.policy.MalformedPolicyDocument. The IAM edge maps these classes
-to the model's error shapes (iam/operations.py); ValidationError is not one of them, so the edge maps it apart.
+Malformed policy documents raise pullcache.policy.MalformedPolicyDocument. The IAM edge maps these classes
+to the model's error shapes (iam/api/operations.py); ValidationError is not one of them, so the edge maps it apart.
 """
 
 from __future__ import annotations

@@ -28,7 +28,7 @@ from pullcache.iam.model import (
     Tag,
     User,
 )
-from pullcache.iam.policy import PolicyKind, PolicySourceType, SourcedPolicy, parse_policy
+from pullcache.policy import PolicyKind, PolicySourceType, SourcedPolicy, parse_policy
 
 
 class IamSession(Protocol):

@@ -31,7 +31,9 @@ from pullcache.auth.authorization import PrincipalPolicySet
 from pullcache.caching.memo import TtlMemo
 from pullcache.iam.arns import parse_policy_arn
 from pullcache.iam.errors import IamValidationError
-from pullcache.iam.policy import (
+from pullcache.iam.ports import IamPrincipals, RolePermissions, StoredPolicy
+from pullcache.iam.roles import SERVICE_LINKED_PATH
+from pullcache.policy import (
     PolicyDocument,
     PolicyKind,
     PolicySourceType,
@@ -40,8 +42,6 @@ from pullcache.iam.policy import (
     SourcedPolicy,
     parse_policy,
 )
-from pullcache.iam.ports import IamPrincipals, RolePermissions, StoredPolicy
-from pullcache.iam.roles import SERVICE_LINKED_PATH
 
 DOCUMENT_CACHE_SIZE = 512
 SERVICE_ROLE_PATH = f":role{SERVICE_LINKED_PATH}"  # in the ARN of every service-linked role

@@ -3,7 +3,7 @@
     simulation = Simulation(caller, identity=[InputPolicy(text, "PolicyInputList.1")], keys=context_keys(entries))
     results = simulate(simulation, ["ecr:PutImage"], ["arn:aws:ecr:us-east-1:123456789012:repository/app"])
 
-Each action is decided for each resource (`*` when none is named) with pullcache.iam.policy.evaluate, the
+Each action is decided for each resource (`*` when none is named) with pullcache.policy.evaluate, the
 function the Authorizer calls for every request. A result carries IAM's decision, the statements it rests on
 (the Deny statements of an explicit deny, the Allow statements of an allow, none for an implicit deny) with where
 they stand in their documents, the condition keys the deciding policies use that the simulation did not supply,
@@ -20,7 +20,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from pullcache.iam.errors import InvalidInput
-from pullcache.iam.policy import (
+from pullcache.iam.statement_positions import Position, statement_spans
+from pullcache.policy import (
     ContextValue,
     EvalDecision,
     PolicyKind,
@@ -33,8 +34,7 @@ from pullcache.iam.policy import (
     evaluate,
     parse_policy,
 )
-from pullcache.iam.policy.matching import action_matches
-from pullcache.iam.statement_positions import Position, statement_spans
+from pullcache.policy.matching import action_matches
 
 ALL_RESOURCES = "*"
 RESOURCE_POLICY_ID = "ResourcePolicy"

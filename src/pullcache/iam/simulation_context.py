@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
 from pullcache.iam.errors import InvalidInput
-from pullcache.iam.policy import ContextValue
-from pullcache.iam.policy.dates import to_datetime
+from pullcache.policy import ContextValue
+from pullcache.policy.dates import to_datetime
 
 _LIST = "List"
 

@@ -23,9 +23,9 @@ from pullcache.iam.arns import parse_policy_arn
 from pullcache.iam.aws_managed import find_aws_managed_policy
 from pullcache.iam.errors import EntityKind, GroupNotFound, InvalidInput, RoleNotFound, UserNotFound
 from pullcache.iam.model import Group, Role, User
-from pullcache.iam.policy import PolicySourceType, PrincipalType, RequestPrincipal
 from pullcache.iam.ports import IamSession, IamStore
 from pullcache.iam.simulation import InputPolicy
+from pullcache.policy import PolicySourceType, PrincipalType, RequestPrincipal
 
 Entity = TypeVar("Entity", User, Group, Role)
 

@@ -12,9 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from pullcache.auth.bootstrap import RootKey
 from pullcache.auth.credentials import ACTIVE, Credentials
-from pullcache.iam.policy import RequestPrincipal
 from pullcache.metadata.engine import writer
 from pullcache.metadata.schema import access_keys, accounts, iam_users
+from pullcache.policy import RequestPrincipal
 
 
 class SqlAccountStore:

@@ -16,7 +16,6 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from pullcache.iam.aws_managed import find_aws_managed_policy
-from pullcache.iam.policy import PolicySourceType
 from pullcache.iam.ports import (
     GroupPermissions,
     IamSession,
@@ -28,6 +27,7 @@ from pullcache.metadata.engine import writer
 from pullcache.metadata.read_cache import ReadCache, cached
 from pullcache.metadata.schema import iam_policies, iam_policy_versions, iam_roles
 from pullcache.metadata.sql_iam_session import SqlIamSession
+from pullcache.policy import PolicySourceType
 
 _INLINE_SOURCE = {"user": PolicySourceType.USER, "group": PolicySourceType.GROUP, "role": PolicySourceType.ROLE}
 

@@ -9,7 +9,7 @@
       UnableToAccessSecret          the secret cannot be read, or does not hold credentials
       TemplateAlreadyExists, TemplateNotFound
 
-The ECR edge (pullthrough/operations.py) maps each to the model's error shape. Messages are ECR's texts where
+The ECR edge (pullthrough/api/operations.py) maps each to the model's error shape. Messages are ECR's texts where
 they are known (the source is named); the others are reasoned in ECR's style and say so.
 """
 

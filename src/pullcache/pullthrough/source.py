@@ -28,7 +28,7 @@ from pullcache.caching.single_flight import SingleFlight
 from pullcache.core.digests import Digest
 from pullcache.core.scopes import RegistryScope
 from pullcache.iam.model import Role
-from pullcache.iam.policy import RequestPrincipal
+from pullcache.policy import RequestPrincipal
 from pullcache.pullthrough.errors import UpstreamDenied, UpstreamError, UpstreamNotFound
 from pullcache.pullthrough.fills import BlobFills, Filling, finish_or_cancel
 from pullcache.pullthrough.imports import ImportsInFlight

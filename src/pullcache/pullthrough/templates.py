@@ -23,7 +23,7 @@ from pullcache.core.scopes import RegistryScope
 from pullcache.ecr.lifecycle import check_lifecycle_policy
 from pullcache.ecr.pagination import page_after
 from pullcache.ecr.ports import AES256, Encryption, RepositorySettings
-from pullcache.iam.policy import MalformedPolicyDocument, PolicyKind, parse_policy
+from pullcache.policy import MalformedPolicyDocument, PolicyKind, parse_policy
 from pullcache.pullthrough.rule_errors import InvalidRuleParameter, TemplateAlreadyExists, TemplateNotFound
 from pullcache.pullthrough.rules import ROOT_PREFIX
 from pullcache.registry.tag_mutability import MUTABLE, TagMutabilityRule

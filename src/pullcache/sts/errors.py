@@ -8,8 +8,8 @@ StsError
 ├── InvalidParameterValue   "Duplicate tag keys found. ...", "The specified transitive tag key must be ..."
 └── PackedPolicyTooLarge    "Packed policy consumes 120% of allotted space"
 
-Malformed session policies raise pullcache.iam.policy.MalformedPolicyDocument. The STS edge maps these classes
-(sts/operations.py): AccessDenied, ValidationError and InvalidParameterValue have no shape in STS's model.
+Malformed session policies raise pullcache.policy.MalformedPolicyDocument. The STS edge maps these classes
+(sts/api/operations.py): AccessDenied, ValidationError and InvalidParameterValue have no shape in STS's model.
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from pullcache.iam.policy import PolicyKind, parse_policy
+from pullcache.policy import PolicyKind, parse_policy
 from pullcache.sts.errors import (
     DUPLICATE_TAG_KEYS,
     TRANSITIVE_KEY_NOT_TAGGED,

@@ -23,7 +23,8 @@ from datetime import timedelta
 
 from pullcache.auth.authorization import PrincipalPolicies
 from pullcache.iam.model import Clock, utc_now
-from pullcache.iam.policy import (
+from pullcache.iam.ports import IamPrincipals, RolePermissions
+from pullcache.policy import (
     ContextValue,
     PolicyKind,
     PolicySet,
@@ -35,7 +36,6 @@ from pullcache.iam.policy import (
     evaluate,
     parse_policy,
 )
-from pullcache.iam.ports import IamPrincipals, RolePermissions
 from pullcache.sts.errors import (
     DURATION_EXCEEDS_MAX_SESSION,
     DURATION_EXCEEDS_ROLE_CHAINING,

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from pullcache.auth.credentials import TEMPORARY_PREFIX, new_access_key_id, new_secret_access_key
-from pullcache.iam.policy import RequestPrincipal
+from pullcache.policy import RequestPrincipal
 
 DEFAULT_DURATION = timedelta(hours=1)
 ROLE_CHAINING_LIMIT = timedelta(hours=1)  # a session assuming a role gets at most an hour

@@ -14,7 +14,7 @@ from typing import Final
 import pytest
 
 from pullcache.auth.authorization import AccessDenied, AccessRequest, Authorizer, PrincipalPolicySet
-from pullcache.iam.policy import (
+from pullcache.policy import (
     PolicyKind,
     PolicySourceType,
     RequestPrincipal,

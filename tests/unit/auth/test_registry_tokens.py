@@ -15,7 +15,7 @@ from pullcache.auth.registry_tokens import (
     basic_credentials,
 )
 from pullcache.core.scopes import RegistryScope
-from pullcache.iam.policy import RequestPrincipal
+from pullcache.policy import RequestPrincipal
 
 KEY: Final = b"k" * 32
 NOW: Final = datetime(2026, 6, 1, 12, 0, 0, 250000, tzinfo=UTC)

@@ -14,8 +14,8 @@ from pullcache.aws.models import load_service_models
 from pullcache.aws.validation_messages import VALIDATION_DIALECTS
 from pullcache.core.scopes import RegistryScope
 from pullcache.ecr import errors
-from pullcache.ecr.operations import ERROR_SHAPES, EcrOperationTable
-from pullcache.iam.policy import RequestPrincipal
+from pullcache.ecr.api.operations import ERROR_SHAPES, EcrOperationTable
+from pullcache.policy import RequestPrincipal
 
 SCOPE: Final = RegistryScope("123456789012", "us-east-1")
 

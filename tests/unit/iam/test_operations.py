@@ -11,6 +11,7 @@ from pullcache.aws.context import CallContext
 from pullcache.aws.errors import ErrorReply
 from pullcache.aws.models import ServiceModels, load_service_models
 from pullcache.aws.operations import OperationTable
+from pullcache.iam.api.operations import iam_operations
 from pullcache.iam.errors import (
     DUPLICATE_TAG_KEYS,
     INVALID_ARN,
@@ -23,11 +24,10 @@ from pullcache.iam.errors import (
     LimitExceeded,
     UserNotFound,
 )
-from pullcache.iam.operations import iam_operations
-from pullcache.iam.policy import MalformedPolicyDocument, RequestPrincipal
 from pullcache.iam.service import IamService
 from pullcache.metadata.engine import create_engine
 from pullcache.metadata.sql_iam import SqlIamStore
+from pullcache.policy import MalformedPolicyDocument, RequestPrincipal
 from tests.stores import sqlite_url
 
 SERVED = [

@@ -11,8 +11,8 @@ from pullcache.aws.context import CallContext
 from pullcache.aws.errors import ErrorReply
 from pullcache.aws.models import ServiceModels, load_service_models
 from pullcache.aws.operations import OperationTable
+from pullcache.iam.api.operations import iam_operations
 from pullcache.iam.errors import DeletionTaskNotFound, EntityKind, ServiceRolePolicyNotAttachable, UnmodifiableEntity
-from pullcache.iam.operations import iam_operations
 from pullcache.iam.service import IamService
 from pullcache.iam.service_linked_roles import RoleUsage, ServiceLinkedRoleService
 from pullcache.metadata.engine import create_engine

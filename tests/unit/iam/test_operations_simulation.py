@@ -6,7 +6,7 @@ from pathlib import Path
 
 from pullcache.auth.authorization import Authorizer, NoPrincipalPolicies
 from pullcache.aws.models import load_service_models
-from pullcache.iam.operations import iam_operations
+from pullcache.iam.api.operations import iam_operations
 from pullcache.iam.service import IamService
 from pullcache.metadata.engine import create_engine
 from pullcache.metadata.sql_iam import SqlIamStore

@@ -12,7 +12,6 @@ import pytest
 
 from pullcache.auth.authorization import AccessDenied, AccessRequest, Authorizer
 from pullcache.iam.errors import EntityKind
-from pullcache.iam.policy import PolicySourceType, RequestPrincipal
 from pullcache.iam.ports import RolePermissions, StoredPolicy, UserPermissions
 from pullcache.iam.principal_policies import (
     INLINE_SESSION_POLICY_ID,
@@ -26,6 +25,7 @@ from pullcache.metadata.engine import create_engine, migrate
 from pullcache.metadata.sql_accounts import SqlAccountStore
 from pullcache.metadata.sql_iam import SqlIamStore
 from pullcache.metadata.sql_iam_tasks import SqlRoleDeletionTaskStore
+from pullcache.policy import PolicySourceType, RequestPrincipal
 from pullcache.pullthrough.source import role_session
 from tests.iam_stores import (
     ACCOUNT,

@@ -25,9 +25,9 @@ from pullcache.iam.errors import (
     UserNotFound,
 )
 from pullcache.iam.model import AccessKeyStatus, Tag
-from pullcache.iam.policy import MalformedPolicyDocument
 from pullcache.iam.service import IamService
 from pullcache.metadata.sql_accounts import SqlAccountStore
+from pullcache.policy import MalformedPolicyDocument
 from tests.iam_stores import ACCOUNT, OTHER_ACCOUNT, READ_ONLY_ARN, identity_policy, sqlite_iam, trust_policy
 
 UNIQUE_ID = re.compile(r"[A-Z2-7]{17}")

@@ -22,8 +22,8 @@ from pullcache.iam.errors import (
     PolicyVersionNotFound,
 )
 from pullcache.iam.model import PolicyScope, PolicyUsage, Tag
-from pullcache.iam.policy import MalformedPolicyDocument
 from pullcache.iam.service import IamService
+from pullcache.policy import MalformedPolicyDocument
 from tests.iam_stores import (
     ACCOUNT,
     OTHER_ACCOUNT,

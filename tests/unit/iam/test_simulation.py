@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 
 from pullcache.iam.errors import InvalidInput
-from pullcache.iam.policy import EvalDecision, MalformedPolicyDocument, PolicySourceType, RequestPrincipal
 from pullcache.iam.simulation import InputPolicy, MatchedStatement, Simulation, simulate
 from pullcache.iam.statement_positions import Position
+from pullcache.policy import EvalDecision, MalformedPolicyDocument, PolicySourceType, RequestPrincipal
 
 ACCOUNT = "111122223333"
 OTHER = "444455556666"

@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 
 from pullcache.iam.errors import EntityKind, GroupNotFound, InvalidInput, RoleNotFound, UserNotFound
-from pullcache.iam.policy import PolicySourceType, PrincipalType
 from pullcache.iam.service import IamService
 from pullcache.iam.simulation_sources import (
     EntityArn,
@@ -17,6 +16,7 @@ from pullcache.iam.simulation_sources import (
     simulated_caller,
 )
 from pullcache.metadata.sql_iam import SqlIamStore
+from pullcache.policy import PolicySourceType, PrincipalType
 from tests.iam_stores import ACCOUNT, OTHER_ACCOUNT, PULL_ONLY_ARN, READ_ONLY_ARN, identity_policy, sqlite_iam
 from tests.iam_stores import trust_policy as trust
 

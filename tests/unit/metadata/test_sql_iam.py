@@ -11,11 +11,11 @@ import pytest
 
 from pullcache.iam.errors import EntityKind
 from pullcache.iam.model import AccessKeyStatus
-from pullcache.iam.policy import PolicySourceType, PrincipalType
 from pullcache.iam.ports import IamPrincipals
 from pullcache.iam.service import IamService
 from pullcache.metadata.sql_accounts import SqlAccountStore
 from pullcache.metadata.sql_iam import SqlIamStore
+from pullcache.policy import PolicySourceType, PrincipalType
 from tests.iam_stores import ACCOUNT, PULL_ONLY_ARN, READ_ONLY_ARN, identity_policy, sqlite_iam, trust_policy
 
 OWN_ARN = f"arn:aws:iam::{ACCOUNT}:policy/pushers"

@@ -11,10 +11,10 @@ from botocore.model import ServiceModel
 
 from pullcache.aws.models import load_service_models
 from pullcache.core.scopes import RegistryScope
-from pullcache.ecr.operations import ERROR_SHAPES as ECR_ERROR_SHAPES
-from pullcache.ecr.operations import EcrOperationTable
+from pullcache.ecr.api.operations import ERROR_SHAPES as ECR_ERROR_SHAPES
+from pullcache.ecr.api.operations import EcrOperationTable
 from pullcache.pullthrough import rule_errors
-from pullcache.pullthrough.operations import ERROR_SHAPES
+from pullcache.pullthrough.api.operations import ERROR_SHAPES
 
 SCOPE: Final = RegistryScope("123456789012", "us-east-1")
 

@@ -17,8 +17,8 @@ from pullcache.core import mediatypes
 from pullcache.core.digests import Digest
 from pullcache.core.scopes import RegistryScope
 from pullcache.iam.model import Role
-from pullcache.iam.policy.context import RequestPrincipal
 from pullcache.metadata.sql import SqlMetadataStore
+from pullcache.policy.context import RequestPrincipal
 from pullcache.pullthrough.errors import UpstreamDenied, UpstreamError, UpstreamNotFound, UpstreamUnavailable
 from pullcache.pullthrough.fills import BlobFills
 from pullcache.pullthrough.ports import (

@@ -8,7 +8,7 @@ import base64
 import pytest
 
 from pullcache.pullthrough.ports import UpstreamCredentials
-from pullcache.pullthrough.upstream_auth import (
+from pullcache.pullthrough.upstream.auth import (
     DEFAULT_TOKEN_LIFETIME,
     AuthorizationCache,
     Challenge,

@@ -7,7 +7,7 @@ from email.utils import format_datetime
 
 import pytest
 
-from pullcache.pullthrough.upstream_retry import RetryPolicy, is_retryable, parse_retry_after
+from pullcache.pullthrough.upstream.retry import RetryPolicy, is_retryable, parse_retry_after
 
 
 @pytest.mark.parametrize(("status", "retryable"), [(429, True), (500, True), (502, True), (503, True), (504, True)])

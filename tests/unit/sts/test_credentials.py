@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from pullcache.auth.credential_chain import CredentialChain
 from pullcache.auth.credentials import Credentials
-from pullcache.iam.policy import PrincipalType, RequestPrincipal
+from pullcache.policy import PrincipalType, RequestPrincipal
 from pullcache.sts.credentials import SessionCredentialStore
 from tests.unit.sts.memory_sessions import ACCOUNT, EXPIRES, MemorySessions, role_session
 

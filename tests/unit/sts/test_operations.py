@@ -10,11 +10,12 @@ from pullcache.aws.context import CallContext
 from pullcache.aws.errors import ErrorReply
 from pullcache.aws.models import ServiceModels, load_service_models
 from pullcache.aws.operations import OperationTable
-from pullcache.iam.policy import MalformedPolicyDocument
 from pullcache.iam.principal_policies import IamPrincipalPolicies
 from pullcache.metadata.engine import create_engine
 from pullcache.metadata.sql_iam import SqlIamStore
 from pullcache.metadata.sql_sts import SqlSessionStore
+from pullcache.policy import MalformedPolicyDocument
+from pullcache.sts.api.operations import sts_operations
 from pullcache.sts.errors import (
     DURATION_EXCEEDS_MAX_SESSION,
     AssumeRoleDenied,
@@ -23,7 +24,6 @@ from pullcache.sts.errors import (
     RootCannotAssumeRoles,
     StsValidationError,
 )
-from pullcache.sts.operations import sts_operations
 from pullcache.sts.service import StsService
 from tests.stores import sqlite_url
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from pullcache.iam.policy import MalformedPolicyDocument
+from pullcache.policy import MalformedPolicyDocument
 from pullcache.sts.errors import InvalidParameterValue, PackedPolicyTooLarge, StsValidationError
 from pullcache.sts.requests import AssumeRoleRequest, check_request, check_role_arn, packed_size
 from pullcache.sts.sessions import SessionTag

@@ -14,10 +14,10 @@ import pytest
 
 from pullcache.iam.errors import EntityKind
 from pullcache.iam.model import Role, User
-from pullcache.iam.policy import ContextValue, RequestPrincipal
 from pullcache.iam.principal_policies import IamPrincipalPolicies
 from pullcache.iam.service import IamService
 from pullcache.metadata.sql_iam import SqlIamStore
+from pullcache.policy import ContextValue, RequestPrincipal
 from pullcache.sts.errors import AssumeRoleDenied, RootCannotAssumeRoles, StsValidationError
 from pullcache.sts.requests import AssumeRoleRequest
 from pullcache.sts.service import EXPIRED_SESSION_RETENTION, StsService

@@ -34,7 +34,7 @@ from pullcache.auth.registry_tokens import (
     RegistryTokens,
 )
 from pullcache.core.scopes import RegistryScope
-from pullcache.iam.policy import (
+from pullcache.policy import (
     ContextValue,
     PolicyError,
     PolicyKind,

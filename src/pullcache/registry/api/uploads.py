@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from pullcache.core.digests import Digest
-from pullcache.iam.policy import PrincipalType
+from pullcache.policy import PrincipalType
 from pullcache.registry.api.access import REGISTRY_ACCESS, condition_keys, now, principal
 from pullcache.registry.api.context import registry, repository, scope
 from pullcache.registry.api.ranges import parse_content_range

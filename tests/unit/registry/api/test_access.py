@@ -12,7 +12,7 @@ import pytest
 from pullcache.auth.authorization import Authorizer, NoPrincipalPolicies
 from pullcache.auth.registry_tokens import RegistryTokens
 from pullcache.core.scopes import RegistryScope
-from pullcache.iam.policy import PrincipalType, RequestPrincipal
+from pullcache.policy import PrincipalType, RequestPrincipal
 from pullcache.registry.api.access import EXPIRED_TOKEN_MESSAGE, Access, RegistryAccess
 from pullcache.registry.api.routes import CHECK_BLOB, PULL_MANIFEST, PUT_MANIFEST
 from pullcache.registry.errors import Denied, Unauthorized

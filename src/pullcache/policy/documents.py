@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from pullcache.iam.policy.conditions import Condition, condition_text, parse_operator
-from pullcache.iam.policy.validation import CURRENT_VERSION, PolicyKind, validate_policy
+from pullcache.policy.conditions import Condition, condition_text, parse_operator
+from pullcache.policy.validation import CURRENT_VERSION, PolicyKind, validate_policy
 
 
 class Effect(StrEnum):

@@ -7,11 +7,11 @@
 Pure code: no storage, no HTTP.
 """
 
-from pullcache.iam.policy.conditions import Condition, Operator, SetOperator
-from pullcache.iam.policy.context import ContextValue, PrincipalType, RequestContext, RequestPrincipal
-from pullcache.iam.policy.documents import Effect, PolicyDocument, Principals, Statement, parse_policy
-from pullcache.iam.policy.errors import MalformedPolicyDocument, PolicyError
-from pullcache.iam.policy.evaluation import (
+from pullcache.policy.conditions import Condition, Operator, SetOperator
+from pullcache.policy.context import ContextValue, PrincipalType, RequestContext, RequestPrincipal
+from pullcache.policy.documents import Effect, PolicyDocument, Principals, Statement, parse_policy
+from pullcache.policy.errors import MalformedPolicyDocument, PolicyError
+from pullcache.policy.evaluation import (
     Decision,
     EvalDecision,
     MatchedStatement,
@@ -20,7 +20,7 @@ from pullcache.iam.policy.evaluation import (
     SourcedPolicy,
     evaluate,
 )
-from pullcache.iam.policy.validation import CURRENT_VERSION, VERSIONS, PolicyKind
+from pullcache.policy.validation import CURRENT_VERSION, VERSIONS, PolicyKind
 
 __all__ = [
     "CURRENT_VERSION",

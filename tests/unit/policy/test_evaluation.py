@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from pullcache.iam.policy import (
+from pullcache.policy import (
     ContextValue,
     EvalDecision,
     PolicyKind,

@@ -1,6 +1,6 @@
 """ECR's operations on pull-through cache rules and repository creation templates: the model's wire shapes in,
 PullThroughRuleService and RepositoryTemplateService in between, and the mapping of their errors to the model's
-error shapes. They join ECR's operation table (ecr/operations.py, `ecr_operations(..., extensions)`).
+error shapes. They join ECR's operation table (ecr/api/operations.py, `ecr_operations(..., extensions)`).
 
 Each call is authorized with `ecr:<Operation>` on the registry's repositories (`repository/*`), as ECR's registry-
 wide operations are. Creating the first rule of an account also asks for `iam:CreateServiceLinkedRole` on the

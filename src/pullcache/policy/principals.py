@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from enum import IntEnum
 
-from pullcache.iam.policy.context import PrincipalType, RequestPrincipal
-from pullcache.iam.policy.documents import Principals
+from pullcache.policy.context import PrincipalType, RequestPrincipal
+from pullcache.policy.documents import Principals
 
 
 class GrantKind(IntEnum):

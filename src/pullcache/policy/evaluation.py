@@ -32,12 +32,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from pullcache.iam.policy.conditions import conditions_hold
-from pullcache.iam.policy.context import PrincipalType, RequestContext
-from pullcache.iam.policy.documents import Effect, PolicyDocument, Statement
-from pullcache.iam.policy.matching import Glob, action_matches
-from pullcache.iam.policy.principals import GrantKind, not_principal_excludes, principal_grant
-from pullcache.iam.policy.variables import expand
+from pullcache.policy.conditions import conditions_hold
+from pullcache.policy.context import PrincipalType, RequestContext
+from pullcache.policy.documents import Effect, PolicyDocument, Statement
+from pullcache.policy.matching import Glob, action_matches
+from pullcache.policy.principals import GrantKind, not_principal_excludes, principal_grant
+from pullcache.policy.variables import expand
 
 
 class EvalDecision(StrEnum):

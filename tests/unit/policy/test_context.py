@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pullcache.iam.policy.context import RequestContext, RequestPrincipal
+from pullcache.policy.context import RequestContext, RequestPrincipal
 
 ACCOUNT = "111122223333"
 ALICE = RequestPrincipal.user(f"arn:aws:iam::{ACCOUNT}:user/dev/alice", "AIDAALICEEXAMPLE")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pullcache.iam.policy.matching import Glob, action_matches
+from pullcache.policy.matching import Glob, action_matches
 
 
 @pytest.mark.parametrize(

@@ -6,8 +6,8 @@ from collections.abc import Mapping
 
 import pytest
 
-from pullcache.iam.policy.context import ContextValue, RequestContext, RequestPrincipal
-from pullcache.iam.policy.variables import expand
+from pullcache.policy.context import ContextValue, RequestContext, RequestPrincipal
+from pullcache.policy.variables import expand
 
 ALICE = RequestPrincipal.user("arn:aws:iam::111122223333:user/alice", "AIDAALICEEXAMPLE")
 SESSION = RequestPrincipal.role_session(

@@ -24,10 +24,10 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 
-from pullcache.iam.policy.context import RequestContext
-from pullcache.iam.policy.dates import to_datetime
-from pullcache.iam.policy.matching import Glob
-from pullcache.iam.policy.variables import expand
+from pullcache.policy.context import RequestContext
+from pullcache.policy.dates import to_datetime
+from pullcache.policy.matching import Glob
+from pullcache.policy.variables import expand
 
 _IF_EXISTS = "IfExists"
 _NULL = "Null"

@@ -6,8 +6,8 @@ from collections.abc import Mapping
 
 import pytest
 
-from pullcache.iam.policy.conditions import Condition, SetOperator, conditions_hold, parse_operator
-from pullcache.iam.policy.context import ContextValue, RequestContext, RequestPrincipal
+from pullcache.policy.conditions import Condition, SetOperator, conditions_hold, parse_operator
+from pullcache.policy.context import ContextValue, RequestContext, RequestPrincipal
 
 ALICE = RequestPrincipal.user("arn:aws:iam::111122223333:user/alice", "AIDAALICEEXAMPLE")
 

@@ -1,9 +1,9 @@
 """UpstreamTransport: one exchange with an upstream registry, authenticated, redirected and retried.
 
 An exchange: send (with the Authorization kept for its upstream, scope and credentials); on 401 answer the
-challenge (upstream_auth.py) and send once more; follow up to MAX_REDIRECTS redirects by hand, sending
+challenge (upstream/auth.py) and send once more; follow up to MAX_REDIRECTS redirects by hand, sending
 Authorization only to the upstream's own origin (blobs are often redirected to object storage that must not see
-it); on 5xx, 429, a broken connection or a timeout, wait and ask again (upstream_retry.py). The caller's `read`
+it); on 5xx, 429, a broken connection or a timeout, wait and ask again (upstream/retry.py). The caller's `read`
 runs inside the retries, so a body that breaks off while it is read is asked for again, as long as nothing of it
 has left `read`.
 
@@ -25,7 +25,7 @@ from yarl import URL
 
 from pullcache.pullthrough.errors import UpstreamDenied, UpstreamInvalid, UpstreamNotFound, UpstreamUnavailable
 from pullcache.pullthrough.ports import UpstreamEndpoint
-from pullcache.pullthrough.upstream_auth import (
+from pullcache.pullthrough.upstream.auth import (
     BASIC,
     BEARER,
     AuthorizationCache,
@@ -37,7 +37,7 @@ from pullcache.pullthrough.upstream_auth import (
     parse_challenges,
     parse_token_response,
 )
-from pullcache.pullthrough.upstream_retry import RetryPolicy, is_retryable, parse_retry_after
+from pullcache.pullthrough.upstream.retry import RetryPolicy, is_retryable, parse_retry_after
 
 log = logging.getLogger(__name__)
 

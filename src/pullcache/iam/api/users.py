@@ -11,7 +11,6 @@ from pullcache.aws.wire import Params
 from pullcache.iam.access import IamAccess
 from pullcache.iam.arns import ROOT_PATH, iam_arn, root_arn, user_arn
 from pullcache.iam.errors import NOT_A_USER, EntityKind, IamValidationError
-from pullcache.iam.policy import PrincipalType
 from pullcache.iam.service import IamService
 from pullcache.iam.shapes import (
     NOT_AVAILABLE,
@@ -23,6 +22,7 @@ from pullcache.iam.shapes import (
     tag_list,
     user_shape,
 )
+from pullcache.policy import PrincipalType
 
 Output = Mapping[str, Any]
 

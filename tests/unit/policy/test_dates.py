@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from pullcache.iam.policy.dates import is_date_value, to_datetime
+from pullcache.policy.dates import is_date_value, to_datetime
 
 
 @pytest.mark.parametrize(

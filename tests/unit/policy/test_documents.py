@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from pullcache.iam.policy import (
+from pullcache.policy import (
     Effect,
     MalformedPolicyDocument,
     PolicyKind,

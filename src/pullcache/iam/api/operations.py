@@ -17,6 +17,14 @@ from pullcache.auth.authorization import AccessDenied, Authorizer
 from pullcache.aws.context import CallContext
 from pullcache.aws.operations import OperationTable
 from pullcache.iam.access import IamAccess
+from pullcache.iam.api.account import AccountOperations
+from pullcache.iam.api.groups import GroupOperations
+from pullcache.iam.api.permissions import PermissionOperations
+from pullcache.iam.api.policies import PolicyOperations
+from pullcache.iam.api.roles import RoleOperations
+from pullcache.iam.api.service_linked_roles import ServiceLinkedRoleOperations
+from pullcache.iam.api.simulation import SimulationOperations
+from pullcache.iam.api.users import UserOperations
 from pullcache.iam.errors import (
     DeleteConflict,
     EntityAlreadyExists,
@@ -27,17 +35,9 @@ from pullcache.iam.errors import (
     ServiceRolePolicyNotAttachable,
     UnmodifiableEntity,
 )
-from pullcache.iam.operations_account import AccountOperations
-from pullcache.iam.operations_groups import GroupOperations
-from pullcache.iam.operations_permissions import PermissionOperations
-from pullcache.iam.operations_policies import PolicyOperations
-from pullcache.iam.operations_roles import RoleOperations
-from pullcache.iam.operations_service_linked_roles import ServiceLinkedRoleOperations
-from pullcache.iam.operations_simulation import SimulationOperations
-from pullcache.iam.operations_users import UserOperations
-from pullcache.iam.policy import MalformedPolicyDocument
 from pullcache.iam.service import IamService
 from pullcache.iam.service_linked_roles import ServiceLinkedRoleService
+from pullcache.policy import MalformedPolicyDocument
 
 IAM_ERRORS: dict[type[Exception], str] = {
     NoSuchEntity: "NoSuchEntityException",

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import re
 
-from pullcache.iam.policy.context import RequestContext
-from pullcache.iam.policy.matching import Glob
+from pullcache.policy.context import RequestContext
+from pullcache.policy.matching import Glob
 
 _VARIABLE = re.compile(r"\$\{([^}]*)\}")
 # key, optionally followed by `, 'default'`

@@ -36,7 +36,7 @@ class LifecyclePolicyOperations:
         }
 
     def error_shapes(self) -> Mapping[type[Exception], str]:
-        return {}  # ECR's own errors (ecr/errors.py), mapped by ecr/operations.py
+        return {}  # ECR's own errors (ecr/errors.py), mapped by ecr/api/operations.py
 
     async def put_lifecycle_policy(self, params: Params, context: CallContext) -> Mapping[str, Any]:
         scope, name = await self._repository(params, context, "PutLifecyclePolicy")

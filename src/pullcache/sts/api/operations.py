@@ -16,7 +16,7 @@ from botocore.model import ServiceModel
 from pullcache.aws.context import CallContext
 from pullcache.aws.operations import OperationTable
 from pullcache.aws.wire import Params
-from pullcache.iam.policy import ContextValue, MalformedPolicyDocument
+from pullcache.policy import ContextValue, MalformedPolicyDocument
 from pullcache.sts.errors import InvalidParameterValue, PackedPolicyTooLarge, StsAccessDenied, StsValidationError
 from pullcache.sts.requests import AssumeRoleRequest
 from pullcache.sts.service import StsService

@@ -5,7 +5,7 @@
     get_manifest    GET  /v2/<name>/manifests/<ref>    verified against a digest reference and Docker-Content-Digest
     open_blob       GET  /v2/<name>/blobs/<digest>     streamed; the caller hashes the bytes
 
-Authentication, redirects and retries are upstream_http.py's. A manifest is read whole (at most
+Authentication, redirects and retries are upstream/transport.py's. A manifest is read whole (at most
 `max_manifest_bytes`) inside the retries; a blob's bytes go to the caller as they arrive, so a failure while
 reading them is UpstreamUnavailable at once.
 """
@@ -25,15 +25,15 @@ from pullcache.core import mediatypes
 from pullcache.core.digests import CANONICAL, Digest, InvalidDigest, looks_like_digest
 from pullcache.pullthrough.errors import UpstreamInvalid, UpstreamUnavailable
 from pullcache.pullthrough.ports import UpstreamBlob, UpstreamEndpoint, UpstreamManifest, UpstreamManifestHead
-from pullcache.pullthrough.upstream_auth import pull_scope
-from pullcache.pullthrough.upstream_http import (
+from pullcache.pullthrough.upstream.auth import pull_scope
+from pullcache.pullthrough.upstream.retry import RetryPolicy
+from pullcache.pullthrough.upstream.transport import (
     READ_BUFFER_BYTES,
     TRANSPORT_ERRORS,
     UpstreamTransport,
     describe_transport_error,
     read_limited,
 )
-from pullcache.pullthrough.upstream_retry import RetryPolicy
 
 DEFAULT_MAX_MANIFEST_BYTES: Final = 4 << 20
 DEFAULT_USER_AGENT: Final = "pullcache"

@@ -18,7 +18,6 @@ from pullcache.aws.wire import Params
 from pullcache.iam.access import IamAccess
 from pullcache.iam.errors import InvalidInput
 from pullcache.iam.pagination import paginate
-from pullcache.iam.policy import PolicySourceType, PrincipalType, RequestPrincipal
 from pullcache.iam.service import IamService
 from pullcache.iam.shapes import page_fields, read_page
 from pullcache.iam.simulation import (
@@ -33,6 +32,7 @@ from pullcache.iam.simulation import (
 from pullcache.iam.simulation_context import ContextEntry, context_keys
 from pullcache.iam.simulation_sources import load_entity_policies, simulated_caller
 from pullcache.iam.statement_positions import Position
+from pullcache.policy import PolicySourceType, PrincipalType, RequestPrincipal
 
 Output = Mapping[str, Any]
 

@@ -37,7 +37,7 @@ from pullcache.ecr.shapes import (
     repository_shape,
     tag_status,
 )
-from pullcache.iam.policy import MalformedPolicyDocument, PolicyKind, PolicySourceType, SourcedPolicy, parse_policy
+from pullcache.policy import MalformedPolicyDocument, PolicyKind, PolicySourceType, SourcedPolicy, parse_policy
 
 # Each domain error is the model's error shape of the same name.
 ERROR_SHAPES: dict[type[Exception], str] = {

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from pullcache.iam.policy.context import PrincipalType, RequestPrincipal
-from pullcache.iam.policy.documents import Principals
-from pullcache.iam.policy.principals import GrantKind, not_principal_excludes, principal_grant
+from pullcache.policy.context import PrincipalType, RequestPrincipal
+from pullcache.policy.documents import Principals
+from pullcache.policy.principals import GrantKind, not_principal_excludes, principal_grant
 
 ACCOUNT = "111122223333"
 ALICE_ARN = f"arn:aws:iam::{ACCOUNT}:user/dev/alice"

@@ -27,9 +27,9 @@ import re
 from enum import StrEnum
 from typing import Any
 
-from pullcache.iam.policy.conditions import condition_text, parse_operator
-from pullcache.iam.policy.dates import is_date_value
-from pullcache.iam.policy.errors import MalformedPolicyDocument
+from pullcache.policy.conditions import condition_text, parse_operator
+from pullcache.policy.dates import is_date_value
+from pullcache.policy.errors import MalformedPolicyDocument
 
 CURRENT_VERSION = "2012-10-17"
 VERSIONS = (CURRENT_VERSION, "2008-10-17")
