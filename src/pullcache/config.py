@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pullcache.registry.service import DEFAULT_MAX_MANIFEST_BYTES
+from pullcache.registry.manifest_writes import DEFAULT_MAX_MANIFEST_BYTES
 
 DEFAULT_ACCOUNT_ID = "000000000000"
 _REGION = re.compile(r"[a-z]{2}(?:-[a-z]+)+-[0-9]+")

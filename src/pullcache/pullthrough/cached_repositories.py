@@ -5,25 +5,27 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import Protocol
 
 from pullcache.core.scopes import RegistryScope
 from pullcache.ecr.errors import RepositoryAlreadyExists
 from pullcache.ecr.ports import RepositorySettings
-from pullcache.pullthrough.ports import UpstreamCredentials
+from pullcache.pullthrough.model import AppliedFor
+from pullcache.pullthrough.ports import (
+    CredentialReader,
+    LifecyclePolicies,
+    RepositoryMaker,
+    TemplateFinder,
+    UpstreamCredentials,
+)
 from pullcache.pullthrough.rules import PullThroughRule
-from pullcache.pullthrough.templates import AppliedFor, Template, apply_template
+from pullcache.pullthrough.templates import apply_template
 
 log = logging.getLogger(__name__)
 
 
-class CredentialReader(Protocol):
-    async def read_credentials(self, scope: RegistryScope, credential_arn: str) -> UpstreamCredentials: ...
-
-
 class SecretCredentials:
-    """The username and access token of a rule's Secrets Manager secret, read at each use (a rotated secret
-    applies to the next fetch)."""
+    """RuleCredentials: the username and access token of a rule's Secrets Manager secret, read at each use (a
+    rotated secret applies to the next fetch)."""
 
     def __init__(self, reader: CredentialReader) -> None:
         self._reader = reader
@@ -36,24 +38,6 @@ class SecretCredentials:
         except Exception as error:  # the secret went away or changed shape: the upstream will say no
             log.warning("the credentials of pull through cache rule %s cannot be read: %s", rule.prefix, error)
             return None
-
-
-class TemplateFinder(Protocol):
-    async def find_template_for(
-        self, scope: RegistryScope, repository: str, applied_for: AppliedFor
-    ) -> Template | None: ...
-
-
-class RepositoryMaker(Protocol):
-    async def create_repository(
-        self, scope: RegistryScope, name: str, settings: RepositorySettings, tags: Sequence[tuple[str, str]]
-    ) -> object: ...
-
-    async def set_repository_policy(self, scope: RegistryScope, name: str, text: str) -> None: ...
-
-
-class LifecyclePolicies(Protocol):
-    async def put_lifecycle_policy(self, scope: RegistryScope, name: str, text: str) -> None: ...
 
 
 class TemplatedRepositories:

@@ -1,8 +1,15 @@
 """What the pull-through cache needs from the outside world, as small Protocols, and the values they carry.
 
 PullThroughRuleStore    rules per registry scope, and the imports in flight (what keeps the role in use)
-UpstreamRegistry        the OCI distribution API of an upstream registry (upstream.py implements it)
+TemplateStore           repository creation templates per registry scope
+UpstreamRegistry        the OCI distribution API of an upstream registry (the upstream package implements it)
 ServiceLinkedRoles      the AWSServiceRoleForECRPullThroughCache role of an account (IAM implements it)
+ServiceAuthorizer       the policy engine, deciding the role's writes
+RepositoryContent       what the cache reads and records of a repository (the registry's metadata store)
+ManifestWriter          the registry's one write path of manifests
+CachedRepositories      repositories created on first pull, as their creation templates say
+RuleCredentials         a rule's upstream credentials (its Secrets Manager secret)
+RegistryAuthorizer      the ECR edge's authorization of the rule and template operations
 """
 
 from __future__ import annotations
@@ -13,13 +20,34 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
+from pullcache.auth.call_context import CallContext
 from pullcache.core.digests import Digest
 from pullcache.core.scopes import RegistryScope
+from pullcache.ecr.ports import RepositorySettings
 from pullcache.iam.model import Role
+from pullcache.policy import RequestPrincipal
+from pullcache.pullthrough.model import AppliedFor, Template
 from pullcache.pullthrough.rules import PullThroughRule
+from pullcache.registry.manifest_writes import CheckedManifest
+from pullcache.registry.ports import ManifestRecord
+from pullcache.secrets.service import Place, VersionValue
+
+# -- the cache's own stores -----------------------------------------------------------------------------------
 
 
-class PullThroughRuleStore(Protocol):
+class ImportLedger(Protocol):
+    """The records of imports in flight (PullThroughRuleStore keeps them)."""
+
+    async def begin_import(self, scope: RegistryScope, repository: str, started_at: datetime) -> str:
+        """Record an import in flight (the service-linked role is in use until it ends); returns its id."""
+        ...
+
+    async def end_import(self, import_id: str) -> None:
+        """Idempotent."""
+        ...
+
+
+class PullThroughRuleStore(ImportLedger, Protocol):
     """Every method is one transaction."""
 
     async def add_rule(self, rule: PullThroughRule) -> bool:
@@ -44,17 +72,29 @@ class PullThroughRuleStore(Protocol):
         """Delete and return the rule, or None when there is none."""
         ...
 
-    async def begin_import(self, scope: RegistryScope, repository: str, started_at: datetime) -> str:
-        """Record an import in flight (the service-linked role is in use until it ends); returns its id."""
-        ...
-
-    async def end_import(self, import_id: str) -> None:
-        """Idempotent."""
-        ...
-
     async def count_imports_since(self, account_id: str, since: datetime) -> int:
         """Imports of the account still in flight that started after `since` (older ones died with a process)."""
         ...
+
+
+class TemplateStore(Protocol):
+    """Every method is one transaction."""
+
+    async def add_template(self, template: Template) -> bool:
+        """Store a new template; False (and nothing stored) when the scope has one with that prefix."""
+        ...
+
+    async def find_template(self, scope: RegistryScope, prefix: str) -> Template | None: ...
+
+    async def list_templates(self, scope: RegistryScope) -> Sequence[Template]:
+        """The scope's templates in order of prefix."""
+        ...
+
+    async def replace_template(self, template: Template) -> bool:
+        """Overwrite the template of `template.scope` and `template.prefix`; False when there is none."""
+        ...
+
+    async def delete_template(self, scope: RegistryScope, prefix: str) -> Template | None: ...
 
 
 # -- the upstream ---------------------------------------------------------------------------------------------
@@ -121,6 +161,26 @@ class UpstreamRegistry(Protocol):
     ) -> AbstractAsyncContextManager[UpstreamBlob]: ...
 
 
+class RuleCredentials(Protocol):
+    async def find_credentials(self, rule: PullThroughRule) -> UpstreamCredentials | None:
+        """The username and access token of the rule's secret; None when the rule has none (or it is gone)."""
+        ...
+
+
+class SecretReader(Protocol):
+    """What the rules need of Secrets Manager (SecretsService is one)."""
+
+    async def get_secret_value(
+        self, place: Place, secret_id: str, version_id: str | None = None, stage: str | None = None
+    ) -> VersionValue: ...
+
+
+class CredentialReader(Protocol):
+    """A rule's credentials out of its secret (PullThroughRuleService is one)."""
+
+    async def read_credentials(self, scope: RegistryScope, credential_arn: str) -> UpstreamCredentials: ...
+
+
 # -- the service-linked role ----------------------------------------------------------------------------------
 
 
@@ -135,4 +195,87 @@ class ServiceLinkedRoles(Protocol):
 
     async def record_use(self, role: Role, at: datetime, region: str) -> None:
         """RoleLastUsed."""
+        ...
+
+
+class ServiceAuthorizer(Protocol):
+    async def authorize_service(
+        self, principal: RequestPrincipal, scope: RegistryScope, repository: str | None, actions: Sequence[str]
+    ) -> None:
+        """Raise Denied unless `principal` may perform every action on the repository (None: the registry)."""
+        ...
+
+
+# -- the registry the cache fills -----------------------------------------------------------------------------
+
+
+class RepositoryContent(Protocol):
+    """What the cache reads and records of a repository's content (the registry's MetadataStore is one).
+    Manifests are written through ManifestWriter only."""
+
+    async def repository_exists(self, scope: RegistryScope, repository: str) -> bool: ...
+
+    async def find_manifest(
+        self, scope: RegistryScope, repository: str, reference: Digest | str
+    ) -> ManifestRecord | None: ...
+
+    async def mark_tag_checked(self, scope: RegistryScope, repository: str, tag: str, at: datetime) -> None:
+        """Remember `at` as the last time the upstream confirmed what `tag` names."""
+        ...
+
+    async def find_blob_size(self, scope: RegistryScope, repository: str, digest: Digest) -> int | None: ...
+
+    async def link_blob(self, scope: RegistryScope, repository: str, digest: Digest, size: int) -> None:
+        """Record that `digest` (committed, of `size` bytes) belongs to `repository`; idempotent."""
+        ...
+
+
+class ManifestWriter(Protocol):
+    """The registry's write path of manifests (registry/manifest_writes.py): its limits, checks and tag rule."""
+
+    def check(self, digest: Digest, content: bytes, content_type: str | None) -> CheckedManifest:
+        """Raises ManifestTooLarge, ManifestInvalid."""
+        ...
+
+    async def store_imported(
+        self, scope: RegistryScope, repository: str, manifest: CheckedManifest, tag: str | None
+    ) -> Digest | None:
+        """Store and point `tag` at it; returns the digest an immutable `tag` keeps naming instead (nothing is
+        stored then), None when stored."""
+        ...
+
+
+class CachedRepositories(Protocol):
+    async def create_cached_repository(self, scope: RegistryScope, repository: str) -> None:
+        """Create the repository as the repository creation templates for the pull-through cache say;
+        nothing happens when it exists."""
+        ...
+
+
+class TemplateFinder(Protocol):
+    async def find_template_for(
+        self, scope: RegistryScope, repository: str, applied_for: AppliedFor
+    ) -> Template | None: ...
+
+
+class RepositoryMaker(Protocol):
+    async def create_repository(
+        self, scope: RegistryScope, name: str, settings: RepositorySettings, tags: Sequence[tuple[str, str]]
+    ) -> object: ...
+
+    async def set_repository_policy(self, scope: RegistryScope, name: str, text: str) -> None: ...
+
+
+class LifecyclePolicies(Protocol):
+    async def put_lifecycle_policy(self, scope: RegistryScope, name: str, text: str) -> None: ...
+
+
+# -- the ECR edge ---------------------------------------------------------------------------------------------
+
+
+class RegistryAuthorizer(Protocol):
+    async def __call__(
+        self, context: CallContext, operation: str, scope: RegistryScope | None, repository: str | None
+    ) -> None:
+        """Raises AccessDenied unless the caller may perform `ecr:<operation>` (repository None: `repository/*`)."""
         ...

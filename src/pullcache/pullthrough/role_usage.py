@@ -9,15 +9,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from pullcache.iam.model import Clock, utc_now
-from pullcache.iam.service_linked_roles import RegionUsage, RoleUsage
+from pullcache.iam.model import Clock, RegionUsage, RoleUsage, utc_now
 from pullcache.pullthrough.ports import PullThroughRuleStore
 
 DEFAULT_BUSY_WINDOW = timedelta(minutes=15)
 
 
 class PullThroughRoleUsage:
-    """The ServiceRoleUsage (iam/service_linked_roles.py) of ECR's pull through cache."""
+    """The ServiceRoleUsage (iam/ports.py) of ECR's pull through cache."""
 
     def __init__(
         self, rules: PullThroughRuleStore, busy_window: timedelta = DEFAULT_BUSY_WINDOW, clock: Clock = utc_now

@@ -15,13 +15,13 @@ import json
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
 
 from pullcache.core.scopes import RegistryScope
 from pullcache.ecr.pagination import page_after
 from pullcache.pullthrough.errors import UpstreamDenied, UpstreamError, UpstreamUnavailable
 from pullcache.pullthrough.ports import (
     PullThroughRuleStore,
+    SecretReader,
     ServiceLinkedRoles,
     UpstreamCredentials,
     UpstreamEndpoint,
@@ -40,7 +40,7 @@ from pullcache.pullthrough.rule_errors import (
 from pullcache.pullthrough.rules import DEFAULT_TAG_TTL, ROOT_PREFIX, PullThroughRule
 from pullcache.pullthrough.upstreams import check_credentials, parse_upstream
 from pullcache.secrets.errors import InvalidSecretRequest, SecretNotFound
-from pullcache.secrets.service import Place, VersionValue
+from pullcache.secrets.service import Place
 
 SECRET_NAME_PREFIX = "ecr-pullthroughcache/"
 # Reasoned texts for a secret that is there but holds no usable credentials.
@@ -65,14 +65,6 @@ AUTHENTICATION_FAILED = (
 )
 UPSTREAM_UNREACHABLE = "Amazon ECR was unable to reach the upstream registry. Verify the upstream registry URL."
 UPSTREAM_NOT_A_REGISTRY = "The upstream registry did not answer as an OCI distribution registry."
-
-
-class SecretReader(Protocol):
-    """What the rules need of Secrets Manager (SecretsService is one)."""
-
-    async def get_secret_value(
-        self, place: Place, secret_id: str, version_id: str | None = None, stage: str | None = None
-    ) -> VersionValue: ...
 
 
 @dataclass(frozen=True, slots=True)

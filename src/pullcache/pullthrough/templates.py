@@ -14,19 +14,19 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from enum import StrEnum
-from typing import Protocol
 
 from pullcache.core.scopes import RegistryScope
 from pullcache.ecr.lifecycle import check_lifecycle_policy
 from pullcache.ecr.pagination import page_after
 from pullcache.ecr.ports import AES256, Encryption, RepositorySettings
 from pullcache.policy import MalformedPolicyDocument, PolicyKind, parse_policy
+from pullcache.pullthrough.model import AppliedFor, Template, TemplateSettings
+from pullcache.pullthrough.ports import TemplateStore
 from pullcache.pullthrough.rule_errors import InvalidRuleParameter, TemplateAlreadyExists, TemplateNotFound
 from pullcache.pullthrough.rules import ROOT_PREFIX
-from pullcache.registry.tag_mutability import MUTABLE, TagMutabilityRule
+from pullcache.registry.tag_mutability import TagMutabilityRule
 
 MAX_RESOURCE_TAGS = 50
 _ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::([0-9]{12}):role/[\w+=,.@/-]+")
@@ -34,24 +34,6 @@ _ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::([0-9]{12}):role/[\w+=,.@/-]+")
 INVALID_REPOSITORY_POLICY = (
     "Invalid parameter at 'PolicyText' failed to satisfy constraint: 'Invalid repository policy provided'"
 )
-
-
-class AppliedFor(StrEnum):
-    PULL_THROUGH_CACHE = "PULL_THROUGH_CACHE"
-    REPLICATION = "REPLICATION"
-    CREATE_ON_PUSH = "CREATE_ON_PUSH"
-
-
-@dataclass(frozen=True, slots=True)
-class TemplateSettings:
-    applied_for: tuple[AppliedFor, ...]
-    description: str | None = None
-    encryption: Encryption = field(default_factory=Encryption)
-    resource_tags: tuple[tuple[str, str], ...] = ()
-    tag_mutability: TagMutabilityRule = MUTABLE
-    repository_policy: str | None = None
-    lifecycle_policy: str | None = None
-    custom_role_arn: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,18 +48,6 @@ class TemplateChanges:
     repository_policy: str | None = None
     lifecycle_policy: str | None = None
     custom_role_arn: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Template:
-    scope: RegistryScope
-    prefix: str
-    settings: TemplateSettings
-    created_at: datetime
-    updated_at: datetime
-
-    def covers(self, repository: str) -> bool:
-        return self.prefix == ROOT_PREFIX or repository.startswith(f"{self.prefix}/")
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,26 +68,6 @@ def apply_template(template: Template) -> AppliedTemplate:
         settings.repository_policy or None,
         settings.lifecycle_policy or None,
     )
-
-
-class TemplateStore(Protocol):
-    """Every method is one transaction."""
-
-    async def add_template(self, template: Template) -> bool:
-        """Store a new template; False (and nothing stored) when the scope has one with that prefix."""
-        ...
-
-    async def find_template(self, scope: RegistryScope, prefix: str) -> Template | None: ...
-
-    async def list_templates(self, scope: RegistryScope) -> Sequence[Template]:
-        """The scope's templates in order of prefix."""
-        ...
-
-    async def replace_template(self, template: Template) -> bool:
-        """Overwrite the template of `template.scope` and `template.prefix`; False when there is none."""
-        ...
-
-    async def delete_template(self, scope: RegistryScope, prefix: str) -> Template | None: ...
 
 
 class RepositoryTemplateService:

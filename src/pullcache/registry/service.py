@@ -18,27 +18,22 @@ from pullcache.registry.errors import (
     BlobUnknown,
     BlobUploadUnknown,
     DigestInvalid,
-    ManifestBlobUnknown,
-    ManifestTooLarge,
     ManifestUnknown,
     NameInvalid,
     NameUnknown,
-    TagImmutable,
     TagInvalid,
 )
-from pullcache.registry.manifests import Descriptor, parse_manifest
+from pullcache.registry.manifest_writes import ManifestWrites
 from pullcache.registry.ports import (
+    Blob,
     BlobStore,
     ContentSource,
-    GrowingBlob,
-    LocalBlob,
     ManifestRecord,
     MetadataStore,
     PullRequester,
     UploadRecord,
 )
 
-DEFAULT_MAX_MANIFEST_BYTES = 4 * 1024 * 1024
 # A pull is recorded at most this often per image: ECR refreshes lastRecordedPullTime "at least once every 24
 # hours", and a write per pull would put the write lock on the pull path.
 PULL_TIME_RESOLUTION = timedelta(minutes=1)
@@ -74,27 +69,33 @@ class RegistryService:
         self,
         blobs: BlobStore,
         metadata: MetadataStore,
-        max_manifest_bytes: int = DEFAULT_MAX_MANIFEST_BYTES,
+        manifests: ManifestWrites,
         source: ContentSource | None = None,
     ) -> None:
-        """`source`: where pulls of content the registry lacks go (the pull-through cache), if anywhere."""
+        """`manifests`: the one write path of manifests (the pull-through cache's imports take it too).
+        `source`: where pulls of content the registry lacks go (the pull-through cache), if anywhere."""
         self._blobs = blobs
         self._metadata = metadata
-        self.max_manifest_bytes = max_manifest_bytes
+        self._manifests = manifests
         self._source = source
+
+    @property
+    def max_manifest_bytes(self) -> int:
+        return self._manifests.max_bytes
 
     # -- blobs ---------------------------------------------------------------------------------------------
 
     async def get_blob(
         self, scope: RegistryScope, repository: str, digest_text: str, requester: PullRequester | None = None
-    ) -> tuple[Digest, LocalBlob | GrowingBlob]:
+    ) -> tuple[Digest, Blob]:
         """The blob; one the repository lacks comes from the content source when there is one and a requester.
+        The caller sends the blob or closes it (one still arriving holds a file open).
 
         Raises NameInvalid, DigestInvalid, BlobUnknown (and the source's errors).
         """
         _check_name(repository)
         digest = _parse_digest(digest_text)
-        blob: LocalBlob | GrowingBlob | None = None
+        blob: Blob | None = None
         if await self._metadata.find_blob_size(scope, repository, digest) is not None:
             blob = await self._blobs.open_blob(digest)
         if blob is None and self._source is not None and requester is not None:
@@ -316,42 +317,11 @@ class RegistryService:
         content_type: str | None,
     ) -> StoredManifest:
         """Store `content` (whose digest is `digest`) and point `tag` at it, under the repository's tag
-        mutability rule. Raises as put_manifest does."""
+        mutability rule (manifest_writes.py). Raises as put_manifest does."""
         _check_name(repository)
-        if len(content) > self.max_manifest_bytes:
-            raise ManifestTooLarge(self.max_manifest_bytes)
-        parsed = parse_manifest(content, content_type)
-        await self._require_content(scope, repository, parsed.blobs, parsed.children)
-        record = ManifestRecord(
-            digest,
-            parsed.media_type,
-            content,
-            parsed.subject.digest if parsed.subject else None,
-            parsed.artifact_type,
-            parsed.annotations,
-        )
-        immutable = False
-        if tag is not None:
-            rule = await self._metadata.find_tag_mutability(scope, repository)
-            immutable = rule is not None and rule.is_immutable(tag)
-        previous = await self._metadata.put_manifest(scope, repository, record, tag, keep_tag=immutable)
-        if tag is not None and immutable and previous is not None and previous != digest:
-            raise TagImmutable(repository, tag)
-        return StoredManifest(digest, record.subject, record.media_type)
-
-    async def _require_content(
-        self,
-        scope: RegistryScope,
-        repository: str,
-        blobs: Sequence[Descriptor],
-        children: Sequence[Descriptor],
-    ) -> None:
-        missing = await self._metadata.missing_blobs(scope, repository, [b.digest for b in blobs if not b.external])
-        if missing:
-            raise ManifestBlobUnknown(str(missing[0]), [str(m) for m in missing])
-        missing = await self._metadata.missing_manifests(scope, repository, [c.digest for c in children])
-        if missing:
-            raise ManifestBlobUnknown(str(missing[0]), [str(m) for m in missing], manifests=True)
+        manifest = self._manifests.check(digest, content, content_type)
+        await self._manifests.store(scope, repository, manifest, tag)
+        return StoredManifest(digest, manifest.record.subject, manifest.record.media_type)
 
     async def delete_manifest(self, scope: RegistryScope, repository: str, reference: str) -> None:
         """Delete by digest (the manifest and its tags) or by tag (the tag only)."""

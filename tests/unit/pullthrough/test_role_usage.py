@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 from pullcache.core.scopes import RegistryScope
-from pullcache.iam.service_linked_roles import RegionUsage, RoleUsage
+from pullcache.iam.model import RegionUsage, RoleUsage
 from pullcache.pullthrough.role_usage import PullThroughRoleUsage
 from pullcache.pullthrough.rules import PullThroughRule
 

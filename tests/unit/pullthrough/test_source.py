@@ -19,19 +19,27 @@ from pullcache.core.scopes import RegistryScope
 from pullcache.iam.model import Role
 from pullcache.metadata.sql import SqlMetadataStore
 from pullcache.policy.context import RequestPrincipal
+from pullcache.pullthrough.background import BackgroundWork
+from pullcache.pullthrough.blob_imports import BlobImporter
 from pullcache.pullthrough.errors import UpstreamDenied, UpstreamError, UpstreamNotFound, UpstreamUnavailable
 from pullcache.pullthrough.fills import BlobFills
+from pullcache.pullthrough.imports_in_flight import ImportsInFlight
+from pullcache.pullthrough.manifest_imports import ManifestImporter
 from pullcache.pullthrough.ports import (
     UpstreamCredentials,
     UpstreamEndpoint,
     UpstreamManifest,
     UpstreamManifestHead,
 )
+from pullcache.pullthrough.rule_resolver import RuleResolver
+from pullcache.pullthrough.rule_upstream import RuleUpstream
 from pullcache.pullthrough.rules import PullThroughRule
+from pullcache.pullthrough.service_role import ServiceRole
 from pullcache.pullthrough.source import PullThroughSource
 from pullcache.registry.errors import Denied, Unavailable
-from pullcache.registry.ports import LocalBlob, ManifestRecord
-from pullcache.storage.filesystem import FilesystemBlobStore
+from pullcache.registry.manifest_writes import ManifestWrites
+from pullcache.registry.ports import ManifestRecord
+from pullcache.storage.filesystem import FileBlob, FilesystemBlobStore
 from tests.memory_blobs import MemoryBlob, read_all
 from tests.oci_documents import OCI_CONFIG, OCI_LAYER, descriptor, encode, image_manifest
 from tests.stores import STEP_TIMEOUT, chunks, sqlite_metadata_store
@@ -303,18 +311,14 @@ async def open_world(scratch: Path, rule: PullThroughRule, *, role: Role | None)
         repositories = RecordingRepositories()
         blobs = FilesystemBlobStore(scratch / "blobs")
         fills = BlobFills(blobs, scratch / "fills", wait_timeout=STEP_TIMEOUT)
-        source = PullThroughSource(
-            rules,
-            upstream,
-            FixedCredentials(),
-            roles,
-            authorizer,
-            repositories,
-            blobs,
-            metadata,
-            fills,
-            background_delay=0.0,
+        acting = ServiceRole(roles, authorizer, ImportsInFlight(rules))
+        rule_upstream = RuleUpstream(upstream, FixedCredentials())
+        background = BackgroundWork()
+        blob_imports = BlobImporter(rule_upstream, acting, blobs, metadata, fills, background, background_delay=0.0)
+        manifest_imports = ManifestImporter(
+            rule_upstream, acting, repositories, ManifestWrites(metadata), metadata, blob_imports, background
         )
+        source = PullThroughSource(RuleResolver(rules), manifest_imports, blob_imports, acting, background)
         try:
             yield World(source, rules, upstream, roles, authorizer, repositories, Requester(), blobs, metadata)
         finally:
@@ -706,7 +710,7 @@ async def test_a_blob_the_store_holds_is_linked_without_asking_the_upstream(worl
 
     blob = await world.source.find_blob(SCOPE, REPOSITORY, digest, world.requester)
 
-    assert isinstance(blob, LocalBlob)
+    assert isinstance(blob, FileBlob)
     assert blob.path.read_bytes() == content
     assert await world.metadata.find_blob_size(SCOPE, REPOSITORY, digest) == len(content)
     assert world.upstream.blob_opens == []
@@ -742,6 +746,6 @@ async def test_a_link_removed_since_the_cache_made_it_is_made_again_by_the_next_
 
     blob = await world.source.find_blob(SCOPE, REPOSITORY, digest, world.requester)
 
-    assert isinstance(blob, LocalBlob)  # committed already: no second fetch
+    assert isinstance(blob, FileBlob)  # committed already: no second fetch
     assert await world.metadata.find_blob_size(SCOPE, REPOSITORY, digest) == len(image.blobs[digest])
     assert world.upstream.blob_opens.count(digest) == 1

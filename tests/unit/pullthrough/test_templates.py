@@ -13,15 +13,9 @@ import pytest
 from pullcache.core.scopes import RegistryScope
 from pullcache.ecr.errors import InvalidParameter
 from pullcache.ecr.ports import Encryption
+from pullcache.pullthrough.model import AppliedFor, Template, TemplateSettings
 from pullcache.pullthrough.rule_errors import InvalidRuleParameter, TemplateAlreadyExists, TemplateNotFound
-from pullcache.pullthrough.templates import (
-    AppliedFor,
-    RepositoryTemplateService,
-    Template,
-    TemplateChanges,
-    TemplateSettings,
-    apply_template,
-)
+from pullcache.pullthrough.templates import RepositoryTemplateService, TemplateChanges, apply_template
 from pullcache.registry.tag_mutability import TagMutability, TagMutabilityRule
 
 SCOPE: Final = RegistryScope("123456789012", "us-east-1")

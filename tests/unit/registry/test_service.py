@@ -28,9 +28,10 @@ from pullcache.registry.errors import (
     RangeInvalid,
     TagInvalid,
 )
-from pullcache.registry.ports import LocalBlob, MetadataStore
+from pullcache.registry.manifest_writes import ManifestWrites
+from pullcache.registry.ports import MetadataStore
 from pullcache.registry.service import BlobMounted, Page, RegistryService, UploadStarted, referrers_index
-from pullcache.storage.filesystem import FilesystemBlobStore
+from pullcache.storage.filesystem import FileBlob, FilesystemBlobStore
 from tests.oci_documents import (
     DOCKER_FOREIGN_LAYER,
     OCI_CONFIG,
@@ -60,7 +61,9 @@ async def metadata(tmp_path: Path) -> AsyncIterator[MetadataStore]:
 
 @pytest.fixture
 def service(tmp_path: Path, metadata: MetadataStore) -> RegistryService:
-    return RegistryService(FilesystemBlobStore(tmp_path / "blobs"), metadata, max_manifest_bytes=MAX_MANIFEST)
+    return RegistryService(
+        FilesystemBlobStore(tmp_path / "blobs"), metadata, ManifestWrites(metadata, max_bytes=MAX_MANIFEST)
+    )
 
 
 async def push_blob(service: RegistryService, repository: str, data: bytes) -> Digest:
@@ -76,7 +79,7 @@ async def start(service: RegistryService, repository: str = REPO) -> str:
 async def read(service: RegistryService, repository: str, digest: Digest) -> bytes:
     found, blob = await service.get_blob(SCOPE, repository, str(digest))
     assert found == digest
-    assert isinstance(blob, LocalBlob)  # no content source here: every blob is a local file
+    assert isinstance(blob, FileBlob)  # no content source here: every blob is a local file
     return blob.path.read_bytes()
 
 

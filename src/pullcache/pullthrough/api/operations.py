@@ -10,23 +10,19 @@ service-linked role, with `iam:AWSServiceName` = pullthroughcache.ecr.amazonaws.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, Protocol
+from typing import Any
 
 from pullcache.auth.authorization import AccessRequest, Authorizer
-from pullcache.aws.context import CallContext
+from pullcache.auth.call_context import CallContext
 from pullcache.aws.wire import Params
 from pullcache.core.scopes import RegistryScope
-from pullcache.ecr.shapes import encryption, mutability_rule, mutability_shape
+from pullcache.ecr.api.shapes import encryption, mutability_rule, mutability_shape
 from pullcache.pullthrough import rule_errors
+from pullcache.pullthrough.model import AppliedFor, Template, TemplateSettings
+from pullcache.pullthrough.ports import RegistryAuthorizer
 from pullcache.pullthrough.rules import PullThroughRule
 from pullcache.pullthrough.service import PullThroughRuleService, RuleRequest
-from pullcache.pullthrough.templates import (
-    AppliedFor,
-    RepositoryTemplateService,
-    Template,
-    TemplateChanges,
-    TemplateSettings,
-)
+from pullcache.pullthrough.templates import RepositoryTemplateService, TemplateChanges
 
 SERVICE_NAME = "pullthroughcache.ecr.amazonaws.com"
 ROLE_NAME = "AWSServiceRoleForECRPullThroughCache"
@@ -45,14 +41,6 @@ ERROR_SHAPES: dict[type[Exception], str] = {
 }
 
 Handler = Callable[[Params, CallContext], Awaitable[Mapping[str, Any]]]
-
-
-class RegistryAuthorizer(Protocol):
-    async def __call__(
-        self, context: CallContext, operation: str, scope: RegistryScope | None, repository: str | None
-    ) -> None:
-        """Raises AccessDenied unless the caller may perform `ecr:<operation>` (repository None: `repository/*`)."""
-        ...
 
 
 class PullThroughOperations:

@@ -1,4 +1,4 @@
-"""How the upstream client answers a registry's 401: challenges, tokens, and the Authorization values it keeps.
+"""Authenticator: how the upstream client answers a registry's 401, and the Authorization values it keeps.
 
 A registry that wants credentials answers 401 with a challenge (RFC 9110 11.6.1):
 
@@ -8,7 +8,8 @@ A registry that wants credentials answers 401 with a challenge (RFC 9110 11.6.1)
 For Bearer the client asks the realm for a token (Docker's token protocol: GET with `service` and `scope`, Basic
 credentials when it has any) and sends `Authorization: Bearer <token>`; for Basic it sends the credentials. The
 values are kept per (upstream, scope, credentials) until the token expires, so other credentials or another
-repository never reuse them. Nothing here logs or renders a credential or a token.
+repository never reuse them. A token service that answers 5xx or 429 is a Transient failure: the request that
+needed the token is asked again (retry.py). Nothing here logs or renders a credential or a token.
 """
 
 from __future__ import annotations
@@ -21,13 +22,19 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Final
 
-from pullcache.pullthrough.ports import UpstreamCredentials
+from yarl import URL
+
+from pullcache.pullthrough.errors import UpstreamDenied, UpstreamInvalid
+from pullcache.pullthrough.ports import UpstreamCredentials, UpstreamEndpoint
+from pullcache.pullthrough.upstream.http_session import HttpSession, read_limited
+from pullcache.pullthrough.upstream.retry import Transient, is_retryable, parse_retry_after
 
 BEARER: Final = "bearer"
 BASIC: Final = "basic"
 DEFAULT_TOKEN_LIFETIME: Final = 60.0  # seconds, when the token service states none (Docker's token spec)
 # A token is used until this share of its lifetime has passed, so it does not expire on the way.
 TOKEN_LIFETIME_USED: Final = 0.9
+MAX_TOKEN_RESPONSE_BYTES: Final = 1 << 20
 
 _TOKEN68_OR_PARAM: Final = re.compile(
     r"""\s*(?P<name>[!#$%&'*+.^_`|~0-9A-Za-z-]+)\s*(?:=\s*(?P<value>"(?:[^"\\]|\\.)*"|[^\s,"]*))?\s*"""
@@ -163,3 +170,64 @@ class AuthorizationCache:
 
     def forget(self, key: AuthorizationKey) -> None:
         self._values.pop(key, None)
+
+
+class Authenticator:
+    """The Authorization value for a request, per AuthorizationKey: the one kept, or a new one that answers the
+    challenges of a 401 (a Bearer token fetched from the challenge's realm, or Basic credentials)."""
+
+    def __init__(self, http: HttpSession, cache: AuthorizationCache | None = None) -> None:
+        self._http = http
+        self._cache = cache if cache is not None else AuthorizationCache()
+
+    def find(self, key: AuthorizationKey) -> str | None:
+        return self._cache.find(key)
+
+    async def answer(self, endpoint: UpstreamEndpoint, challenges: Iterable[str], key: AuthorizationKey) -> str:
+        """The Authorization value that answers the first of the WWW-Authenticate `challenges` pullcache can
+        answer, kept under `key` in place of the one refused. Raises UpstreamDenied (no challenge it can answer,
+        credentials refused), UpstreamInvalid, Transient."""
+        self._cache.forget(key)
+        for challenge in parse_challenges(challenges):
+            if challenge.scheme == BEARER and challenge.realm:
+                token = await self._fetch_token(endpoint, challenge, key[1])
+                self._cache.store(key, token.authorization, token.lifetime)
+                return token.authorization
+            if challenge.scheme == BASIC:
+                if endpoint.credentials is None:
+                    raise UpstreamDenied(f"upstream {endpoint.base_url} asks for Basic credentials and has none", 401)
+                value = basic_authorization(endpoint.credentials)
+                self._cache.store(key, value)
+                return value
+        raise UpstreamDenied(f"upstream {endpoint.base_url} answered 401 with no challenge pullcache can answer", 401)
+
+    async def _fetch_token(self, endpoint: UpstreamEndpoint, challenge: Challenge, scope: str | None) -> IssuedToken:
+        """A token from the challenge's realm for `scope` (the challenge's own when None), asked with the
+        endpoint's credentials when it has any, anonymously otherwise."""
+        assert challenge.realm is not None
+        realm = URL(challenge.realm)
+        if realm.scheme not in ("http", "https") or not realm.host:
+            raise UpstreamInvalid(f"upstream {endpoint.base_url} names a token realm that is not an HTTP URL")
+        wanted = (("service", challenge.service), ("scope", scope or challenge.scope))
+        url = realm.update_query({name: value for name, value in wanted if value})
+        authorization = None if endpoint.credentials is None else basic_authorization(endpoint.credentials)
+        response = await self._http.send("GET", url, {"Accept": "application/json"}, authorization)
+        try:
+            where = f"the token service {realm.origin()}{realm.path} of upstream {endpoint.base_url}"
+            if response.status in (401, 403):
+                who = "the credentials" if endpoint.credentials else "anonymous access"
+                raise UpstreamDenied(f"{where} refused {who} ({response.status})", response.status)
+            if is_retryable(response.status):
+                retry_after = parse_retry_after(response.headers.get("Retry-After"))
+                raise Transient(f"{where} answered {response.status}", response.status, retry_after)
+            if response.status != 200:
+                raise UpstreamInvalid(f"{where} answered {response.status}", response.status)
+            body = await read_limited(response, MAX_TOKEN_RESPONSE_BYTES)
+            if body is None:
+                raise UpstreamInvalid(f"{where} answered with more than {MAX_TOKEN_RESPONSE_BYTES} bytes")
+            try:
+                return parse_token_response(body)
+            except InvalidTokenResponse as error:
+                raise UpstreamInvalid(f"{where}: {error}") from None
+        finally:
+            response.release()

@@ -5,9 +5,16 @@
     get_manifest    GET  /v2/<name>/manifests/<ref>    verified against a digest reference and Docker-Content-Digest
     open_blob       GET  /v2/<name>/blobs/<digest>     streamed; the caller hashes the bytes
 
-Authentication, redirects and retries are upstream/transport.py's. A manifest is read whole (at most
-`max_manifest_bytes`) inside the retries; a blob's bytes go to the caller as they arrive, so a failure while
-reading them is UpstreamUnavailable at once.
+The package's layers call one way, each only the ones below it:
+
+    client.py        the registry API: paths, digests checked, media types        UpstreamClient
+    transport.py     one exchange: authenticated, statuses mapped, retried         UpstreamTransport
+    auth.py          the answer to a 401: Bearer tokens, Basic credentials         Authenticator
+    retry.py         when to ask again and how long to wait                        RetryPolicy
+    http_session.py  pooled connections, redirects followed safely, bodies read    HttpSession
+
+A manifest is read whole (at most `max_manifest_bytes`) inside the retries; a blob's bytes go to the caller as
+they arrive, so a failure while reading them is UpstreamUnavailable at once.
 """
 
 from __future__ import annotations
@@ -19,21 +26,21 @@ from contextlib import asynccontextmanager
 from typing import Final
 
 import aiohttp
-from multidict import CIMultiDictProxy
 
 from pullcache.core import mediatypes
 from pullcache.core.digests import CANONICAL, Digest, InvalidDigest, looks_like_digest
 from pullcache.pullthrough.errors import UpstreamInvalid, UpstreamUnavailable
 from pullcache.pullthrough.ports import UpstreamBlob, UpstreamEndpoint, UpstreamManifest, UpstreamManifestHead
-from pullcache.pullthrough.upstream.auth import pull_scope
-from pullcache.pullthrough.upstream.retry import RetryPolicy
-from pullcache.pullthrough.upstream.transport import (
+from pullcache.pullthrough.upstream.auth import Authenticator, pull_scope
+from pullcache.pullthrough.upstream.http_session import (
     READ_BUFFER_BYTES,
     TRANSPORT_ERRORS,
-    UpstreamTransport,
+    Headers,
+    HttpSession,
     describe_transport_error,
-    read_limited,
 )
+from pullcache.pullthrough.upstream.retry import RetryPolicy
+from pullcache.pullthrough.upstream.transport import UpstreamTransport
 
 DEFAULT_MAX_MANIFEST_BYTES: Final = 4 << 20
 DEFAULT_USER_AGENT: Final = "pullcache"
@@ -47,8 +54,6 @@ DIGEST_HEADER: Final = "Docker-Content-Digest"
 MANIFEST_ACCEPT: Final = ", ".join(
     (mediatypes.OCI_MANIFEST, mediatypes.OCI_INDEX, mediatypes.DOCKER_MANIFEST, mediatypes.DOCKER_MANIFEST_LIST)
 )
-
-Headers = CIMultiDictProxy[str]
 
 
 class UpstreamClient:
@@ -72,18 +77,22 @@ class UpstreamClient:
         jitter: Callable[[], float] = random.random,
     ) -> None:
         self._max_manifest_bytes = max_manifest_bytes
-        self._transport = UpstreamTransport(
+        self._http = HttpSession(
             timeout=aiohttp.ClientTimeout(
                 total=None, connect=connect_timeout, sock_connect=connect_timeout, sock_read=read_timeout
             ),
-            policy=RetryPolicy(retries=retries, backoff_base=backoff_base, retry_after_cap=retry_after_cap),
             user_agent=user_agent,
             connections=connections,
-            jitter=jitter,
+        )
+        self._transport = UpstreamTransport(
+            self._http,
+            Authenticator(self._http),
+            RetryPolicy(retries=retries, backoff_base=backoff_base, retry_after_cap=retry_after_cap),
+            jitter,
         )
 
     async def close(self) -> None:
-        await self._transport.close()
+        await self._http.close()
 
     async def __aenter__(self) -> UpstreamClient:
         return self
@@ -93,25 +102,17 @@ class UpstreamClient:
 
     async def check(self, endpoint: UpstreamEndpoint, repository: str | None = None) -> None:
         scope = None if repository is None else pull_scope(repository)
-        await self._transport.exchange(endpoint, "GET", "/v2/", _release, scope=scope)
+        await self._transport.check(endpoint, "/v2/", scope=scope)
 
     async def get_manifest(self, endpoint: UpstreamEndpoint, repository: str, reference: str) -> UpstreamManifest:
         expected = Digest.parse(reference) if looks_like_digest(reference) else None
         path = f"/v2/{repository}/manifests/{reference}"
-
-        async def read(response: aiohttp.ClientResponse) -> tuple[Headers, bytes]:
-            try:
-                content = await read_limited(response, self._max_manifest_bytes)
-            finally:
-                response.release()
-            if content is None:
-                limit = self._max_manifest_bytes
-                raise UpstreamInvalid(f"upstream {endpoint.base_url} served {path} larger than {limit} bytes")
-            return response.headers, content
-
-        headers, content = await self._transport.exchange(
-            endpoint, "GET", path, read, scope=pull_scope(repository), accept=MANIFEST_ACCEPT
+        limit = self._max_manifest_bytes
+        headers, content = await self._transport.read(
+            endpoint, path, scope=pull_scope(repository), accept=MANIFEST_ACCEPT, limit=limit
         )
+        if content is None:
+            raise UpstreamInvalid(f"upstream {endpoint.base_url} served {path} larger than {limit} bytes")
         digest = Digest.of(content, expected.algorithm if expected else CANONICAL)
         if expected is not None and digest != expected:
             raise UpstreamInvalid(f"upstream {endpoint.base_url} served {path} with the digest {digest}")
@@ -123,14 +124,7 @@ class UpstreamClient:
     async def head_manifest(self, endpoint: UpstreamEndpoint, repository: str, reference: str) -> UpstreamManifestHead:
         expected = Digest.parse(reference) if looks_like_digest(reference) else None
         path = f"/v2/{repository}/manifests/{reference}"
-
-        async def read(response: aiohttp.ClientResponse) -> tuple[Headers, int | None]:
-            response.release()
-            return response.headers, response.content_length
-
-        headers, size = await self._transport.exchange(
-            endpoint, "HEAD", path, read, scope=pull_scope(repository), accept=MANIFEST_ACCEPT
-        )
+        headers, size = await self._transport.head(endpoint, path, scope=pull_scope(repository), accept=MANIFEST_ACCEPT)
         stated = _stated_digest(endpoint, path, headers)
         content_type = _content_type(headers)
         if stated is None or size is None or content_type not in mediatypes.MANIFESTS:
@@ -146,11 +140,7 @@ class UpstreamClient:
         self, endpoint: UpstreamEndpoint, repository: str, digest: Digest
     ) -> AsyncIterator[UpstreamBlob]:
         path = f"/v2/{repository}/blobs/{digest}"
-
-        async def keep(response: aiohttp.ClientResponse) -> aiohttp.ClientResponse:
-            return response
-
-        response = await self._transport.exchange(endpoint, "GET", path, keep, scope=pull_scope(repository))
+        response = await self._transport.open(endpoint, path, scope=pull_scope(repository))
         blob = _StreamedBlob(response, f"upstream {endpoint.base_url}: {path}")
         try:
             stated = _stated_digest(endpoint, path, response.headers)
@@ -197,10 +187,6 @@ class _StreamedBlob:
         if received != self.size:
             raise UpstreamUnavailable(f"{self._where} ended after {received} of {self.size} bytes")
         self.finished = True
-
-
-async def _release(response: aiohttp.ClientResponse) -> None:
-    response.release()
 
 
 def _stated_digest(endpoint: UpstreamEndpoint, path: str, headers: Headers) -> Digest | None:

@@ -17,6 +17,16 @@ from email.utils import parsedate_to_datetime
 TOO_MANY_REQUESTS = 429
 
 
+class Transient(Exception):
+    """A failure worth asking again about: a retryable status, or none when the connection failed."""
+
+    def __init__(self, reason: str, status: int | None = None, retry_after: float | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.status = status
+        self.retry_after = retry_after  # seconds the upstream asked for (Retry-After), if it did
+
+
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
     retries: int = 3  # attempts after the first

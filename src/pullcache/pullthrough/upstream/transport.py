@@ -1,11 +1,10 @@
-"""UpstreamTransport: one exchange with an upstream registry, authenticated, redirected and retried.
+"""UpstreamTransport: one exchange with an upstream registry, authenticated and retried.
 
-An exchange: send (with the Authorization kept for its upstream, scope and credentials); on 401 answer the
-challenge (upstream/auth.py) and send once more; follow up to MAX_REDIRECTS redirects by hand, sending
-Authorization only to the upstream's own origin (blobs are often redirected to object storage that must not see
-it); on 5xx, 429, a broken connection or a timeout, wait and ask again (upstream/retry.py). The caller's `read`
-runs inside the retries, so a body that breaks off while it is read is asked for again, as long as nothing of it
-has left `read`.
+An exchange: send (with the Authorization kept for its upstream, scope and credentials) through the session,
+which follows redirects (http_session.py); on 401 have the Authenticator answer the challenge (auth.py) and send
+once more; on 5xx, 429, a broken connection or a timeout, wait and ask again (retry.py). A body read whole is
+read inside the retries, so one that breaks off while it is read is asked for again; a body handed on as a
+stream is beyond retrying.
 
 Statuses keep their meaning: 404 UpstreamNotFound, 401/403 after authenticating UpstreamDenied, what still fails
 after the retries UpstreamUnavailable (with the last status), any other answer UpstreamInvalid. Messages name the
@@ -18,103 +17,90 @@ import asyncio
 import logging
 import random
 from collections.abc import Awaitable, Callable
-from typing import Final, TypeVar
+from typing import TypeVar
 
 import aiohttp
 from yarl import URL
 
 from pullcache.pullthrough.errors import UpstreamDenied, UpstreamInvalid, UpstreamNotFound, UpstreamUnavailable
 from pullcache.pullthrough.ports import UpstreamEndpoint
-from pullcache.pullthrough.upstream.auth import (
-    BASIC,
-    BEARER,
-    AuthorizationCache,
-    AuthorizationKey,
-    Challenge,
-    InvalidTokenResponse,
-    IssuedToken,
-    basic_authorization,
-    parse_challenges,
-    parse_token_response,
+from pullcache.pullthrough.upstream.auth import Authenticator, AuthorizationKey
+from pullcache.pullthrough.upstream.http_session import (
+    TRANSPORT_ERRORS,
+    Headers,
+    HttpSession,
+    describe_transport_error,
+    read_limited,
 )
-from pullcache.pullthrough.upstream.retry import RetryPolicy, is_retryable, parse_retry_after
+from pullcache.pullthrough.upstream.retry import RetryPolicy, Transient, is_retryable, parse_retry_after
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-MAX_REDIRECTS: Final = 5
-REDIRECT_STATUSES: Final = frozenset({301, 302, 303, 307, 308})
-SEE_OTHER: Final = 303
-MAX_TOKEN_RESPONSE_BYTES: Final = 1 << 20
-READ_BYTES: Final = 64 << 10
-# What a connection buffers (twice this) before it stops reading the socket: a big blob streams in few pieces
-# with few pauses (upstream.MAX_PIECE_BYTES).
-READ_BUFFER_BYTES: Final = 1 << 20
-TRANSPORT_ERRORS: Final = (aiohttp.ClientError, TimeoutError)
-
-Read = Callable[[aiohttp.ClientResponse], Awaitable[T]]
-
-
-class _Transient(Exception):
-    """A failure worth asking again about: a retryable status, or none when the connection failed."""
-
-    def __init__(self, reason: str, status: int | None = None, retry_after: float | None = None) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.status = status
-        self.retry_after = retry_after
-
 
 class UpstreamTransport:
-    """One pooled aiohttp session, created in the event loop that first uses it; `close` ends it."""
+    """Each method raises UpstreamNotFound, UpstreamDenied, UpstreamUnavailable, UpstreamInvalid."""
 
     def __init__(
         self,
-        *,
-        timeout: aiohttp.ClientTimeout,
+        http: HttpSession,
+        authenticator: Authenticator,
         policy: RetryPolicy,
-        user_agent: str,
-        connections: int = 100,
         jitter: Callable[[], float] = random.random,
     ) -> None:
-        self._timeout = timeout
+        self._http = http
+        self._authenticator = authenticator
         self._policy = policy
-        self._user_agent = user_agent
-        self._connections = connections
         self._jitter = jitter
-        self._authorizations = AuthorizationCache()
-        self._session: aiohttp.ClientSession | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
 
-    async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+    async def check(self, endpoint: UpstreamEndpoint, path: str, *, scope: str | None) -> None:
+        """GET `path` for its status alone (the body is let go unread)."""
+        await self._exchange(endpoint, "GET", path, scope, None, _release)
 
-    async def exchange(
+    async def head(
+        self, endpoint: UpstreamEndpoint, path: str, *, scope: str | None, accept: str | None
+    ) -> tuple[Headers, int | None]:
+        """The headers and the stated Content-Length of HEAD `path`."""
+        return await self._exchange(endpoint, "HEAD", path, scope, accept, _headers)
+
+    async def read(
+        self, endpoint: UpstreamEndpoint, path: str, *, scope: str | None, accept: str | None, limit: int
+    ) -> tuple[Headers, bytes | None]:
+        """The headers and the whole body of GET `path`; None for a body longer than `limit` bytes."""
+
+        async def whole(response: aiohttp.ClientResponse) -> tuple[Headers, bytes | None]:
+            try:
+                return response.headers, await read_limited(response, limit)
+            finally:
+                response.release()
+
+        return await self._exchange(endpoint, "GET", path, scope, accept, whole)
+
+    async def open(self, endpoint: UpstreamEndpoint, path: str, *, scope: str | None) -> aiohttp.ClientResponse:
+        """The 2xx response to GET `path`, its body unread: the caller owns it (and releases or closes it)."""
+        return await self._exchange(endpoint, "GET", path, scope, None, _keep)
+
+    async def _exchange(
         self,
         endpoint: UpstreamEndpoint,
         method: str,
         path: str,
-        read: Read[T],
-        *,
         scope: str | None,
-        accept: str | None = None,
+        accept: str | None,
+        read: Callable[[aiohttp.ClientResponse], Awaitable[T]],
     ) -> T:
-        """What `read` makes of the 2xx response to `method path`, retried as the module says.
-
-        `read` owns the response: it releases it, or hands it on (its bytes are then beyond retrying).
-        """
+        """What `read` makes of the 2xx response to `method path`, retried as the module says. `read` owns the
+        response: it releases it, or hands it on."""
         tried = 0
         while True:
             try:
                 response = await self._attempt(endpoint, method, path, scope, accept)
                 return await read(response)
-            except _Transient as error:
+            except Transient as error:
                 failure = error
             except TRANSPORT_ERRORS as error:
-                failure = _Transient(describe_transport_error(error))
+                failure = Transient(describe_transport_error(error))
             delay = self._policy.delay(tried, failure.retry_after, self._jitter())
             tried += 1
             if delay is None:
@@ -137,15 +123,13 @@ class UpstreamTransport:
     async def _attempt(
         self, endpoint: UpstreamEndpoint, method: str, path: str, scope: str | None, accept: str | None
     ) -> aiohttp.ClientResponse:
-        """A 2xx response, its body unread; raises the upstream errors or _Transient."""
+        """A 2xx response, its body unread; raises the upstream errors or Transient."""
         key: AuthorizationKey = (endpoint.base_url, scope, endpoint.credentials)
-        authorization = self._authorizations.find(key)
-        response = await self._send(endpoint, method, path, accept, authorization)
+        response = await self._send(endpoint, method, path, accept, self._authenticator.find(key))
         if response.status == 401:
-            challenges = parse_challenges(response.headers.getall("WWW-Authenticate", ()))
+            challenges = response.headers.getall("WWW-Authenticate", ())
             response.release()
-            self._authorizations.forget(key)
-            authorization = await self._authorize(endpoint, challenges, key)
+            authorization = await self._authenticator.answer(endpoint, challenges, key)
             response = await self._send(endpoint, method, path, accept, authorization)
         status = response.status
         if 200 <= status <= 299:
@@ -157,7 +141,7 @@ class UpstreamTransport:
         if status in (401, 403):
             raise UpstreamDenied(message, status)
         if is_retryable(status):
-            raise _Transient(f"{status}", status, _retry_after(response))
+            raise Transient(f"{status}", status, parse_retry_after(response.headers.get("Retry-After")))
         raise UpstreamInvalid(message, status)
 
     async def _send(
@@ -167,114 +151,17 @@ class UpstreamTransport:
         headers = {"Accept-Encoding": "identity"}
         if accept is not None:
             headers["Accept"] = accept
-        return await self._follow(method, URL(f"{endpoint.base_url}{path}"), headers, authorization)
-
-    async def _follow(
-        self, method: str, url: URL, headers: dict[str, str], authorization: str | None
-    ) -> aiohttp.ClientResponse:
-        """The response at the end of up to MAX_REDIRECTS redirects; Authorization goes only to `url`'s origin."""
-        home = url.origin()
-        session = self._client()
-        for _ in range(MAX_REDIRECTS + 1):
-            sent = dict(headers)
-            if authorization is not None and url.origin() == home:
-                sent["Authorization"] = authorization
-            response = await session.request(method, url, headers=sent, allow_redirects=False)
-            if response.status not in REDIRECT_STATUSES:
-                return response
-            location = response.headers.get("Location")
-            response.release()
-            if not location:
-                raise UpstreamInvalid(f"{home} answered {response.status} to {method} {url.path} without a Location")
-            url = url.join(URL(location))
-            if response.status == SEE_OTHER and method != "HEAD":
-                method = "GET"
-        raise UpstreamInvalid(f"{home} redirected {method} more than {MAX_REDIRECTS} times")
-
-    async def _authorize(self, endpoint: UpstreamEndpoint, challenges: list[Challenge], key: AuthorizationKey) -> str:
-        """The Authorization value that answers the first challenge pullcache can answer; kept under `key`."""
-        for challenge in challenges:
-            if challenge.scheme == BEARER and challenge.realm:
-                token = await self._fetch_token(endpoint, challenge, key[1])
-                self._authorizations.store(key, token.authorization, token.lifetime)
-                return token.authorization
-            if challenge.scheme == BASIC:
-                if endpoint.credentials is None:
-                    raise UpstreamDenied(f"upstream {endpoint.base_url} asks for Basic credentials and has none", 401)
-                value = basic_authorization(endpoint.credentials)
-                self._authorizations.store(key, value)
-                return value
-        raise UpstreamDenied(f"upstream {endpoint.base_url} answered 401 with no challenge pullcache can answer", 401)
-
-    async def _fetch_token(self, endpoint: UpstreamEndpoint, challenge: Challenge, scope: str | None) -> IssuedToken:
-        """A token from the challenge's realm for `scope` (the challenge's own when None), asked with the
-        endpoint's credentials when it has any, anonymously otherwise."""
-        assert challenge.realm is not None
-        realm = URL(challenge.realm)
-        if realm.scheme not in ("http", "https") or not realm.host:
-            raise UpstreamInvalid(f"upstream {endpoint.base_url} names a token realm that is not an HTTP URL")
-        wanted = (("service", challenge.service), ("scope", scope or challenge.scope))
-        url = realm.update_query({name: value for name, value in wanted if value})
-        authorization = None if endpoint.credentials is None else basic_authorization(endpoint.credentials)
-        response = await self._follow("GET", url, {"Accept": "application/json"}, authorization)
-        try:
-            where = f"the token service {realm.origin()}{realm.path} of upstream {endpoint.base_url}"
-            if response.status in (401, 403):
-                who = "the credentials" if endpoint.credentials else "anonymous access"
-                raise UpstreamDenied(f"{where} refused {who} ({response.status})", response.status)
-            if is_retryable(response.status):
-                raise _Transient(f"{where} answered {response.status}", response.status, _retry_after(response))
-            if response.status != 200:
-                raise UpstreamInvalid(f"{where} answered {response.status}", response.status)
-            body = await read_limited(response, MAX_TOKEN_RESPONSE_BYTES)
-            if body is None:
-                raise UpstreamInvalid(f"{where} answered with more than {MAX_TOKEN_RESPONSE_BYTES} bytes")
-            try:
-                return parse_token_response(body)
-            except InvalidTokenResponse as error:
-                raise UpstreamInvalid(f"{where}: {error}") from None
-        finally:
-            response.release()
-
-    def _client(self) -> aiohttp.ClientSession:
-        loop = asyncio.get_running_loop()
-        if self._session is not None and self._loop is not loop:
-            raise RuntimeError("an upstream client serves the event loop that first used it")
-        if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(
-                timeout=self._timeout,
-                headers={"User-Agent": self._user_agent},
-                connector=aiohttp.TCPConnector(limit=self._connections),
-                cookie_jar=aiohttp.DummyCookieJar(),
-                read_bufsize=READ_BUFFER_BYTES,
-            )
-            self._loop = loop
-        return self._session
+        return await self._http.send(method, URL(f"{endpoint.base_url}{path}"), headers, authorization)
 
 
-async def read_limited(response: aiohttp.ClientResponse, limit: int) -> bytes | None:
-    """The whole body, or None (having read no more than `limit` + a chunk) when it is longer than `limit`."""
-    if response.content_length is not None and response.content_length > limit:
-        return None
-    parts: list[bytes] = []
-    received = 0
-    while chunk := await response.content.read(READ_BYTES):
-        received += len(chunk)
-        if received > limit:
-            return None
-        parts.append(chunk)
-    return b"".join(parts)
+async def _release(response: aiohttp.ClientResponse) -> None:
+    response.release()
 
 
-def describe_transport_error(error: BaseException) -> str:
-    """A transport error in a few words; its text can hold a URL with a signed query, so only the class and the
-    connection's address."""
-    if isinstance(error, TimeoutError):
-        return "timed out"
-    if isinstance(error, aiohttp.ClientConnectorError):
-        return f"cannot connect to {error.host}:{error.port}"
-    return type(error).__name__
+async def _headers(response: aiohttp.ClientResponse) -> tuple[Headers, int | None]:
+    response.release()
+    return response.headers, response.content_length
 
 
-def _retry_after(response: aiohttp.ClientResponse) -> float | None:
-    return parse_retry_after(response.headers.get("Retry-After"))
+async def _keep(response: aiohttp.ClientResponse) -> aiohttp.ClientResponse:
+    return response

@@ -6,7 +6,7 @@ import asyncio
 from datetime import datetime, timedelta
 
 from pullcache.core.scopes import RegistryScope
-from pullcache.pullthrough.imports import ImportsInFlight
+from pullcache.pullthrough.imports_in_flight import ImportsInFlight
 
 SCOPE = RegistryScope("123456789012", "us-east-1")
 OTHER = RegistryScope("123456789012", "eu-west-1")

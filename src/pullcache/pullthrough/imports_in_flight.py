@@ -15,9 +15,9 @@ import logging
 from collections.abc import AsyncIterator, Coroutine
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
 
 from pullcache.core.scopes import RegistryScope
+from pullcache.pullthrough.ports import ImportLedger
 
 log = logging.getLogger(__name__)
 
@@ -30,14 +30,6 @@ class _Record:
     begun: asyncio.Future[str]  # the store's write, under way: an import never waits for it
     started_at: datetime
     running: int = 0
-
-
-class ImportLedger(Protocol):
-    """The records of imports in flight (PullThroughRuleStore keeps them)."""
-
-    async def begin_import(self, scope: RegistryScope, repository: str, started_at: datetime) -> str: ...
-
-    async def end_import(self, import_id: str) -> None: ...
 
 
 class ImportsInFlight:

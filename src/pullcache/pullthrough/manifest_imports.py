@@ -1,0 +1,190 @@
+"""ManifestImporter: a cached repository's manifests, imported from the upstream and kept current.
+
+    a manifest the repository lacks    imported now (the caller must be allowed ecr:BatchImportUpstreamImage, and
+                                       ecr:CreateRepository for a new repository); then the image's blobs are
+                                       fetched in the background
+    a cached tag                       served; asked of the upstream again (a HEAD) once its check is older than
+                                       the rule's TTL; an upstream that fails then is answered by the cached copy
+    a cached digest                    served, never asked again: content under a digest does not change
+
+An import checks the manifest as any push is checked, then, as the service-linked role, creates the repository
+from its creation template (ecr:GetAuthorizationToken first, as ECR's cache asks) and stores the manifest
+through the registry's write path (ecr:PutImage). Pullers of one image at once share one import, and pullers of
+one stale tag one check.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+
+from pullcache.caching.single_flight import SingleFlight
+from pullcache.core.digests import Digest
+from pullcache.core.scopes import RegistryScope
+from pullcache.pullthrough.background import BackgroundWork
+from pullcache.pullthrough.blob_imports import BlobImporter
+from pullcache.pullthrough.errors import UpstreamError, UpstreamNotFound
+from pullcache.pullthrough.ports import (
+    CachedRepositories,
+    ManifestWriter,
+    RepositoryContent,
+    UpstreamManifest,
+    UpstreamManifestHead,
+)
+from pullcache.pullthrough.rule_upstream import RuleUpstream, registry_error
+from pullcache.pullthrough.rules import PullThroughRule
+from pullcache.pullthrough.service_role import ServiceRole
+from pullcache.registry.errors import Denied, ManifestInvalid, ManifestTooLarge, Unavailable
+from pullcache.registry.ports import ManifestRecord, PullRequester
+
+log = logging.getLogger(__name__)
+
+# The role's writes of an image, as ECR's pull-through cache makes them (the role's policy allows exactly these).
+AUTHORIZE = ("ecr:GetAuthorizationToken",)
+PUT_IMAGE = ("ecr:PutImage",)
+
+
+def tag_is_fresh(rule: PullThroughRule, cached: ManifestRecord) -> bool:
+    """Whether a manifest found by tag was confirmed by the upstream within the rule's TTL."""
+    checked_at = cached.tag_checked_at
+    return checked_at is not None and _now() - checked_at < rule.tag_ttl
+
+
+class ManifestImporter:
+    def __init__(
+        self,
+        upstream: RuleUpstream,
+        role: ServiceRole,
+        repositories: CachedRepositories,
+        manifests: ManifestWriter,
+        content: RepositoryContent,
+        blobs: BlobImporter,
+        background: BackgroundWork,
+        *,
+        prefetch_platforms: bool = False,
+    ) -> None:
+        """`prefetch_platforms`: an imported index's child manifests are imported too, in the background."""
+        self._upstream = upstream
+        self._role = role
+        self._repositories = repositories
+        self._manifests = manifests
+        self._content = content
+        self._blobs = blobs
+        self._background = background
+        self._prefetch_platforms = prefetch_platforms
+        self._imports: SingleFlight[tuple[RegistryScope, str, str], ManifestRecord | None] = SingleFlight()
+        self._checks: SingleFlight[tuple[RegistryScope, str, str], UpstreamManifestHead] = SingleFlight()
+
+    async def import_manifest(
+        self,
+        rule: PullThroughRule,
+        scope: RegistryScope,
+        repository: str,
+        reference: Digest | str,
+        requester: PullRequester,
+    ) -> ManifestRecord | None:
+        """The manifest `reference` names upstream, imported into a repository `rule` covers; None when the
+        upstream has none. Raises what `requester` raises to refuse, Denied, Unavailable."""
+        exists = await self._content.repository_exists(scope, repository)
+        await requester.authorize_import(repository, exists)
+        return await self._imports.run(
+            (scope, repository, str(reference)), lambda: self._import(rule, scope, repository, reference, exists)
+        )
+
+    async def refresh_tag(
+        self,
+        rule: PullThroughRule,
+        scope: RegistryScope,
+        repository: str,
+        tag: str,
+        cached: ManifestRecord,
+        requester: PullRequester,
+    ) -> ManifestRecord:
+        """What `tag` names upstream now: `cached` when it still names that (or the upstream cannot say), else
+        the manifest it names, imported."""
+        try:
+            head = await self._checks.run(
+                (scope, repository, tag), lambda: self._upstream.head_manifest(rule, repository, tag)
+            )
+            if head.digest == cached.digest:
+                await self._content.mark_tag_checked(scope, repository, tag, _now())
+                return cached
+            await requester.authorize_import(repository, True)
+            fetched = await self._upstream.get_manifest(rule, repository, str(head.digest))
+            return await self._store(rule, scope, repository, tag, fetched, True)
+        except (UpstreamError, Denied, Unavailable) as error:
+            # Stale-if-error: the cached image is the best answer there is.
+            log.warning(
+                "serving the cached %s:%s: checking the upstream failed: %s",
+                repository,
+                tag,
+                error,
+                extra={"fields": {"rule": rule.prefix, "upstream": rule.upstream_url}},
+            )
+            return cached
+
+    async def _import(
+        self, rule: PullThroughRule, scope: RegistryScope, repository: str, reference: Digest | str, exists: bool
+    ) -> ManifestRecord | None:
+        try:
+            fetched = await self._upstream.get_manifest(rule, repository, str(reference))
+        except UpstreamNotFound:
+            return None
+        except UpstreamError as error:
+            raise registry_error(rule, error) from None
+        tag = reference if isinstance(reference, str) else None
+        return await self._store(rule, scope, repository, tag, fetched, exists)
+
+    async def _store(
+        self,
+        rule: PullThroughRule,
+        scope: RegistryScope,
+        repository: str,
+        tag: str | None,
+        fetched: UpstreamManifest,
+        exists: bool,
+    ) -> ManifestRecord:
+        """Store an upstream manifest as the role; returns the manifest to serve (the one an immutable tag keeps
+        naming, when it names another)."""
+        try:
+            manifest = self._manifests.check(fetched.digest, fetched.content, fetched.media_type)
+        except (ManifestInvalid, ManifestTooLarge) as error:
+            raise Unavailable(f"the upstream {rule.upstream_url} sent a manifest that is not valid: {error}") from None
+        async with self._role.acting(scope, repository, recorded=True) as session:
+            await self._role.authorize(session, scope, None, AUTHORIZE)
+            if not exists:
+                await self._repositories.create_cached_repository(scope, repository)
+            await self._role.authorize(session, scope, repository, PUT_IMAGE)
+            kept = await self._manifests.store_imported(scope, repository, manifest, tag)
+            if tag is not None:
+                await self._content.mark_tag_checked(scope, repository, tag, _now())
+        if tag is not None and kept is not None:
+            served = await self._content.find_manifest(scope, repository, tag)
+            if served is not None:
+                return served
+        record = manifest.record
+        log.info(
+            "imported %s@%s from %s",
+            repository,
+            record.digest,
+            rule.upstream_url,
+            extra={"fields": {"rule": rule.prefix, "tag": tag}},
+        )
+        parsed = manifest.parsed
+        self._blobs.fill_in_background(rule, scope, repository, (b.digest for b in parsed.blobs if not b.external))
+        if self._prefetch_platforms:
+            for child in parsed.children:
+                self._background.spawn(self._prefetch_child(rule, scope, repository, child.digest))
+        return record
+
+    async def _prefetch_child(
+        self, rule: PullThroughRule, scope: RegistryScope, repository: str, digest: Digest
+    ) -> None:
+        if await self._content.find_manifest(scope, repository, digest) is not None:
+            return
+        fetched = await self._upstream.get_manifest(rule, repository, str(digest))
+        await self._store(rule, scope, repository, None, fetched, True)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)

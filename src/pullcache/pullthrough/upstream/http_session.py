@@ -1,0 +1,108 @@
+"""HttpSession: the upstream client's pooled connections, and one request that follows redirects safely.
+
+The bottom layer of the upstream package: it knows HTTP, not registries. Redirects are followed by hand, up to
+MAX_REDIRECTS, and Authorization goes only to the origin first asked: blobs are often redirected to object
+storage that must not see it. Bodies are asked for as stored (`Accept-Encoding: identity` is the caller's), and
+read with a limit, so an upstream cannot make the client hold more than it asked for.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Final
+
+import aiohttp
+from multidict import CIMultiDictProxy
+from yarl import URL
+
+from pullcache.pullthrough.errors import UpstreamInvalid
+
+MAX_REDIRECTS: Final = 5
+REDIRECT_STATUSES: Final = frozenset({301, 302, 303, 307, 308})
+SEE_OTHER: Final = 303
+READ_BYTES: Final = 64 << 10
+# What a connection buffers (twice this) before it stops reading the socket: a big blob streams in few pieces
+# with few pauses (client.MAX_PIECE_BYTES).
+READ_BUFFER_BYTES: Final = 1 << 20
+TRANSPORT_ERRORS: Final = (aiohttp.ClientError, TimeoutError)
+
+Headers = CIMultiDictProxy[str]
+
+
+class HttpSession:
+    """One pooled aiohttp session, created in the event loop that first uses it; `close` ends it."""
+
+    def __init__(self, *, timeout: aiohttp.ClientTimeout, user_agent: str, connections: int = 100) -> None:
+        self._timeout = timeout
+        self._user_agent = user_agent
+        self._connections = connections
+        self._session: aiohttp.ClientSession | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def send(
+        self, method: str, url: URL, headers: dict[str, str], authorization: str | None
+    ) -> aiohttp.ClientResponse:
+        """The response at the end of up to MAX_REDIRECTS redirects, its body unread; Authorization goes only to
+        `url`'s origin. Raises UpstreamInvalid (a redirect without a Location, too many redirects) and the
+        TRANSPORT_ERRORS."""
+        home = url.origin()
+        session = self._client()
+        for _ in range(MAX_REDIRECTS + 1):
+            sent = dict(headers)
+            if authorization is not None and url.origin() == home:
+                sent["Authorization"] = authorization
+            response = await session.request(method, url, headers=sent, allow_redirects=False)
+            if response.status not in REDIRECT_STATUSES:
+                return response
+            location = response.headers.get("Location")
+            response.release()
+            if not location:
+                raise UpstreamInvalid(f"{home} answered {response.status} to {method} {url.path} without a Location")
+            url = url.join(URL(location))
+            if response.status == SEE_OTHER and method != "HEAD":
+                method = "GET"
+        raise UpstreamInvalid(f"{home} redirected {method} more than {MAX_REDIRECTS} times")
+
+    def _client(self) -> aiohttp.ClientSession:
+        loop = asyncio.get_running_loop()
+        if self._session is not None and self._loop is not loop:
+            raise RuntimeError("an upstream client serves the event loop that first used it")
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(
+                timeout=self._timeout,
+                headers={"User-Agent": self._user_agent},
+                connector=aiohttp.TCPConnector(limit=self._connections),
+                cookie_jar=aiohttp.DummyCookieJar(),
+                read_bufsize=READ_BUFFER_BYTES,
+            )
+            self._loop = loop
+        return self._session
+
+
+async def read_limited(response: aiohttp.ClientResponse, limit: int) -> bytes | None:
+    """The whole body, or None (having read no more than `limit` + a chunk) when it is longer than `limit`."""
+    if response.content_length is not None and response.content_length > limit:
+        return None
+    parts: list[bytes] = []
+    received = 0
+    while chunk := await response.content.read(READ_BYTES):
+        received += len(chunk)
+        if received > limit:
+            return None
+        parts.append(chunk)
+    return b"".join(parts)
+
+
+def describe_transport_error(error: BaseException) -> str:
+    """A transport error in a few words; its text can hold a URL with a signed query, so only the class and the
+    connection's address."""
+    if isinstance(error, TimeoutError):
+        return "timed out"
+    if isinstance(error, aiohttp.ClientConnectorError):
+        return f"cannot connect to {error.host}:{error.port}"
+    return type(error).__name__

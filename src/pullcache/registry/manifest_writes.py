@@ -1,0 +1,97 @@
+"""ManifestWrites: the one way a manifest enters a repository, whoever writes it.
+
+    a /v2/ push           RegistryService.put_manifest    check, then store
+    ECR's PutImage        RegistryService.store_manifest  check, then store
+    a pull-through import the pull-through cache          check, then store_imported
+
+`check` holds the limits and the manifest's own validity; `store` and `store_imported` hold the tag mutability
+rule and record what the referrers API reads (subject, artifactType, annotations) in one transaction with the tag.
+They differ in two ways only: an import does not require the referenced content to be in the repository (the
+cache fetches it afterwards), and an import that meets an immutable tag naming another image keeps that image
+instead of refusing (the pull is answered with what the repository keeps).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from pullcache.core.digests import Digest
+from pullcache.core.scopes import RegistryScope
+from pullcache.registry.errors import ManifestBlobUnknown, ManifestTooLarge, TagImmutable
+from pullcache.registry.manifests import Descriptor, ParsedManifest, parse_manifest
+from pullcache.registry.ports import ManifestRecord, MetadataStore
+
+DEFAULT_MAX_MANIFEST_BYTES = 4 * 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class CheckedManifest:
+    """A manifest that passed `check`: the record to store, and what it references."""
+
+    record: ManifestRecord
+    parsed: ParsedManifest
+
+
+class ManifestWrites:
+    def __init__(self, metadata: MetadataStore, max_bytes: int = DEFAULT_MAX_MANIFEST_BYTES) -> None:
+        """`max_bytes`: the largest manifest the registry takes."""
+        self._metadata = metadata
+        self.max_bytes = max_bytes
+
+    def check(self, digest: Digest, content: bytes, content_type: str | None) -> CheckedManifest:
+        """`content` (whose digest is `digest`) as a manifest to store. Raises ManifestTooLarge, ManifestInvalid."""
+        if len(content) > self.max_bytes:
+            raise ManifestTooLarge(self.max_bytes)
+        parsed = parse_manifest(content, content_type)
+        record = ManifestRecord(
+            digest,
+            parsed.media_type,
+            content,
+            parsed.subject.digest if parsed.subject else None,
+            parsed.artifact_type,
+            parsed.annotations or None,
+        )
+        return CheckedManifest(record, parsed)
+
+    async def store(self, scope: RegistryScope, repository: str, manifest: CheckedManifest, tag: str | None) -> None:
+        """Store a pushed manifest and point `tag` at it. Raises ManifestBlobUnknown (a referenced blob or child
+        manifest is not in the repository), TagImmutable (the repository keeps the tag on another image)."""
+        await self._require_content(scope, repository, manifest.parsed.blobs, manifest.parsed.children)
+        if await self._put(scope, repository, manifest.record, tag) is not None:
+            assert tag is not None
+            raise TagImmutable(repository, tag)
+
+    async def store_imported(
+        self, scope: RegistryScope, repository: str, manifest: CheckedManifest, tag: str | None
+    ) -> Digest | None:
+        """Store an imported manifest and point `tag` at it; its content may follow later. Returns the digest an
+        immutable `tag` keeps naming instead (nothing is stored then), None when the manifest was stored."""
+        return await self._put(scope, repository, manifest.record, tag)
+
+    async def _put(
+        self, scope: RegistryScope, repository: str, record: ManifestRecord, tag: str | None
+    ) -> Digest | None:
+        """The tag mutability rule: an immutable tag that names another image stays (returned), else None."""
+        immutable = False
+        if tag is not None:
+            rule = await self._metadata.find_tag_mutability(scope, repository)
+            immutable = rule is not None and rule.is_immutable(tag)
+        previous = await self._metadata.put_manifest(scope, repository, record, tag, keep_tag=immutable)
+        if immutable and previous is not None and previous != record.digest:
+            return previous
+        return None
+
+    async def _require_content(
+        self,
+        scope: RegistryScope,
+        repository: str,
+        blobs: Sequence[Descriptor],
+        children: Sequence[Descriptor],
+    ) -> None:
+        missing = await self._metadata.missing_blobs(scope, repository, [b.digest for b in blobs if not b.external])
+        if missing:
+            raise ManifestBlobUnknown(str(missing[0]), [str(m) for m in missing])
+        missing = await self._metadata.missing_manifests(scope, repository, [c.digest for c in children])
+        if missing:
+            raise ManifestBlobUnknown(str(missing[0]), [str(m) for m in missing], manifests=True)
