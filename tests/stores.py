@@ -18,6 +18,7 @@ from pullcache.metadata.reads import open_reads
 from pullcache.metadata.sql import SqlMetadataStore
 from pullcache.registry.ports import BlobStore, MetadataStore
 from pullcache.storage.filesystem import FilesystemBlobStore
+from tests.memory_blobs import MemoryBlobStore, MemoryStorage
 
 # No step of these tests should take this long; waiting longer means something is stuck.
 STEP_TIMEOUT: Final = 10.0
@@ -30,6 +31,11 @@ MetadataStoreFactory = Callable[[Path], AbstractAsyncContextManager[MetadataStor
 def filesystem_blob_stores(scratch: Path) -> BlobStoreOpener:
     root = scratch / "blob-store"
     return lambda: FilesystemBlobStore(root)
+
+
+def memory_blob_stores(scratch: Path) -> BlobStoreOpener:
+    storage = MemoryStorage()
+    return lambda: MemoryBlobStore(storage)
 
 
 def sqlite_url(path: Path) -> str:
@@ -99,6 +105,6 @@ async def read_blob(store: BlobStore, digest: Digest) -> bytes | None:
     blob = await store.open_blob(digest)
     if blob is None:
         return None
-    data = blob.path.read_bytes()
-    assert len(data) == blob.size, f"{digest}: the store reports {blob.size} bytes, the file has {len(data)}"
+    data = b"".join([chunk async for chunk in blob.chunks(0, blob.size)])
+    assert len(data) == blob.size, f"{digest}: the store reports {blob.size} bytes, its chunks hold {len(data)}"
     return data

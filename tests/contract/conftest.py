@@ -17,10 +17,11 @@ from tests.stores import (
     MetadataStoreFactory,
     cached_sqlite_metadata_store,
     filesystem_blob_stores,
+    memory_blob_stores,
     sqlite_metadata_store,
 )
 
-BLOB_STORES = [pytest.param(filesystem_blob_stores, id="filesystem")]
+BLOB_STORES = [pytest.param(filesystem_blob_stores, id="filesystem"), pytest.param(memory_blob_stores, id="memory")]
 METADATA_STORES = [
     pytest.param(sqlite_metadata_store, id="sqlite"),
     pytest.param(cached_sqlite_metadata_store, id="sqlite-cached"),

@@ -1,12 +1,14 @@
-"""The BlobStore contract: staged uploads become content-addressed blobs only once verified.
+"""The BlobStore contract: staged uploads become content-addressed blobs only once verified, read as streams.
 
 Every test runs over every adapter (see conftest.py). `open_blob_store()` opens another store over the same
-storage: the same process after a restart, or another worker process beside this one.
+storage: the same process after a restart, or another worker process beside this one. The tests of a
+capability (a local file) skip the stores that do not offer it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import uuid
 from typing import Final
 
@@ -14,7 +16,7 @@ import pytest
 
 from pullcache.core.digests import Digest
 from pullcache.registry.errors import BlobUploadUnknown, DigestInvalid, RangeInvalid
-from pullcache.registry.ports import BlobStore
+from pullcache.registry.ports import Blob, BlobStore, LocalFile
 from tests.stores import STEP_TIMEOUT, BlobStoreOpener, GatedChunks, chunks, read_blob
 
 MIB: Final = 1 << 20
@@ -115,6 +117,107 @@ async def test_committing_content_already_stored_keeps_the_blob(blob_store: Blob
 async def test_commit_of_an_unknown_upload_is_refused(blob_store: BlobStore) -> None:
     with pytest.raises(BlobUploadUnknown):
         await blob_store.commit(str(uuid.uuid4()), Digest.of(b""))
+
+
+# -- reading ------------------------------------------------------------------------------------------------
+
+# A little over 3 MiB: ranges cross the chunks a store reads or holds at a time.
+CONTENT: Final = bytes(range(256)) * (3 * 4096 + 1)
+
+
+async def committed(store: BlobStore, data: bytes) -> Blob:
+    digest = Digest.of(data)
+    await store.commit(await upload(store, data), digest)
+    blob = await store.open_blob(digest)
+    assert blob is not None
+    return blob
+
+
+async def read(blob: Blob, start: int, length: int) -> bytes:
+    return b"".join([chunk async for chunk in blob.chunks(start, length)])
+
+
+@pytest.mark.parametrize(
+    ("start", "length"),
+    [(0, len(CONTENT)), (0, 1), (len(CONTENT) - 1, 1), (MIB - 3, 10), (1000, 2 * MIB), (7, 0)],
+    ids=["whole", "first-byte", "last-byte", "across-a-mebibyte", "two-mebibytes", "empty"],
+)
+async def test_any_range_of_a_committed_blob_is_read_as_chunks(blob_store: BlobStore, start: int, length: int) -> None:
+    blob = await committed(blob_store, CONTENT)
+
+    assert blob.size == len(CONTENT)
+    assert await read(blob, start, length) == CONTENT[start : start + length]
+
+
+async def test_a_committed_blob_is_read_again_after_a_reader_stopped_early(blob_store: BlobStore) -> None:
+    blob = await committed(blob_store, CONTENT)
+    stream = blob.chunks(0, blob.size)
+    await anext(stream)
+    await stream.aclose()
+    blob.close()
+
+    assert await read(blob, 0, blob.size) == CONTENT
+
+
+async def test_staged_bytes_are_found_as_the_upload_grows_and_not_once_committed(blob_store: BlobStore) -> None:
+    upload_id = await start(blob_store)
+    empty = await blob_store.find_staged(upload_id)
+    assert empty is not None
+    assert empty.size == 0
+
+    await blob_store.append(upload_id, 0, chunks(b"staged ", b"so far"))
+    staged = await blob_store.find_staged(upload_id)
+    assert staged is not None
+    assert (staged.size, await read(staged, 0, staged.size)) == (13, b"staged so far")
+
+    await blob_store.commit(upload_id, Digest.of(b"staged so far"))
+    assert await blob_store.find_staged(upload_id) is None
+
+
+async def test_nothing_is_staged_for_an_unknown_or_aborted_upload(blob_store: BlobStore) -> None:
+    upload_id = await upload(blob_store, b"abandoned")
+    await blob_store.abort(upload_id)
+
+    assert await blob_store.find_staged(upload_id) is None
+    assert await blob_store.find_staged(str(uuid.uuid4())) is None
+
+
+# -- capability: a local file -------------------------------------------------------------------------------
+
+
+async def test_a_blob_offered_as_a_local_file_is_that_whole_file(blob_store: BlobStore) -> None:
+    blob = await committed(blob_store, CONTENT)
+    file = blob.local_file()
+    if file is None:
+        pytest.skip("the store keeps no local files")
+
+    assert isinstance(file, LocalFile)  # committed: whole, not still growing
+    assert file.path.read_bytes() == CONTENT
+
+
+async def test_a_staged_local_file_grows_with_the_upload_and_becomes_the_blob(blob_store: BlobStore) -> None:
+    """What the pull-through cache's fills rely on: a reader holding the staged file open reads the blob."""
+    upload_id = await upload(blob_store, b"first ")
+    staged = await blob_store.find_staged(upload_id)
+    assert staged is not None
+    file = staged.local_file()
+    if file is None:
+        pytest.skip("the store keeps no local files")
+    assert isinstance(file, LocalFile)
+    fd = os.open(file.path, os.O_RDONLY)
+    try:
+        await blob_store.append(upload_id, None, chunks(b"second"))
+        assert os.fstat(fd).st_size == 12
+
+        await blob_store.commit(upload_id, Digest.of(b"first second"))
+        blob = await blob_store.open_blob(Digest.of(b"first second"))
+        assert blob is not None
+        committed_file = blob.local_file()
+        assert isinstance(committed_file, LocalFile)
+        assert os.stat(committed_file.path).st_ino == os.fstat(fd).st_ino
+        assert os.pread(fd, 12, 0) == b"first second"
+    finally:
+        os.close(fd)
 
 
 # -- appending ----------------------------------------------------------------------------------------------

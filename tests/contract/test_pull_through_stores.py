@@ -14,15 +14,14 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from pullcache.core.scopes import RegistryScope
-from pullcache.ecr.lifecycle import LifecyclePolicy, LifecyclePolicyStore
-from pullcache.ecr.ports import Encryption, RepositorySettings
+from pullcache.ecr.ports import Encryption, LifecyclePolicy, LifecyclePolicyStore, RepositorySettings
 from pullcache.metadata.engine import create_engine, migrate
 from pullcache.metadata.sql_ecr import SqlEcrStore
 from pullcache.metadata.sql_lifecycle import SqlLifecyclePolicyStore
 from pullcache.metadata.sql_pullthrough import SqlPullThroughStore
-from pullcache.pullthrough.ports import PullThroughRuleStore
+from pullcache.pullthrough.model import AppliedFor, Template, TemplateSettings
+from pullcache.pullthrough.ports import PullThroughRuleStore, TemplateStore
 from pullcache.pullthrough.rules import PullThroughRule
-from pullcache.pullthrough.templates import AppliedFor, Template, TemplateSettings, TemplateStore
 from pullcache.registry.tag_mutability import TagMutability, TagMutabilityRule
 from tests.stores import sqlite_url
 

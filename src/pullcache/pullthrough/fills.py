@@ -8,8 +8,12 @@ lacks, the upstream is asked for it once, and every one of them is served from t
 
 The fill runs in a task this object owns, never in a client's request, so a client hanging up does not abort
 it. Every reader (the one that started the fill included) tails the staged file, and holds back the blob's last
-bytes until the verdict: served whole only once committed, cut off when the fill fails. A fill whose process
-died (kill -9) leaves its lock free and its staged file behind; the next request takes the lock and starts over.
+bytes until the verdict: served whole only once committed, cut off when the fill fails (filling.py). A fill
+whose process died (kill -9) leaves its lock free and its staged file behind; the next request takes the lock
+and starts over.
+
+Only a blob store that stages uploads in local files can host fills: readers tail the staged file, whose
+`find_staged(...).local_file()` must be a LocalFile. A store without local files cannot host them yet.
 """
 
 from __future__ import annotations
@@ -20,15 +24,19 @@ import fcntl
 import logging
 import os
 import uuid
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from pathlib import Path
 
 from pullcache.core.digests import Digest
+from pullcache.pullthrough.filling import POLL_FIRST, POLL_MAX, Filling
 from pullcache.pullthrough.ports import UpstreamBlob
 from pullcache.registry.errors import BlobFillFailed, DigestInvalid
-from pullcache.registry.ports import BlobStore, LocalBlob
+from pullcache.registry.ports import Blob, BlobStore, LocalFile
+
+# Filling is part of this module's face: what `open` returns while a fill runs.
+__all__ = ["BlobFills", "Filling", "OnCommit", "OpenUpstream", "fill_upload_id", "finish_or_cancel"]
 
 log = logging.getLogger(__name__)
 
@@ -36,11 +44,6 @@ OpenUpstream = Callable[[], AbstractAsyncContextManager[UpstreamBlob]]
 OnCommit = Callable[[int], Awaitable[None]]
 
 _FILL_NAMESPACE = uuid.UUID("0f1c5a6e-3d4b-4e55-9a7c-2b8e6f1d9c30")
-READ_BYTES = 256 * 1024
-POLL_FIRST = 0.0005
-POLL_MAX = 0.005
-# A reader that sees no new byte for this long checks whether the filling process is still alive.
-STALL_CHECK = 0.25
 
 
 def fill_upload_id(digest: Digest) -> str:
@@ -50,7 +53,8 @@ def fill_upload_id(digest: Digest) -> str:
 
 class BlobFills:
     def __init__(self, blobs: BlobStore, directory: Path, *, wait_timeout: float = 300.0) -> None:
-        """`wait_timeout`: how long a reader waits for the upstream to answer another process's fill."""
+        """`blobs`: a store that stages uploads in local files (see above). `wait_timeout`: how long a reader
+        waits for the upstream to answer another process's fill."""
         self._blobs = blobs
         self._directory = directory
         self._directory.mkdir(parents=True, exist_ok=True)
@@ -58,7 +62,7 @@ class BlobFills:
         self._leading: dict[Digest, _Lead] = {}
         self._tasks: set[asyncio.Task[None]] = set()
 
-    async def open(self, digest: Digest, upstream: OpenUpstream, on_commit: OnCommit) -> LocalBlob | Filling:
+    async def open(self, digest: Digest, upstream: OpenUpstream, on_commit: OnCommit) -> Blob | Filling:
         """The committed blob, or a handle on the fill under way (started here if none is).
 
         Raises what opening the upstream raises when this call started the fill (or found the one it joined
@@ -167,23 +171,14 @@ class BlobFills:
         staged = await self._blobs.find_staged(fill_upload_id(digest))
         if staged is None:
             return None
+        file = staged.local_file()
+        if not isinstance(file, LocalFile):
+            raise TypeError("fills need a blob store that stages uploads in local files")
         try:
-            fd = os.open(staged.path, os.O_RDONLY)
+            fd = os.open(file.path, os.O_RDONLY)
         except FileNotFoundError:
             return None
-        return Filling(digest, size, fd, self)
-
-    async def _verdict(self, digest: Digest, fd: int) -> bool | None:
-        """True once the staged file `fd` is the committed blob, False when its fill failed, None while it runs."""
-        committed = await self._blobs.open_blob(digest)
-        if committed is not None:
-            with contextlib.suppress(FileNotFoundError):
-                if os.stat(committed.path).st_ino == os.fstat(fd).st_ino:
-                    return True
-        if os.fstat(fd).st_nlink == 0:
-            # Discarded: failed - unless another copy was committed meanwhile, whose bytes are the right ones.
-            return committed is not None
-        return None
+        return Filling(digest, size, fd, self._blobs, lambda: self._fill_alive(digest))
 
     def _fill_alive(self, digest: Digest) -> bool:
         if digest in self._leading:
@@ -209,82 +204,6 @@ class BlobFills:
 class _Lead:
     started: asyncio.Future[None]
     size: int = 0
-
-
-class Filling:
-    """A blob being filled, read through its staged file (GrowingBlob)."""
-
-    def __init__(self, digest: Digest, size: int, fd: int, fills: BlobFills) -> None:
-        self.digest = digest
-        self.size = size
-        self._fd = fd
-        self._fills = fills
-        self._verified = False
-        self._delay = POLL_FIRST
-        self._idle = 0.0
-
-    @property
-    def fileno(self) -> int:
-        """The file to read the bytes `sendable` allows from (the committed blob once it is verified)."""
-        return self._fd
-
-    async def sendable(self, position: int, end: int) -> int:
-        """Wait until bytes from `position` on may be sent, and say up to where (at most `end`). The blob's last
-        byte may be sent only once the whole blob is verified. Raises BlobFillFailed."""
-        while True:
-            available = os.fstat(self._fd).st_size
-            limit = end if self._verified else min(end, self.size - 1)
-            if available > position and position < limit:
-                self._delay, self._idle = POLL_FIRST, 0.0
-                return min(available, limit)
-            verdict = await self._fills._verdict(self.digest, self._fd)
-            if verdict is True:
-                self._verified = True
-                await self._switch_to_committed()
-                continue
-            if verdict is False:
-                raise BlobFillFailed(str(self.digest), "the upstream's content was not right")
-            if self._idle >= STALL_CHECK:
-                self._idle = 0.0
-                if (
-                    not self._fills._fill_alive(self.digest)
-                    and await self._fills._verdict(self.digest, self._fd) is None
-                ):
-                    raise BlobFillFailed(str(self.digest), "the process filling it stopped")
-            await asyncio.sleep(self._delay)
-            self._idle += self._delay
-            self._delay = min(self._delay * 2, POLL_MAX)
-
-    async def chunks(self, start: int, length: int) -> AsyncGenerator[bytes]:
-        """The bytes as they may be sent. Raises BlobFillFailed."""
-        try:
-            position, end = start, start + length
-            while position < end:
-                upto = await self.sendable(position, end)
-                data = os.pread(self._fd, min(READ_BYTES, upto - position), position)
-                position += len(data)
-                yield data
-        finally:
-            self.close()
-
-    async def verdict(self) -> None:
-        """Wait for the fill's end; raises BlobFillFailed when it failed."""
-        async for _ in self.chunks(max(self.size - 1, 0), min(self.size, 1)):
-            pass
-
-    async def _switch_to_committed(self) -> None:
-        """Read the rest from the committed blob (the same bytes; another inode when another copy won)."""
-        committed = await self._fills._blobs.open_blob(self.digest)
-        if committed is None:
-            return
-        fd = os.open(committed.path, os.O_RDONLY)
-        os.close(self._fd)
-        self._fd = fd
-
-    def close(self) -> None:
-        if self._fd >= 0:
-            os.close(self._fd)
-            self._fd = -1
 
 
 async def finish_or_cancel(tasks: set[asyncio.Task[None]], grace: float) -> None:

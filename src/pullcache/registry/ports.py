@@ -5,7 +5,7 @@ Adapters (storage/, metadata/) implement these; the service never imports an ada
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -15,23 +15,81 @@ from pullcache.core.digests import Digest
 from pullcache.core.scopes import RegistryScope
 from pullcache.registry.tag_mutability import TagMutabilityRule
 
+# -- blobs: bytes as streams, and what a driver may offer besides -------------------------------------------
+
 
 @dataclass(frozen=True, slots=True)
-class LocalBlob:
-    """A committed blob that is a file on this machine: served with sendfile."""
+class LocalFile:
+    """Capability: the blob is the whole of the file `path` on this machine (its byte n is the file's byte n), so
+    the HTTP edge sends any range of it with the kernel's sendfile and no byte passes through Python."""
 
     path: Path
-    size: int
+
+
+class GrowingFile(Protocol):
+    """Capability: the blob is still arriving into a file on this machine (a pull-through fill), sent with sendfile
+    stretch by stretch as `sendable` allows."""
+
+    @property
+    def fileno(self) -> int:
+        """The open file holding the bytes `sendable` allows; another one once the blob is verified."""
+        ...
+
+    async def sendable(self, position: int, end: int) -> int:
+        """Wait until bytes from `position` on may be sent and return up to where (at most `end`): the blob's last
+        bytes only once it is verified. Raises BlobFillFailed when the fill fails (the client must then be cut off:
+        part of the body is on the wire)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class BlobUrl:
+    """Capability: a client may fetch the blob's bytes from `url` itself (an object store's presigned URL), so the
+    HTTP edge redirects it there. No driver offers it yet."""
+
+    url: str
+
+
+class Blob(Protocol):
+    """Bytes under a digest as the registry serves them: committed in the BlobStore, or still arriving (a fill of
+    the pull-through cache).
+
+    Every blob is read as a stream of chunks, for any range. The capabilities are typed values, None when absent;
+    the HTTP edge asks for them in order of cost: a local file, then a URL, and streams the chunks otherwise.
+    """
+
+    @property
+    def size(self) -> int: ...
+
+    def chunks(self, start: int, length: int) -> AsyncGenerator[bytes]:
+        """The bytes `start` to `start + length`, a range within the blob (a reader that stops early closes the
+        generator). A blob still arriving hands them over as they may be sent (as `GrowingFile.sendable` says),
+        raises as it does, and is closed when its chunks end."""
+        ...
+
+    def local_file(self) -> LocalFile | GrowingFile | None:
+        """The file on this machine holding the bytes, whole or still growing; None when there is none."""
+        ...
+
+    async def url(self) -> BlobUrl | None:
+        """Where a client may fetch the bytes itself; None when the store offers no such place."""
+        ...
+
+    def close(self) -> None:
+        """Let go of what the blob holds until it is sent (a blob still arriving holds its file open; a committed
+        blob holds nothing); idempotent."""
+        ...
 
 
 class BlobStore(Protocol):
     """Content-addressed blob storage with staged uploads.
 
     Nothing is visible under a digest until `commit` has verified it. Upload ids are opaque strings chosen by
-    the caller. Raises only the registry's domain errors listed per method.
+    the caller. Raises only the registry's domain errors listed per method. The blobs it returns hold nothing
+    open (their `close` does nothing) and may be read any number of times.
     """
 
-    async def open_blob(self, digest: Digest) -> LocalBlob | None:
+    async def open_blob(self, digest: Digest) -> Blob | None:
         """The committed blob, or None when the store does not hold it."""
         ...
 
@@ -59,9 +117,10 @@ class BlobStore(Protocol):
         """Discard an upload; idempotent."""
         ...
 
-    async def find_staged(self, upload_id: str) -> LocalBlob | None:
-        """The bytes staged so far as a file that grows while the upload does (its inode becomes the blob's on
-        commit), or None when there is no such upload."""
+    async def find_staged(self, upload_id: str) -> Blob | None:
+        """The bytes staged so far, or None when there is no such upload. When the store stages uploads in local
+        files (`local_file()` is a LocalFile), that file grows while the upload does and becomes the committed
+        blob (the same inode) on commit: what the pull-through cache's fills tail."""
         ...
 
 
@@ -197,31 +256,6 @@ class PullRequester(Protocol):
         ...
 
 
-class GrowingBlob(Protocol):
-    """A blob being fetched right now: served while it arrives, its last bytes only once it is verified."""
-
-    @property
-    def size(self) -> int: ...
-
-    @property
-    def fileno(self) -> int:
-        """The local file that holds the bytes `sendable` allows (sent with sendfile)."""
-        ...
-
-    async def sendable(self, position: int, end: int) -> int:
-        """Wait until bytes from `position` on may be sent and return up to where (at most `end`). Raises
-        BlobFillFailed when the fill fails (the client must then be cut off: part of the body is on the wire)."""
-        ...
-
-    def chunks(self, start: int, length: int) -> AsyncIterator[bytes]:
-        """The bytes `start` to `start + length` as they may be sent; raises as `sendable` does."""
-        ...
-
-    def close(self) -> None:
-        """Let go of the file; idempotent."""
-        ...
-
-
 class ContentSource(Protocol):
     """Where a repository's content comes from when the registry does not hold it (or holds a tag that may be
     stale): the narrow interface the pull-through cache implements. A source that does not cover a repository
@@ -241,6 +275,7 @@ class ContentSource(Protocol):
 
     async def find_blob(
         self, scope: RegistryScope, repository: str, digest: Digest, requester: PullRequester
-    ) -> LocalBlob | GrowingBlob | None:
-        """The blob, fetched into the registry if the repository is a cached one; None when it is not there."""
+    ) -> Blob | None:
+        """The blob, fetched into the registry if the repository is a cached one (then possibly still arriving);
+        None when it is not there."""
         ...

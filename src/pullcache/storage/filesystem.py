@@ -3,6 +3,9 @@
     <root>/blobs/<algorithm>/<first two hex>/<hex>   committed, verified content (served with sendfile)
     <root>/uploads/<upload id>                       bytes staged so far for one upload
 
+Every blob it returns is a FileBlob: a local file, whole, which the HTTP edge sends with sendfile (and the
+pull-through cache's fills tail, for a staged upload).
+
 An upload streams to its staging file while a sha256 runs over it; `commit` checks the digest, fsyncs and
 renames the file into place, so nothing partial or unverified is ever visible. The running hash lives in
 memory; when it is missing or stale (a restart, another worker process took a chunk) it is recomputed from
@@ -16,13 +19,14 @@ import contextlib
 import fcntl
 import hashlib
 import os
-from collections.abc import AsyncIterable, Awaitable
+from collections.abc import AsyncGenerator, AsyncIterable, Awaitable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
 from pullcache.core.digests import CANONICAL, Digest
 from pullcache.registry.errors import BlobUploadUnknown, DigestInvalid, RangeInvalid
-from pullcache.registry.ports import LocalBlob
+from pullcache.registry.ports import BlobUrl, LocalFile
 
 T = TypeVar("T")
 
@@ -49,6 +53,36 @@ class _Progress:
         self.size += len(data)
 
 
+@dataclass(frozen=True, slots=True)
+class FileBlob(LocalFile):
+    """A blob that is the file `path` of `size` bytes: being a whole local file, it is its own LocalFile."""
+
+    size: int
+
+    async def chunks(self, start: int, length: int) -> AsyncGenerator[bytes]:
+        """The bytes `start` to `start + length`, read a mebibyte at a time in a worker thread."""
+        fd = os.open(self.path, os.O_RDONLY)
+        try:
+            position, end = start, start + length
+            while position < end:
+                data = await _uninterrupted(asyncio.to_thread(os.pread, fd, min(READ_BYTES, end - position), position))
+                if not data:
+                    raise EOFError(f"{self.path} ends before byte {end}")
+                position += len(data)
+                yield data
+        finally:
+            os.close(fd)
+
+    def local_file(self) -> LocalFile:
+        return self
+
+    async def url(self) -> BlobUrl | None:
+        return None
+
+    def close(self) -> None:
+        pass
+
+
 class FilesystemBlobStore:
     def __init__(self, root: Path) -> None:
         self._blobs = root / "blobs"
@@ -60,13 +94,13 @@ class FilesystemBlobStore:
     def blob_path(self, digest: Digest) -> Path:
         return self._blobs / digest.algorithm / digest.encoded[:2] / digest.encoded
 
-    async def open_blob(self, digest: Digest) -> LocalBlob | None:
+    async def open_blob(self, digest: Digest) -> FileBlob | None:
         path = self.blob_path(digest)
         try:
             size = os.stat(path).st_size
         except FileNotFoundError:
             return None
-        return LocalBlob(path, size)
+        return FileBlob(path, size)
 
     async def start_upload(self, upload_id: str) -> None:
         self._upload_path(upload_id).touch(exist_ok=False)
@@ -119,10 +153,10 @@ class FilesystemBlobStore:
         with contextlib.suppress(FileNotFoundError):
             self._upload_path(upload_id).unlink()
 
-    async def find_staged(self, upload_id: str) -> LocalBlob | None:
+    async def find_staged(self, upload_id: str) -> FileBlob | None:
         path = self._upload_path(upload_id)
         try:
-            return LocalBlob(path, os.stat(path).st_size)
+            return FileBlob(path, os.stat(path).st_size)
         except FileNotFoundError:
             return None
 

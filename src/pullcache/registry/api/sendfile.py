@@ -1,9 +1,12 @@
-"""A response that sends part or all of a local file with the kernel's sendfile: no bytes pass through Python."""
+"""Responses that send a blob in a local file with the kernel's sendfile: no bytes pass through Python.
+
+A committed blob is sent in one call; a blob still arriving (a pull-through fill) stretch by stretch, as its
+GrowingFile says bytes may go out.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import logging
 import os
 from pathlib import Path
 from typing import BinaryIO
@@ -11,10 +14,9 @@ from typing import BinaryIO
 from aiohttp import web
 from aiohttp.abc import AbstractStreamWriter
 
+from pullcache.registry.api.streamed import cut_off
 from pullcache.registry.errors import BlobFillFailed
-from pullcache.registry.ports import GrowingBlob
-
-log = logging.getLogger(__name__)
+from pullcache.registry.ports import Blob, GrowingFile
 
 CHUNK = 1 << 20
 
@@ -43,15 +45,17 @@ class SendfileResponse(web.StreamResponse):
 
 
 class GrowingSendfileResponse(web.StreamResponse):
-    """A blob still arriving, sent with sendfile as its bytes land: each stretch the blob says may go out.
+    """A blob still arriving into `file`, sent with sendfile as its bytes land: each stretch the file says may go
+    out. The blob is closed once sent.
 
     A fill that fails once bytes are on the wire cuts the connection: the client must not take a partial or
     wrong body for the blob.
     """
 
-    def __init__(self, blob: GrowingBlob, offset: int, count: int, *, status: int = 200) -> None:
+    def __init__(self, blob: Blob, file: GrowingFile, offset: int, count: int, *, status: int = 200) -> None:
         super().__init__(status=status)
         self._blob = blob
+        self._file = file
         self._offset = offset
         self._count = count
         self.content_length = count
@@ -69,14 +73,12 @@ class GrowingSendfileResponse(web.StreamResponse):
             position, end = self._offset, self._offset + self._count
             try:
                 while position < end:
-                    upto = await self._blob.sendable(position, end)
-                    with os.fdopen(self._blob.fileno, "rb", closefd=False) as file:
-                        await _send(transport, writer, file, position, upto - position)
+                    upto = await self._file.sendable(position, end)
+                    with os.fdopen(self._file.fileno, "rb", closefd=False) as handle:
+                        await _send(transport, writer, handle, position, upto - position)
                     position = upto
             except BlobFillFailed as failure:
-                log.warning("cutting off a blob response: %s", failure.message)
-                transport.abort()
-                raise ConnectionResetError(failure.message) from None
+                raise cut_off(transport, failure) from None
             await super().write_eof()
             return writer
         finally:
