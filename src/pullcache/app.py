@@ -12,9 +12,10 @@ from datetime import timedelta
 from aiohttp import web
 
 from pullcache.auth.authorization import Authorizer
+from pullcache.auth.call_context import CallContext
 from pullcache.auth.credential_chain import CredentialChain
+from pullcache.auth.registry_access import RegistryAccess
 from pullcache.auth.registry_tokens import load_registry_tokens
-from pullcache.aws.context import CallContext
 from pullcache.aws.gateway import AwsGateway
 from pullcache.aws.models import load_service_models
 from pullcache.aws.operations import OperationTable, ServiceEndpoint
@@ -43,16 +44,24 @@ from pullcache.metadata.sql_pullthrough import SqlPullThroughStore
 from pullcache.metadata.sql_secrets import SqlSecretStore
 from pullcache.metadata.sql_sts import SqlSessionStore
 from pullcache.pullthrough.api.operations import PullThroughOperations
+from pullcache.pullthrough.background import BackgroundWork
+from pullcache.pullthrough.blob_imports import BlobImporter
 from pullcache.pullthrough.cached_repositories import SecretCredentials, TemplatedRepositories
 from pullcache.pullthrough.fills import BlobFills
+from pullcache.pullthrough.imports_in_flight import ImportsInFlight
+from pullcache.pullthrough.manifest_imports import ManifestImporter
 from pullcache.pullthrough.role_usage import PullThroughRoleUsage
+from pullcache.pullthrough.rule_resolver import RuleResolver
+from pullcache.pullthrough.rule_upstream import RuleUpstream
 from pullcache.pullthrough.service import PullThroughRuleService
+from pullcache.pullthrough.service_role import ServiceRole
 from pullcache.pullthrough.source import PullThroughSource
 from pullcache.pullthrough.templates import RepositoryTemplateService
 from pullcache.pullthrough.upstream import UpstreamClient
-from pullcache.registry.api.access import REGISTRY_ACCESS, RegistryAccess
+from pullcache.registry.api.access import ACCESS_CONTROL, AccessControl
 from pullcache.registry.api.context import DEFAULT_SCOPE, REGISTRY
 from pullcache.registry.api.routes import Handler, add_registry_routes, registry_access, registry_errors
+from pullcache.registry.manifest_writes import ManifestWrites
 from pullcache.registry.service import RegistryService
 from pullcache.secrets.api.operations import secrets_operations
 from pullcache.secrets.cipher import SecretCipher
@@ -91,8 +100,10 @@ def build_app(settings: Settings) -> web.Application:
         authorizer = Authorizer(principal_policies)  # one for every service: ECR, /v2/, IAM
         tokens = await load_registry_tokens(SqlSigningKeyStore(engine))
         ecr_store = SqlEcrStore(engine, settings_cache)
-        access = RegistryAccess(tokens, authorizer, ecr_store, anonymous_is_root=settings.anonymous_registry)
-        app[REGISTRY_ACCESS] = access
+        access = AccessControl(
+            RegistryAccess(tokens, authorizer, ecr_store, anonymous_is_root=settings.anonymous_registry)
+        )
+        app[ACCESS_CONTROL] = access
         repositories = EcrService(ecr_store, tokens)
         lifecycle = EcrLifecyclePolicies(ecr_store, SqlLifecyclePolicyStore(engine))
         secrets = SecretsService(SqlSecretStore(engine), await SecretCipher.load(SqlSigningKeyStore(engine)))
@@ -105,21 +116,26 @@ def build_app(settings: Settings) -> web.Application:
             pull_through_store, secrets, upstream, service_linked_roles, tag_ttl=timedelta(seconds=settings.tag_ttl)
         )
         templates = RepositoryTemplateService(pull_through_store)
-        source = PullThroughSource(
-            pull_through_store,
-            upstream,
-            SecretCredentials(rules),
-            service_linked_roles,
-            access,
+        # Every manifest write (a /v2/ push, PutImage, a pull-through import) takes this one path.
+        manifest_writes = ManifestWrites(metadata_store, settings.max_manifest_bytes)
+        # The pull-through cache: its parts, composed into the registry's ContentSource.
+        role = ServiceRole(service_linked_roles, access, ImportsInFlight(pull_through_store))
+        rule_upstream = RuleUpstream(upstream, SecretCredentials(rules))
+        background = BackgroundWork()
+        fills = BlobFills(blob_store, settings.data_dir / "fills")
+        blob_imports = BlobImporter(rule_upstream, role, blob_store, metadata_store, fills, background)
+        manifest_imports = ManifestImporter(
+            rule_upstream,
+            role,
             TemplatedRepositories(templates, repositories, lifecycle),
-            blob_store,
+            manifest_writes,
             metadata_store,
-            BlobFills(blob_store, settings.data_dir / "fills"),
+            blob_imports,
+            background,
             prefetch_platforms=settings.prefetch_platforms,
         )
-        registry = RegistryService(
-            blob_store, metadata_store, max_manifest_bytes=settings.max_manifest_bytes, source=source
-        )
+        source = PullThroughSource(RuleResolver(pull_through_store), manifest_imports, blob_imports, role, background)
+        registry = RegistryService(blob_store, metadata_store, manifest_writes, source=source)
         app[REGISTRY] = registry
         models = load_service_models()
         sts = StsService(iam_store, principal_policies, sessions)

@@ -18,7 +18,8 @@ from multiprocessing.process import BaseProcess
 from aiohttp import web
 
 from pullcache.app import build_app
-from pullcache.auth.bootstrap import RootKey, ensure_root_key, write_client_files
+from pullcache.auth.bootstrap import ensure_root_key, write_client_files
+from pullcache.auth.ports import RootKey
 from pullcache.config import Settings
 from pullcache.logs import ACCESS_LOGGER, JsonAccessLogger, configure_logging
 from pullcache.metadata.engine import create_engine, migrate

@@ -11,7 +11,7 @@ import pytest
 
 from pullcache import admin
 from pullcache.auth.accounts import InvalidAccountId
-from pullcache.auth.credentials import Credentials
+from pullcache.auth.ports import Credentials
 from pullcache.config import Settings
 from pullcache.metadata.engine import create_engine
 from pullcache.metadata.sql_accounts import SqlAccountStore

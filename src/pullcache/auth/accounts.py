@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from pullcache.auth.bootstrap import CONFIG_FILE, AccountStore, ensure_root_key, write_client_files
+from pullcache.auth.bootstrap import CONFIG_FILE, ensure_root_key, write_client_files
+from pullcache.auth.ports import AccountStore
 from pullcache.core.scopes import ACCOUNT_ID, REGION
 
 ACCOUNTS_DIR = "accounts"

@@ -12,10 +12,10 @@ boundary and session policies (in the order the evaluation logic checks them) th
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
 
+from pullcache.auth.ports import PrincipalPolicies, PrincipalPolicySet
 from pullcache.policy import (
     ContextValue,
     Decision,
@@ -41,20 +41,6 @@ class AccessDenied(Exception):
         self.principal = principal
         self.action = action
         self.resource = resource
-
-
-@dataclass(frozen=True, slots=True)
-class PrincipalPolicySet:
-    identity: Sequence[SourcedPolicy] = ()
-    permissions_boundary: SourcedPolicy | None = None
-    session_policies: Sequence[SourcedPolicy] | None = None  # a role session's; None when it was given none
-
-
-class PrincipalPolicies(Protocol):
-    async def policies_for(self, principal: RequestPrincipal) -> PrincipalPolicySet:
-        """The identity-based policies (inline, attached, through groups), boundary and session policies of
-        `principal`."""
-        ...
 
 
 class NoPrincipalPolicies:

@@ -9,28 +9,13 @@ so that `AWS_SHARED_CREDENTIALS_FILE=<data-dir>/credentials AWS_CONFIG_FILE=<dat
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
 
 from pullcache.auth.credentials import new_access_key_id, new_secret_access_key
+from pullcache.auth.ports import AccountStore, RootKey
 
 CREDENTIALS_FILE = "credentials"
 CONFIG_FILE = "config"
-
-
-@dataclass(frozen=True, slots=True)
-class RootKey:
-    access_key_id: str
-    secret_access_key: str
-
-
-class AccountStore(Protocol):
-    async def ensure_account(self, account_id: str) -> None: ...
-
-    async def find_root_key(self, account_id: str) -> RootKey | None: ...
-
-    async def add_root_key(self, account_id: str, key: RootKey) -> None: ...
 
 
 async def ensure_root_key(store: AccountStore, account_id: str, given: RootKey | None) -> tuple[RootKey, bool]:

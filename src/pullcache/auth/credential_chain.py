@@ -5,7 +5,7 @@ CredentialChain(SqlAccountStore(engine), SessionCredentialStore(sessions))   lon
 
 from __future__ import annotations
 
-from pullcache.auth.credentials import Credentials, CredentialStore
+from pullcache.auth.ports import Credentials, CredentialStore
 
 
 class CredentialChain:

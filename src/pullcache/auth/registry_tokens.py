@@ -21,8 +21,9 @@ import json
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
+from pullcache.auth.ports import SigningKeyStore
 from pullcache.core.scopes import RegistryScope
 from pullcache.policy import PrincipalType, RequestPrincipal
 
@@ -59,12 +60,6 @@ class DownloadGrant:
     repository: str
     digest: str
     expires_at: datetime
-
-
-class SigningKeyStore(Protocol):
-    async def ensure_signing_key(self, name: str, candidate: str) -> str:
-        """The secret stored under `name`, storing `candidate` first when there is none (idempotent, race-free)."""
-        ...
 
 
 async def load_registry_tokens(store: SigningKeyStore) -> RegistryTokens:

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Generic, TypeVar
 
-from pullcache.policy import RequestPrincipal
+from pullcache.aws.ports import Caller
+
+PrincipalT = TypeVar("PrincipalT", bound=Caller)
 
 
 @dataclass(frozen=True, slots=True)
-class CallContext:
+class CallContext(Generic[PrincipalT]):
     """The authenticated caller, the region from the credential scope, and facts for condition keys."""
 
-    principal: RequestPrincipal
+    principal: PrincipalT
     region: str
     request_id: str
     source_ip: str

@@ -4,7 +4,8 @@
     POST /   Action=GetCallerIdentity&Version=2011-06-15                           (Query: iam, sts)
 
 The scope's service (`.../us-east-1/ecr/aws4_request`) picks the service endpoint, its region becomes the call's
-region. Errors before a service is known are rendered in the protocol the request itself speaks.
+region. Errors before a service is known are rendered in the protocol the request itself speaks. Whom a key signs
+for is the credential lookup's answer (aws/ports.py), handed to the handlers as it is.
 """
 
 from __future__ import annotations
@@ -13,10 +14,10 @@ import logging
 import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from typing import Generic
 
 from aiohttp import web
 
-from pullcache.auth.credentials import Credentials, CredentialStore
 from pullcache.aws.auth_errors import (
     AuthError,
     AwsErrorSpec,
@@ -26,9 +27,10 @@ from pullcache.aws.auth_errors import (
     UnknownAccessKey,
     aws_error_for,
 )
-from pullcache.aws.context import CallContext
+from pullcache.aws.context import CallContext, PrincipalT
 from pullcache.aws.errors import UnknownOperation
 from pullcache.aws.operations import ServiceEndpoint
+from pullcache.aws.ports import CredentialLookup, SigningCredentials
 from pullcache.aws.sigv4 import ParsedSignature, SignedRequest, check_request_time, parse_signature, verify
 from pullcache.aws.wire import WireRequest, WireResponse
 
@@ -38,8 +40,12 @@ log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 64 * 1024 * 1024
 
 
-class AwsGateway:
-    def __init__(self, credentials: CredentialStore, endpoints: Mapping[str, ServiceEndpoint[CallContext]]) -> None:
+class AwsGateway(Generic[PrincipalT]):
+    def __init__(
+        self,
+        credentials: CredentialLookup[PrincipalT],
+        endpoints: Mapping[str, ServiceEndpoint[CallContext[PrincipalT]]],
+    ) -> None:
         self._credentials = credentials
         self._endpoints = endpoints
 
@@ -56,7 +62,7 @@ class AwsGateway:
             request.headers.items(),
             body,
         )
-        endpoint: ServiceEndpoint[CallContext] | None = None
+        endpoint: ServiceEndpoint[CallContext[PrincipalT]] | None = None
         try:
             parsed = parse_signature(signed)
             endpoint = self._endpoints.get(parsed.scope.service)
@@ -79,7 +85,9 @@ class AwsGateway:
         )
         return _response(await endpoint.handle(wire, context, request_id))
 
-    async def _authenticate(self, signed: SignedRequest, parsed: ParsedSignature, now: datetime) -> Credentials:
+    async def _authenticate(
+        self, signed: SignedRequest, parsed: ParsedSignature, now: datetime
+    ) -> SigningCredentials[PrincipalT]:
         credentials = await self._credentials.find_credentials(parsed.access_key_id)
         if credentials is None or not credentials.active:
             raise UnknownAccessKey(parsed.access_key_id)
@@ -91,14 +99,18 @@ class AwsGateway:
         return credentials
 
     def _render_auth_error(
-        self, error: AuthError, endpoint: ServiceEndpoint[CallContext] | None, wire: WireRequest, request_id: str
+        self,
+        error: AuthError,
+        endpoint: ServiceEndpoint[CallContext[PrincipalT]] | None,
+        wire: WireRequest,
+        request_id: str,
     ) -> WireResponse:
         if endpoint is None:
             endpoint = self._endpoint_speaking(_protocol_of(wire))
         spec: AwsErrorSpec = aws_error_for(error, AwsProtocol(endpoint.table.model.protocol))
         return endpoint.protocol.render_error(spec, request_id)
 
-    def _endpoint_speaking(self, protocol: AwsProtocol) -> ServiceEndpoint[CallContext]:
+    def _endpoint_speaking(self, protocol: AwsProtocol) -> ServiceEndpoint[CallContext[PrincipalT]]:
         return next(e for e in self._endpoints.values() if e.table.model.protocol == protocol)
 
 

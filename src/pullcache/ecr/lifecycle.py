@@ -11,40 +11,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, NoReturn, Protocol
+from typing import Any, NoReturn
 
 from pullcache.core.scopes import RegistryScope
 from pullcache.ecr.errors import InvalidParameter, LifecyclePolicyNotFound, RepositoryNotFound
+from pullcache.ecr.ports import LifecyclePolicy, LifecyclePolicyStore, RepositoryLookup
 
 MAX_RULES = 50  # ECR's quota "Rules per lifecycle policy"
 TAG_STATUSES = frozenset({"tagged", "untagged", "any"})
 COUNT_TYPES = frozenset({"imageCountMoreThan", "sinceImagePushed"})
-
-
-@dataclass(frozen=True, slots=True)
-class LifecyclePolicy:
-    text: str
-    updated_at: datetime
-
-
-class LifecyclePolicyStore(Protocol):
-    """Every method is one transaction."""
-
-    async def find_lifecycle_policy(self, scope: RegistryScope, name: str) -> LifecyclePolicy | None: ...
-
-    async def set_lifecycle_policy(self, scope: RegistryScope, name: str, text: str, at: datetime) -> bool:
-        """Set or replace the policy; False when there is no such repository."""
-        ...
-
-    async def delete_lifecycle_policy(self, scope: RegistryScope, name: str) -> LifecyclePolicy | None:
-        """Delete and return the policy; None when the repository has none (or does not exist)."""
-        ...
-
-
-class RepositoryLookup(Protocol):
-    async def find_repository(self, scope: RegistryScope, name: str) -> object | None: ...
 
 
 class EcrLifecyclePolicies:

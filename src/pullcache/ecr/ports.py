@@ -1,4 +1,5 @@
-"""What the ECR service needs beyond the registry: repository settings, policies, resource tags and image listings.
+"""What the ECR service needs beyond the registry: repository settings, policies, resource tags, image listings and
+lifecycle policies.
 
 The repositories are the registry's own (metadata/sql.py keeps both views over the same rows).
 """
@@ -141,3 +142,30 @@ class EcrMetadataStore(Protocol):
         ...
 
     async def find_image(self, scope: RegistryScope, name: str, digest: Digest) -> ImageRecord | None: ...
+
+
+# -- lifecycle policies ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class LifecyclePolicy:
+    text: str
+    updated_at: datetime
+
+
+class LifecyclePolicyStore(Protocol):
+    """Every method is one transaction."""
+
+    async def find_lifecycle_policy(self, scope: RegistryScope, name: str) -> LifecyclePolicy | None: ...
+
+    async def set_lifecycle_policy(self, scope: RegistryScope, name: str, text: str, at: datetime) -> bool:
+        """Set or replace the policy; False when there is no such repository."""
+        ...
+
+    async def delete_lifecycle_policy(self, scope: RegistryScope, name: str) -> LifecyclePolicy | None:
+        """Delete and return the policy; None when the repository has none (or does not exist)."""
+        ...
+
+
+class RepositoryLookup(Protocol):
+    async def find_repository(self, scope: RegistryScope, name: str) -> object | None: ...

@@ -167,3 +167,43 @@ class PolicyScope(StrEnum):
 class PolicyUsage(StrEnum):
     PERMISSIONS_POLICY = "PermissionsPolicy"
     PERMISSIONS_BOUNDARY = "PermissionsBoundary"
+
+
+# -- service-linked roles: what uses one, and the tasks that delete one -----------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RegionUsage:
+    """The resources of one region that use the role (for ECR: its pull through cache rules, by prefix)."""
+
+    region: str
+    resources: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class RoleUsage:
+    regions: tuple[RegionUsage, ...] = ()
+    busy: bool = False  # the service is acting as the role right now
+
+
+class DeletionStatus(StrEnum):
+    NOT_STARTED = "NOT_STARTED"
+    IN_PROGRESS = "IN_PROGRESS"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+
+    @property
+    def pending(self) -> bool:
+        return self in (DeletionStatus.NOT_STARTED, DeletionStatus.IN_PROGRESS)
+
+
+@dataclass(frozen=True, slots=True)
+class DeletionTask:
+    task_id: str
+    account: str
+    role_name: str
+    status: DeletionStatus
+    created_at: datetime
+    updated_at: datetime
+    reason: str | None = None  # why it FAILED
+    usage: tuple[RegionUsage, ...] = ()  # what still used the role when it FAILED

@@ -6,6 +6,9 @@ IamStore        the IAM service's storage: a session per unit of work. A writing
 IamPrincipals   the read API of authorization and STS: every policy that applies to a user or a role, the
                 role's trust policy and session limit, where a role was last used, and managed policies by
                 ARN (a role session's managed session policies).
+SessionPolicySource   the session policies a role session was given (STS keeps them)
+ServiceRoleUsage      what still uses a service-linked role (its service knows: for ECR, pull through cache rules)
+RoleDeletionTasks     DeleteServiceLinkedRole's tasks
 """
 
 from __future__ import annotations
@@ -19,12 +22,14 @@ from typing import Protocol
 from pullcache.iam.model import (
     AccessKey,
     Account,
+    DeletionTask,
     EntityRef,
     Group,
     InlinePolicy,
     ManagedPolicy,
     PolicyVersion,
     Role,
+    RoleUsage,
     Tag,
     User,
 )
@@ -257,4 +262,56 @@ class IamPrincipals(Protocol):
 
     async def find_managed_policy(self, arn: str) -> StoredPolicy | None:
         """The default version of the managed policy `arn` (AWS managed or an account's); None when none exists."""
+        ...
+
+
+class RoleUseStore(IamStore, Protocol):
+    """The IAM store, with where roles were last used (IamPrincipals' record_role_use)."""
+
+    async def record_role_use(self, role_arn: str, at: datetime, region: str) -> None: ...
+
+
+# -- what others keep for IAM ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SessionPolicyRefs:
+    """The session policies a role session was given, as they were requested."""
+
+    policy: str | None = None  # the inline session policy
+    policy_arns: tuple[str, ...] = ()  # the managed session policies
+
+    @property
+    def given(self) -> bool:
+        return self.policy is not None or bool(self.policy_arns)
+
+
+class SessionPolicySource(Protocol):
+    async def find_session_policies(self, session_id: str) -> SessionPolicyRefs | None:
+        """The session policies of the role session `session_id`; None when there is no such session."""
+        ...
+
+
+class ServiceRoleUsage(Protocol):
+    async def find_role_usage(self, account_id: str) -> RoleUsage:
+        """What in `account_id` still uses the service-linked role, and whether the service is busy with it."""
+        ...
+
+
+class RoleDeletionTasks(Protocol):
+    """DeleteServiceLinkedRole's tasks. Every method is one transaction."""
+
+    async def add_or_find_pending(self, task: DeletionTask) -> DeletionTask:
+        """The pending task of `task.account` for the role `task.role_name` (ignoring case); when there is
+        none, `task`, stored."""
+        ...
+
+    async def find_task(self, account: str, task_id: str) -> DeletionTask | None: ...
+
+    async def claim_task(self, task: DeletionTask, at: datetime) -> bool:
+        """Mark `task` IN_PROGRESS as of `at`, if it is still as read (same status and update time)."""
+        ...
+
+    async def finish_task(self, task: DeletionTask) -> None:
+        """Store the status, reason, usage and update time of `task.task_id`."""
         ...

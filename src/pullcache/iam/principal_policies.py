@@ -24,14 +24,12 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Protocol
 
-from pullcache.auth.authorization import PrincipalPolicySet
+from pullcache.auth.ports import PrincipalPolicySet
 from pullcache.caching.memo import TtlMemo
 from pullcache.iam.arns import parse_policy_arn
 from pullcache.iam.errors import IamValidationError
-from pullcache.iam.ports import IamPrincipals, RolePermissions, StoredPolicy
+from pullcache.iam.ports import IamPrincipals, RolePermissions, SessionPolicyRefs, SessionPolicySource, StoredPolicy
 from pullcache.iam.roles import SERVICE_LINKED_PATH
 from pullcache.policy import (
     PolicyDocument,
@@ -50,24 +48,6 @@ INLINE_SESSION_POLICY_ID = "Policy"  # the AssumeRole parameter that carried it
 # No identity-based policies, and session policies that allow nothing: not even a resource-based policy that
 # names the role allows a session that cannot be found.
 _UNKNOWN_SESSION = PrincipalPolicySet(session_policies=())
-
-
-@dataclass(frozen=True, slots=True)
-class SessionPolicyRefs:
-    """The session policies a role session was given, as they were requested."""
-
-    policy: str | None = None  # the inline session policy
-    policy_arns: tuple[str, ...] = ()  # the managed session policies
-
-    @property
-    def given(self) -> bool:
-        return self.policy is not None or bool(self.policy_arns)
-
-
-class SessionPolicySource(Protocol):
-    async def find_session_policies(self, session_id: str) -> SessionPolicyRefs | None:
-        """The session policies of the role session `session_id`; None when there is no such session."""
-        ...
 
 
 class IamPrincipalPolicies:

@@ -30,15 +30,20 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from enum import StrEnum
-from typing import Protocol
 
 from pullcache.iam.arns import IdPrefix, new_unique_id, role_arn
 from pullcache.iam.aws_managed import ECR_PULL_THROUGH_CACHE_POLICY_ARN
 from pullcache.iam.errors import DeletionTaskNotFound, InvalidInput, RoleNotFound
 from pullcache.iam.lookups import get_role, role_ref
-from pullcache.iam.model import DEFAULT_MAX_SESSION_DURATION, Clock, Role, utc_now
-from pullcache.iam.ports import IamSession, IamStore
+from pullcache.iam.model import (
+    DEFAULT_MAX_SESSION_DURATION,
+    Clock,
+    DeletionStatus,
+    DeletionTask,
+    Role,
+    utc_now,
+)
+from pullcache.iam.ports import IamSession, RoleDeletionTasks, RoleUseStore, ServiceRoleUsage
 from pullcache.iam.roles import SERVICE_LINKED_PATH, is_service_linked
 
 log = logging.getLogger(__name__)
@@ -99,80 +104,6 @@ LINKED_SERVICES: Mapping[str, LinkedService] = {ECR_PULL_THROUGH_CACHE.service_n
 def find_linked_service(service_name: str) -> LinkedService | None:
     """The known service named exactly `service_name` (service principals are case-sensitive)."""
     return LINKED_SERVICES.get(service_name)
-
-
-# -- how a service uses its role ------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class RegionUsage:
-    """The resources of one region that use the role (for ECR: its pull through cache rules, by prefix)."""
-
-    region: str
-    resources: tuple[str, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class RoleUsage:
-    regions: tuple[RegionUsage, ...] = ()
-    busy: bool = False  # the service is acting as the role right now
-
-
-class ServiceRoleUsage(Protocol):
-    async def find_role_usage(self, account_id: str) -> RoleUsage:
-        """What in `account_id` still uses the service-linked role, and whether the service is busy with it."""
-        ...
-
-
-# -- deletion tasks -------------------------------------------------------------------------------------------
-
-
-class DeletionStatus(StrEnum):
-    NOT_STARTED = "NOT_STARTED"
-    IN_PROGRESS = "IN_PROGRESS"
-    SUCCEEDED = "SUCCEEDED"
-    FAILED = "FAILED"
-
-    @property
-    def pending(self) -> bool:
-        return self in (DeletionStatus.NOT_STARTED, DeletionStatus.IN_PROGRESS)
-
-
-@dataclass(frozen=True, slots=True)
-class DeletionTask:
-    task_id: str
-    account: str
-    role_name: str
-    status: DeletionStatus
-    created_at: datetime
-    updated_at: datetime
-    reason: str | None = None  # why it FAILED
-    usage: tuple[RegionUsage, ...] = ()  # what still used the role when it FAILED
-
-
-class RoleDeletionTasks(Protocol):
-    """DeleteServiceLinkedRole's tasks. Every method is one transaction."""
-
-    async def add_or_find_pending(self, task: DeletionTask) -> DeletionTask:
-        """The pending task of `task.account` for the role `task.role_name` (ignoring case); when there is
-        none, `task`, stored."""
-        ...
-
-    async def find_task(self, account: str, task_id: str) -> DeletionTask | None: ...
-
-    async def claim_task(self, task: DeletionTask, at: datetime) -> bool:
-        """Mark `task` IN_PROGRESS as of `at`, if it is still as read (same status and update time)."""
-        ...
-
-    async def finish_task(self, task: DeletionTask) -> None:
-        """Store the status, reason, usage and update time of `task.task_id`."""
-        ...
-
-
-class RoleUseStore(IamStore, Protocol):
-    """The IAM store, with where roles were last used (IamPrincipals' record_role_use)."""
-
-    async def record_role_use(self, role_arn: str, at: datetime, region: str) -> None: ...
 
 
 class ServiceLinkedRoleService:

@@ -10,8 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from pullcache.auth.bootstrap import RootKey
-from pullcache.auth.credentials import ACTIVE, Credentials
+from pullcache.auth.ports import ACTIVE, Credentials, RootKey
 from pullcache.metadata.engine import writer
 from pullcache.metadata.schema import access_keys, accounts, iam_users
 from pullcache.policy import RequestPrincipal

@@ -1,5 +1,4 @@
-"""DeleteServiceLinkedRole's tasks in SQL: SqlRoleDeletionTaskStore is the RoleDeletionTasks of
-iam/service_linked_roles.py.
+"""DeleteServiceLinkedRole's tasks in SQL: SqlRoleDeletionTaskStore is the RoleDeletionTasks of iam/ports.py.
 
 Claiming a task is a compare-and-set on its status and update time, so of two workers that read the same task
 only one runs it. `usage` is stored as a JSON list of {"region": ..., "resources": [...]}.
@@ -13,7 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from pullcache.iam.service_linked_roles import DeletionStatus, DeletionTask, RegionUsage
+from pullcache.iam.model import DeletionStatus, DeletionTask, RegionUsage
 from pullcache.metadata.engine import writer
 from pullcache.metadata.schema import iam_role_deletion_tasks as tasks
 

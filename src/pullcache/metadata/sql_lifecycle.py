@@ -11,7 +11,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from pullcache.core.scopes import RegistryScope
-from pullcache.ecr.lifecycle import LifecyclePolicy
+from pullcache.ecr.ports import LifecyclePolicy
 from pullcache.metadata.engine import writer
 from pullcache.metadata.schema import lifecycle_policies, repositories
 from pullcache.metadata.sql import find_repository_id, named

@@ -15,8 +15,8 @@ from pullcache.core.scopes import RegistryScope
 from pullcache.ecr.ports import Encryption
 from pullcache.metadata.engine import writer
 from pullcache.metadata.schema import pull_through_imports, pull_through_rules, repository_creation_templates
+from pullcache.pullthrough.model import AppliedFor, Template, TemplateSettings
 from pullcache.pullthrough.rules import PullThroughRule
-from pullcache.pullthrough.templates import AppliedFor, Template, TemplateSettings
 from pullcache.registry.tag_mutability import TagMutability, TagMutabilityRule
 
 

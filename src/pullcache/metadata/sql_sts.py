@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from pullcache.metadata.engine import writer
 from pullcache.metadata.schema import sts_sessions
-from pullcache.sts.sessions import RoleSession, SessionTag
+from pullcache.sts.model import RoleSession, SessionTag
 
 
 class SqlSessionStore:

@@ -6,7 +6,8 @@ refuses a missing or wrong token (InvalidClientTokenId) and an expired session (
 
 from __future__ import annotations
 
-from pullcache.auth.credentials import TEMPORARY_PREFIX, Credentials
+from pullcache.auth.credentials import TEMPORARY_PREFIX
+from pullcache.auth.ports import Credentials
 from pullcache.sts.ports import SessionStore
 
 

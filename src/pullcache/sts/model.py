@@ -1,4 +1,4 @@
-"""Role sessions: the temporary credentials AssumeRole issues, and the principal they sign for.
+"""STS's values: the role sessions AssumeRole issues (temporary credentials), and the principal they sign for.
 
     access key id   ASIA + 16 characters (a temporary key, as AWS marks them)
     session token   opaque, random; presented as X-Amz-Security-Token with every request the key signs

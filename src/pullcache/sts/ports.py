@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Protocol
 
-from pullcache.sts.sessions import RoleSession
+from pullcache.sts.model import RoleSession
 
 
 class SessionStore(Protocol):

@@ -28,7 +28,7 @@ from pullcache.sts.errors import (
     PackedPolicyTooLarge,
     StsValidationError,
 )
-from pullcache.sts.sessions import SessionTag
+from pullcache.sts.model import SessionTag
 
 PACKED_SPACE = 1070  # characters of minified policy that fill STS's packed space (see above)
 FULL = 100  # percent

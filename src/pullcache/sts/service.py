@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 
-from pullcache.auth.authorization import PrincipalPolicies
+from pullcache.auth.ports import PrincipalPolicies
 from pullcache.iam.model import Clock, utc_now
 from pullcache.iam.ports import IamPrincipals, RolePermissions
 from pullcache.policy import (
@@ -43,9 +43,9 @@ from pullcache.sts.errors import (
     RootCannotAssumeRoles,
     StsValidationError,
 )
+from pullcache.sts.model import DEFAULT_DURATION, ROLE_CHAINING_LIMIT, RoleSession, new_session_keys
 from pullcache.sts.ports import SessionStore
 from pullcache.sts.requests import AssumeRoleRequest, check_request
-from pullcache.sts.sessions import DEFAULT_DURATION, ROLE_CHAINING_LIMIT, RoleSession, new_session_keys
 
 ASSUME_ROLE = "sts:AssumeRole"
 TAG_SESSION = "sts:TagSession"

@@ -6,7 +6,7 @@ gateway's to refuse, and a registry token issued to a session names the session 
 
 from __future__ import annotations
 
-from pullcache.iam.principal_policies import SessionPolicyRefs
+from pullcache.iam.ports import SessionPolicyRefs
 from pullcache.sts.ports import SessionStore
 
 

@@ -22,7 +22,7 @@ from pullcache.auth.accounts import (
     parse_client_defaults,
     read_client_defaults,
 )
-from pullcache.auth.bootstrap import RootKey
+from pullcache.auth.ports import RootKey
 
 ENDPOINT = "http://127.0.0.1:5000"
 

@@ -13,7 +13,8 @@ from typing import Final
 
 import pytest
 
-from pullcache.auth.authorization import AccessDenied, AccessRequest, Authorizer, PrincipalPolicySet
+from pullcache.auth.authorization import AccessDenied, AccessRequest, Authorizer
+from pullcache.auth.ports import PrincipalPolicySet
 from pullcache.policy import (
     PolicyKind,
     PolicySourceType,

@@ -10,7 +10,8 @@ import pytest
 
 from pullcache.core.scopes import RegistryScope
 from pullcache.ecr.errors import InvalidParameter, LifecyclePolicyNotFound, RepositoryNotFound
-from pullcache.ecr.lifecycle import EcrLifecyclePolicies, LifecyclePolicy, check_lifecycle_policy
+from pullcache.ecr.lifecycle import EcrLifecyclePolicies, check_lifecycle_policy
+from pullcache.ecr.ports import LifecyclePolicy
 
 SCOPE: Final = RegistryScope("123456789012", "us-east-1")
 NOW: Final = datetime(2025, 1, 2, tzinfo=UTC)

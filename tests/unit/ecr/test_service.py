@@ -23,6 +23,7 @@ from pullcache.metadata.engine import create_engine, migrate
 from pullcache.metadata.sql import SqlMetadataStore
 from pullcache.metadata.sql_ecr import SqlEcrStore
 from pullcache.registry.errors import TagImmutable
+from pullcache.registry.manifest_writes import ManifestWrites
 from pullcache.registry.service import RegistryService
 from pullcache.registry.tag_mutability import TagMutability, TagMutabilityRule
 from pullcache.storage.filesystem import FilesystemBlobStore
@@ -47,7 +48,8 @@ async def engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
 
 @pytest.fixture
 def registry(tmp_path: Path, engine: AsyncEngine) -> RegistryService:
-    return RegistryService(FilesystemBlobStore(tmp_path / "blobs"), SqlMetadataStore(engine))
+    metadata = SqlMetadataStore(engine)
+    return RegistryService(FilesystemBlobStore(tmp_path / "blobs"), metadata, ManifestWrites(metadata))
 
 
 @pytest.fixture

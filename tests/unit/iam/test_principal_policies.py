@@ -12,21 +12,17 @@ import pytest
 
 from pullcache.auth.authorization import AccessDenied, AccessRequest, Authorizer
 from pullcache.iam.errors import EntityKind
-from pullcache.iam.ports import RolePermissions, StoredPolicy, UserPermissions
-from pullcache.iam.principal_policies import (
-    INLINE_SESSION_POLICY_ID,
-    IamPrincipalPolicies,
-    ParsedDocuments,
-    SessionPolicyRefs,
-)
+from pullcache.iam.model import RoleUsage
+from pullcache.iam.ports import RolePermissions, SessionPolicyRefs, StoredPolicy, UserPermissions
+from pullcache.iam.principal_policies import INLINE_SESSION_POLICY_ID, IamPrincipalPolicies, ParsedDocuments
 from pullcache.iam.service import IamService
-from pullcache.iam.service_linked_roles import RoleUsage, ServiceLinkedRoleService
+from pullcache.iam.service_linked_roles import ServiceLinkedRoleService
 from pullcache.metadata.engine import create_engine, migrate
 from pullcache.metadata.sql_accounts import SqlAccountStore
 from pullcache.metadata.sql_iam import SqlIamStore
 from pullcache.metadata.sql_iam_tasks import SqlRoleDeletionTaskStore
 from pullcache.policy import PolicySourceType, RequestPrincipal
-from pullcache.pullthrough.source import role_session
+from pullcache.pullthrough.service_role import role_session
 from tests.iam_stores import (
     ACCOUNT,
     OTHER_ACCOUNT,

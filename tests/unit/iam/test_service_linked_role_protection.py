@@ -17,9 +17,9 @@ from pullcache.iam.errors import (
     ServiceRolePolicyNotAttachable,
     UnmodifiableEntity,
 )
-from pullcache.iam.model import PolicyScope, Tag
+from pullcache.iam.model import PolicyScope, RoleUsage, Tag
 from pullcache.iam.service import IamService
-from pullcache.iam.service_linked_roles import RoleUsage, ServiceLinkedRoleService
+from pullcache.iam.service_linked_roles import ServiceLinkedRoleService
 from pullcache.metadata.engine import create_engine, migrate
 from pullcache.metadata.sql_accounts import SqlAccountStore
 from pullcache.metadata.sql_iam import SqlIamStore

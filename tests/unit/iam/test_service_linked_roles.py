@@ -15,16 +15,9 @@ import pytest
 
 from pullcache.iam.aws_managed import ECR_PULL_THROUGH_CACHE_POLICY_ARN
 from pullcache.iam.errors import DeletionTaskNotFound, EntityKind, InvalidInput, RoleNotFound
+from pullcache.iam.model import DeletionStatus, RegionUsage, RoleUsage
 from pullcache.iam.service import IamService
-from pullcache.iam.service_linked_roles import (
-    IN_USE_BY_RULES,
-    IN_USE_NOW,
-    STALE_AFTER,
-    DeletionStatus,
-    RegionUsage,
-    RoleUsage,
-    ServiceLinkedRoleService,
-)
+from pullcache.iam.service_linked_roles import IN_USE_BY_RULES, IN_USE_NOW, STALE_AFTER, ServiceLinkedRoleService
 from pullcache.metadata.engine import create_engine, migrate
 from pullcache.metadata.sql_accounts import SqlAccountStore
 from pullcache.metadata.sql_iam import SqlIamStore

@@ -13,7 +13,7 @@ import pytest
 from pullcache.metadata.engine import create_engine, migrate
 from pullcache.metadata.sql_accounts import SqlAccountStore
 from pullcache.metadata.sql_sts import SqlSessionStore
-from pullcache.sts.sessions import RoleSession, SessionTag, new_session_keys
+from pullcache.sts.model import RoleSession, SessionTag, new_session_keys
 from tests.stores import sqlite_url
 
 ACCOUNT = "123456789012"

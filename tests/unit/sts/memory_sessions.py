@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from pullcache.sts.sessions import RoleSession, new_session_keys
+from pullcache.sts.model import RoleSession, new_session_keys
 
 ACCOUNT = "123456789012"
 EXPIRES = datetime(2026, 3, 1, 13, 0, tzinfo=UTC)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from pullcache.auth.credential_chain import CredentialChain
-from pullcache.auth.credentials import Credentials
+from pullcache.auth.ports import Credentials
 from pullcache.policy import PrincipalType, RequestPrincipal
 from pullcache.sts.credentials import SessionCredentialStore
 from tests.unit.sts.memory_sessions import ACCOUNT, EXPIRES, MemorySessions, role_session

@@ -8,8 +8,8 @@ import pytest
 
 from pullcache.policy import MalformedPolicyDocument
 from pullcache.sts.errors import InvalidParameterValue, PackedPolicyTooLarge, StsValidationError
+from pullcache.sts.model import SessionTag
 from pullcache.sts.requests import AssumeRoleRequest, check_request, check_role_arn, packed_size
-from pullcache.sts.sessions import SessionTag
 
 ROLE = "arn:aws:iam::123456789012:role/deployer"
 

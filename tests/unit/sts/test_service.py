@@ -19,10 +19,10 @@ from pullcache.iam.service import IamService
 from pullcache.metadata.sql_iam import SqlIamStore
 from pullcache.policy import ContextValue, RequestPrincipal
 from pullcache.sts.errors import AssumeRoleDenied, RootCannotAssumeRoles, StsValidationError
+from pullcache.sts.model import RoleSession, SessionTag
 from pullcache.sts.requests import AssumeRoleRequest
 from pullcache.sts.service import EXPIRED_SESSION_RETENTION, StsService
 from pullcache.sts.session_policies import StsSessionPolicies
-from pullcache.sts.sessions import RoleSession, SessionTag
 from tests.iam_stores import ACCOUNT, OTHER_ACCOUNT, identity_policy, sqlite_iam
 from tests.unit.sts.memory_sessions import MemorySessions
 

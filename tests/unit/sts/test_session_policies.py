@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from pullcache.iam.principal_policies import SessionPolicyRefs
+from pullcache.iam.ports import SessionPolicyRefs
 from pullcache.sts.session_policies import StsSessionPolicies
 from tests.unit.sts.memory_sessions import MemorySessions, role_session
 

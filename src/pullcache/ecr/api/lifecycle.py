@@ -7,20 +7,15 @@ its repository policy as the resource policy); they join ECR's table through `ec
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, Protocol
+from typing import Any
 
-from pullcache.aws.context import CallContext
+from pullcache.auth.call_context import CallContext
 from pullcache.aws.wire import Params
 from pullcache.core.scopes import RegistryScope
+from pullcache.ecr.api.ports import RepositoryAuthorizer
 from pullcache.ecr.lifecycle import EcrLifecyclePolicies
 
 Handler = Callable[[Params, CallContext], Awaitable[Mapping[str, Any]]]
-
-
-class RepositoryAuthorizer(Protocol):
-    async def __call__(
-        self, context: CallContext, operation: str, scope: RegistryScope | None, repository: str | None
-    ) -> None: ...
 
 
 class LifecyclePolicyOperations:

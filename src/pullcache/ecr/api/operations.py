@@ -9,23 +9,20 @@ where an operation takes it, picks another account's registry in the caller's re
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any, Protocol
+from typing import Any
 
 from botocore.model import ServiceModel
 
 from pullcache.auth.authorization import AccessDenied, AccessRequest, Authorizer
+from pullcache.auth.call_context import CallContext
 from pullcache.auth.registry_tokens import basic_credentials
-from pullcache.aws.context import CallContext
 from pullcache.aws.errors import ErrorReply
 from pullcache.aws.operations import OperationTable
 from pullcache.aws.wire import Params
 from pullcache.core.scopes import RegistryScope
 from pullcache.ecr import errors
-from pullcache.ecr.images import EcrImages
-from pullcache.ecr.layers import PART_SIZE, EcrLayers
-from pullcache.ecr.ports import RepositorySettings
-from pullcache.ecr.service import EcrService, repository_of_arn
-from pullcache.ecr.shapes import (
+from pullcache.ecr.api.ports import EcrExtension
+from pullcache.ecr.api.shapes import (
     encryption,
     failure_shape,
     image_detail_shape,
@@ -37,6 +34,10 @@ from pullcache.ecr.shapes import (
     repository_shape,
     tag_status,
 )
+from pullcache.ecr.images import EcrImages
+from pullcache.ecr.layers import PART_SIZE, EcrLayers
+from pullcache.ecr.ports import RepositorySettings
+from pullcache.ecr.service import EcrService, repository_of_arn
 from pullcache.policy import MalformedPolicyDocument, PolicyKind, PolicySourceType, SourcedPolicy, parse_policy
 
 # Each domain error is the model's error shape of the same name.
@@ -92,14 +93,6 @@ class EcrOperationTable(OperationTable[CallContext]):
             }
             return ErrorReply(reply.http_status, reply.error_code, reply.message, fields)
         return reply
-
-
-class EcrExtension(Protocol):
-    """More of ECR's operations, in a module of their own, with the errors they add to the table."""
-
-    def handlers(self) -> Mapping[str, Handler]: ...
-
-    def error_shapes(self) -> Mapping[type[Exception], str]: ...
 
 
 def ecr_operations(

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from pullcache.auth.authorization import AccessRequest, Authorizer
-from pullcache.aws.context import CallContext
+from pullcache.auth.call_context import CallContext
 from pullcache.policy import ContextValue
 
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"

@@ -5,14 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from pullcache.aws.context import CallContext
+from pullcache.auth.call_context import CallContext
 from pullcache.aws.operations import OperationTable
 from pullcache.aws.wire import Params
-from pullcache.iam.access import IamAccess
 from pullcache.iam.account_details import Detail, DetailFilter, GroupDetail, PolicyDetail, RoleDetail, UserDetail
-from pullcache.iam.model import AttachedPolicy, InlinePolicy
-from pullcache.iam.service import IamService
-from pullcache.iam.shapes import (
+from pullcache.iam.api.access import IamAccess
+from pullcache.iam.api.shapes import (
     boundary_shape,
     page_fields,
     policy_document,
@@ -21,6 +19,8 @@ from pullcache.iam.shapes import (
     tag_list,
     version_shape,
 )
+from pullcache.iam.model import AttachedPolicy, InlinePolicy
+from pullcache.iam.service import IamService
 
 Output = Mapping[str, Any]
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from pullcache.aws.context import CallContext
+from pullcache.auth.call_context import CallContext
 from pullcache.aws.operations import Handler, OperationTable
 from pullcache.aws.wire import Params
-from pullcache.iam.access import IamAccess
+from pullcache.iam.api.access import IamAccess
+from pullcache.iam.api.shapes import group_shape, page_fields, read_page, user_shape
 from pullcache.iam.arns import ROOT_PATH, group_arn, iam_arn
 from pullcache.iam.errors import EntityKind
 from pullcache.iam.service import IamService
-from pullcache.iam.shapes import group_shape, page_fields, read_page, user_shape
 
 Output = Mapping[str, Any]
 

@@ -14,9 +14,9 @@ from __future__ import annotations
 from botocore.model import ServiceModel
 
 from pullcache.auth.authorization import AccessDenied, Authorizer
-from pullcache.aws.context import CallContext
+from pullcache.auth.call_context import CallContext
 from pullcache.aws.operations import OperationTable
-from pullcache.iam.access import IamAccess
+from pullcache.iam.api.access import IamAccess
 from pullcache.iam.api.account import AccountOperations
 from pullcache.iam.api.groups import GroupOperations
 from pullcache.iam.api.permissions import PermissionOperations

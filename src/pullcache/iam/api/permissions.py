@@ -9,14 +9,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from pullcache.aws.context import CallContext
+from pullcache.auth.call_context import CallContext
 from pullcache.aws.operations import Handler, OperationTable
 from pullcache.aws.wire import Params
-from pullcache.iam.access import IamAccess
+from pullcache.iam.api.access import IamAccess
+from pullcache.iam.api.shapes import page_fields, policy_document, read_page
 from pullcache.iam.arns import ROOT_PATH
 from pullcache.iam.errors import EntityKind
 from pullcache.iam.service import IamService
-from pullcache.iam.shapes import page_fields, policy_document, read_page
 
 Output = Mapping[str, Any]
 

@@ -5,15 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from pullcache.aws.context import CallContext
+from pullcache.auth.call_context import CallContext
 from pullcache.aws.operations import Handler, OperationTable
 from pullcache.aws.wire import Params
-from pullcache.iam.access import IamAccess
-from pullcache.iam.arns import ROOT_PATH, iam_arn, policy_arn
-from pullcache.iam.errors import EntityKind
-from pullcache.iam.model import PolicyScope, PolicyUsage
-from pullcache.iam.service import IamService
-from pullcache.iam.shapes import (
+from pullcache.iam.api.access import IamAccess
+from pullcache.iam.api.shapes import (
     page_fields,
     policy_shape,
     read_page,
@@ -22,6 +18,10 @@ from pullcache.iam.shapes import (
     tag_list,
     version_shape,
 )
+from pullcache.iam.arns import ROOT_PATH, iam_arn, policy_arn
+from pullcache.iam.errors import EntityKind
+from pullcache.iam.model import PolicyScope, PolicyUsage
+from pullcache.iam.service import IamService
 
 Output = Mapping[str, Any]
 

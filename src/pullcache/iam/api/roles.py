@@ -5,14 +5,22 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from pullcache.aws.context import CallContext
+from pullcache.auth.call_context import CallContext
 from pullcache.aws.operations import Handler, OperationTable
 from pullcache.aws.wire import Params
-from pullcache.iam.access import IamAccess
+from pullcache.iam.api.access import IamAccess
+from pullcache.iam.api.shapes import (
+    RoleView,
+    page_fields,
+    read_page,
+    read_tags,
+    role_shape,
+    tag_condition_keys,
+    tag_list,
+)
 from pullcache.iam.arns import ROOT_PATH, iam_arn, role_arn
 from pullcache.iam.errors import EntityKind
 from pullcache.iam.service import IamService
-from pullcache.iam.shapes import RoleView, page_fields, read_page, read_tags, role_shape, tag_condition_keys, tag_list
 
 Output = Mapping[str, Any]
 

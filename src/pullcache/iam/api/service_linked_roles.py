@@ -10,21 +10,17 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from pullcache.aws.context import CallContext
+from pullcache.auth.call_context import CallContext
 from pullcache.aws.operations import Handler, OperationTable
 from pullcache.aws.wire import Params
-from pullcache.iam.access import IamAccess
+from pullcache.iam.api.access import IamAccess
+from pullcache.iam.api.shapes import RoleView, role_shape
 from pullcache.iam.arns import iam_arn, role_arn
 from pullcache.iam.errors import EntityKind
+from pullcache.iam.model import RegionUsage
 from pullcache.iam.roles import SERVICE_LINKED_PATH
 from pullcache.iam.service import IamService
-from pullcache.iam.service_linked_roles import (
-    RegionUsage,
-    ServiceLinkedRoleService,
-    find_linked_service,
-    parse_task_id,
-)
-from pullcache.iam.shapes import RoleView, role_shape
+from pullcache.iam.service_linked_roles import ServiceLinkedRoleService, find_linked_service, parse_task_id
 
 Output = Mapping[str, Any]
 

@@ -12,14 +12,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from pullcache.aws.context import CallContext
+from pullcache.auth.call_context import CallContext
 from pullcache.aws.operations import OperationTable
 from pullcache.aws.wire import Params
-from pullcache.iam.access import IamAccess
+from pullcache.iam.api.access import IamAccess
+from pullcache.iam.api.shapes import page_fields, read_page
 from pullcache.iam.errors import InvalidInput
 from pullcache.iam.pagination import paginate
 from pullcache.iam.service import IamService
-from pullcache.iam.shapes import page_fields, read_page
 from pullcache.iam.simulation import (
     RESOURCE_POLICY_ID,
     InputPolicy,

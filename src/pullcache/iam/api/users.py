@@ -5,14 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from pullcache.aws.context import CallContext
+from pullcache.auth.call_context import CallContext
 from pullcache.aws.operations import Handler, OperationTable
 from pullcache.aws.wire import Params
-from pullcache.iam.access import IamAccess
-from pullcache.iam.arns import ROOT_PATH, iam_arn, root_arn, user_arn
-from pullcache.iam.errors import NOT_A_USER, EntityKind, IamValidationError
-from pullcache.iam.service import IamService
-from pullcache.iam.shapes import (
+from pullcache.iam.api.access import IamAccess
+from pullcache.iam.api.shapes import (
     NOT_AVAILABLE,
     access_key_shape,
     page_fields,
@@ -22,6 +19,9 @@ from pullcache.iam.shapes import (
     tag_list,
     user_shape,
 )
+from pullcache.iam.arns import ROOT_PATH, iam_arn, root_arn, user_arn
+from pullcache.iam.errors import NOT_A_USER, EntityKind, IamValidationError
+from pullcache.iam.service import IamService
 from pullcache.policy import PrincipalType
 
 Output = Mapping[str, Any]

@@ -1,117 +1,50 @@
-"""Who may do what under /v2/: authentication by registry token, authorization by the ECR action AWS checks.
+"""Who may do what under /v2/, as the OCI API asks and answers it; the decisions are RegistryAccess's (auth/).
 
 Authentication. A request carries `Authorization: Basic base64(AWS:<token>)` with a token from
 GetAuthorizationToken. A request without credentials, or with empty ones (what containers/image sends after a
 Basic challenge when it has none), is anonymous. A bad token is refused with 401; an expired one with 403
 DENIED and ECR's text. A blob URL from GetDownloadUrlForLayer carries its own grant (`?grant=`) instead.
 
-Authorization. Each endpoint names its ECR actions (routes.py); the Authorizer decides them on the repository's
-ARN with the repository policy as the resource policy, so `"Principal": "*"` lets anonymous callers pull. An
+Authorization. Each endpoint names its ECR actions (routes.py), decided with the request's condition keys. An
 anonymous caller refused gets 401 (credentials might help); anyone else 403 DENIED with AWS's AccessDenied text.
-
-With `anonymous_is_root` (the --anonymous-registry flag, for labs and for tests of the OCI protocol alone),
-requests without credentials act as the root user of the scope's account.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Protocol
 
 from aiohttp import web
 
-from pullcache.auth.authorization import AccessDenied, AccessRequest, Authorizer
-from pullcache.auth.registry_tokens import (
-    USERNAME,
-    DownloadGrant,
-    ExpiredRegistryToken,
-    InvalidRegistryToken,
-    RegistryTokens,
-)
+from pullcache.auth.authorization import AccessDenied
+from pullcache.auth.registry_access import IMPORT, IMPORT_INTO_NEW, Access, RegistryAccess
+from pullcache.auth.registry_tokens import USERNAME, DownloadGrant, ExpiredRegistryToken, InvalidRegistryToken
 from pullcache.core.scopes import RegistryScope
-from pullcache.policy import (
-    ContextValue,
-    PolicyError,
-    PolicyKind,
-    PolicySourceType,
-    PrincipalType,
-    RequestPrincipal,
-    SourcedPolicy,
-    parse_policy,
-)
+from pullcache.policy import ContextValue, PrincipalType, RequestPrincipal
 from pullcache.registry.api.context import scope
-from pullcache.registry.errors import Denied, Unauthorized
-
-log = logging.getLogger(__name__)
+from pullcache.registry.errors import Denied, RegistryError, Unauthorized
 
 EXPIRED_TOKEN_MESSAGE = "Your authorization token has expired. Reauthenticate and try again."
 GRANT_PARAMETER = "grant"
-_POLICY_CACHE_SIZE = 256
 
 
-@dataclass(frozen=True, slots=True)
-class Access:
-    """The ECR actions an endpoint needs: all of them, or (`any_of`) one. `on_registry`: the resource is the
-    registry as a whole (`repository/*`), not the repository in the path."""
+class AccessControl:
+    """RegistryAccess as the OCI API speaks: credentials read from the Authorization header, refusals raised as
+    the registry errors the edge renders (Unauthorized, Denied)."""
 
-    actions: tuple[str, ...]
-    any_of: bool = False
-    on_registry: bool = False
-
-    def also(self, *actions: str) -> Access:
-        return Access((*self.actions, *actions), self.any_of, self.on_registry)
-
-
-class RepositoryPolicies(Protocol):
-    async def find_repository_policy(self, scope: RegistryScope, repository: str) -> str | None:
-        """The repository policy's text, or None when the repository has none (or does not exist)."""
-        ...
-
-    async def find_registry_policy(self, scope: RegistryScope) -> str | None:
-        """The registry policy's text, or None."""
-        ...
-
-
-class RegistryAccess:
-    def __init__(
-        self,
-        tokens: RegistryTokens,
-        authorizer: Authorizer,
-        policies: RepositoryPolicies,
-        *,
-        anonymous_is_root: bool = False,
-    ) -> None:
-        self.tokens = tokens
-        self._authorizer = authorizer
-        self._policies = policies
-        self._anonymous_is_root = anonymous_is_root
-        self._parsed: dict[str, SourcedPolicy | None] = {}
+    def __init__(self, access: RegistryAccess) -> None:
+        self._access = access
 
     def authenticate(self, authorization: str | None, scope: RegistryScope, now: datetime) -> RequestPrincipal:
         """The caller an Authorization header stands for (anonymous without one).
 
         Raises Unauthorized for credentials that are not a valid token, Denied for an expired one.
         """
-        if not authorization:
-            return self._anonymous(scope)
-        scheme, _, credentials = authorization.partition(" ")
-        if scheme.lower() != "basic":
-            raise Unauthorized()
         try:
-            user, _, password = base64.b64decode(credentials.strip(), validate=True).decode().partition(":")
-        except (binascii.Error, UnicodeDecodeError):
-            raise Unauthorized() from None
-        if not user and not password:
-            return self._anonymous(scope)
-        if user != USERNAME:
-            raise Unauthorized()
-        try:
-            return self.tokens.verify(password, now)
+            return self._access.authenticate(_token(authorization), scope, now)
         except ExpiredRegistryToken:
             raise Denied(EXPIRED_TOKEN_MESSAGE) from None
         except InvalidRegistryToken:
@@ -119,10 +52,7 @@ class RegistryAccess:
 
     def find_grant(self, grant: str, now: datetime) -> DownloadGrant | None:
         """What a download grant allows now, or None when it is not valid (any more)."""
-        try:
-            return self.tokens.verify_download(grant, now)
-        except InvalidRegistryToken:
-            return None
+        return self._access.find_grant(grant, now)
 
     async def authorize(
         self,
@@ -136,23 +66,10 @@ class RegistryAccess:
 
         `keys` are the request's condition keys (aws:SourceIp, ...).
         """
-        denial: AccessDenied | None = None
-        target = await self._target(scope, repository, access.on_registry)  # read once for every action
-        for action in access.actions:
-            try:
-                await self._decide(principal, scope, target, action, keys)
-            except AccessDenied as denied:
-                denial = denial or denied
-                if not access.any_of:
-                    break
-            else:
-                if access.any_of:
-                    return
-        if denial is None:
-            return
-        if principal.type is PrincipalType.ANONYMOUS:
-            raise Unauthorized()
-        raise Denied(str(denial))
+        try:
+            await self._access.authorize(principal, scope, repository, access, keys)
+        except AccessDenied as denied:
+            raise _refusal(denied) from None
 
     async def authorize_import(
         self,
@@ -162,30 +79,21 @@ class RegistryAccess:
         access: Access,
         keys: Mapping[str, ContextValue] | None = None,
     ) -> None:
-        """As `authorize`, but each action may also be granted by the registry policy, which is how ECR's registry
-        permissions let principals import through the pull-through cache and create its repositories."""
-        target = await self._target(scope, repository, False)
-        for action in access.actions:
-            try:
-                await self._decide(principal, scope, target, action, keys)
-            except AccessDenied as denied:
-                registry_policy = await self._registry_policy(scope)
-                by_registry = (scope.repository_arn(repository), registry_policy)
-                if registry_policy is None or not await self._permits(principal, scope, by_registry, action, keys):
-                    if principal.type is PrincipalType.ANONYMOUS:
-                        raise Unauthorized() from None
-                    raise Denied(str(denied)) from None
-
-    async def _registry_policy(self, scope: RegistryScope) -> SourcedPolicy | None:
-        text = await self._policies.find_registry_policy(scope)
-        return None if text is None else self._parse_cached(text, scope.repository_arn("*"))
+        """As `authorize`, the registry policy granting each action too (RegistryAccess.authorize_import)."""
+        try:
+            await self._access.authorize_import(principal, scope, repository, access, keys)
+        except AccessDenied as denied:
+            raise _refusal(denied) from None
 
     async def authorize_service(
         self, principal: RequestPrincipal, scope: RegistryScope, repository: str | None, actions: Sequence[str]
     ) -> None:
         """Raise Denied unless `principal` (a service's role session) may perform every one of `actions` on the
         repository, or on the registry as a whole when `repository` is None."""
-        await self.authorize(principal, scope, repository, Access(tuple(actions), on_registry=repository is None))
+        try:
+            await self._access.authorize_service(principal, scope, repository, actions)
+        except AccessDenied as denied:
+            raise _refusal(denied) from None
 
     async def allows(
         self,
@@ -195,78 +103,42 @@ class RegistryAccess:
         action: str,
         keys: Mapping[str, ContextValue] | None = None,
     ) -> bool:
-        return await self._permits(principal, scope, await self._target(scope, repository, False), action, keys)
-
-    async def _target(
-        self, scope: RegistryScope, repository: str | None, on_registry: bool
-    ) -> tuple[str, SourcedPolicy | None]:
-        """The resource a request acts on, and its resource policy: the repository's, or none for the registry."""
-        if repository is None or on_registry:
-            return scope.repository_arn("*"), None
-        resource = scope.repository_arn(repository)
-        return resource, await self._repository_policy(scope, repository, resource)
-
-    async def _decide(
-        self,
-        principal: RequestPrincipal,
-        scope: RegistryScope,
-        target: tuple[str, SourcedPolicy | None],
-        action: str,
-        keys: Mapping[str, ContextValue] | None,
-    ) -> None:
-        resource, resource_policy = target
-        await self._authorizer.authorize(
-            AccessRequest(principal, action, resource, scope.account_id, resource_policy, keys or {})
-        )
-
-    async def _permits(
-        self,
-        principal: RequestPrincipal,
-        scope: RegistryScope,
-        target: tuple[str, SourcedPolicy | None],
-        action: str,
-        keys: Mapping[str, ContextValue] | None,
-    ) -> bool:
-        try:
-            await self._decide(principal, scope, target, action, keys)
-        except AccessDenied:
-            return False
-        return True
-
-    async def _repository_policy(self, scope: RegistryScope, repository: str, arn: str) -> SourcedPolicy | None:
-        text = await self._policies.find_repository_policy(scope, repository)
-        return None if text is None else self._parse_cached(text, arn)
-
-    def _parse_cached(self, text: str, arn: str) -> SourcedPolicy | None:
-        if text not in self._parsed:
-            if len(self._parsed) >= _POLICY_CACHE_SIZE:
-                self._parsed.clear()
-            self._parsed[text] = _parse(text, arn)
-        return self._parsed[text]
-
-    def _anonymous(self, scope: RegistryScope) -> RequestPrincipal:
-        return RequestPrincipal.root(scope.account_id) if self._anonymous_is_root else RequestPrincipal.anonymous()
+        return await self._access.allows(principal, scope, repository, action, keys)
 
 
-def _parse(text: str, arn: str) -> SourcedPolicy | None:
-    try:
-        return SourcedPolicy(parse_policy(text, PolicyKind.RESOURCE), arn, PolicySourceType.RESOURCE)
-    except PolicyError:
-        # SetRepositoryPolicy validates what it stores; a policy that no longer parses allows nothing.
-        log.error("the repository policy of %s does not parse; ignoring it", arn)
+def _token(authorization: str | None) -> str | None:
+    """The registry token of a Basic `AWS:<token>` header; None for no credentials or empty ones.
+
+    Raises Unauthorized for any other scheme or user, and for a header that does not decode.
+    """
+    if not authorization:
         return None
+    scheme, _, credentials = authorization.partition(" ")
+    if scheme.lower() != "basic":
+        raise Unauthorized()
+    try:
+        user, _, password = base64.b64decode(credentials.strip(), validate=True).decode().partition(":")
+    except (binascii.Error, UnicodeDecodeError):
+        raise Unauthorized() from None
+    if not user and not password:
+        return None
+    if user != USERNAME:
+        raise Unauthorized()
+    return password
 
 
-# What a pull that imports upstream content needs beyond the pull itself (ECR: "Pull through cache" permissions).
-IMPORT = Access(("ecr:BatchImportUpstreamImage",))
-IMPORT_INTO_NEW = IMPORT.also("ecr:CreateRepository")
+def _refusal(denied: AccessDenied) -> RegistryError:
+    """401 for an anonymous caller, whom credentials might help; 403 DENIED with AWS's text for anyone else."""
+    if denied.principal.type is PrincipalType.ANONYMOUS:
+        return Unauthorized()
+    return Denied(str(denied))
 
 
 @dataclass(frozen=True, slots=True)
 class CallerRequester:
     """The caller of a /v2/ request, as the pull-through cache asks before it imports on their behalf."""
 
-    access: RegistryAccess
+    access: AccessControl
     principal: RequestPrincipal
     scope: RegistryScope
     request: web.Request
@@ -278,7 +150,7 @@ class CallerRequester:
         await self.access.authorize_import(self.principal, self.scope, repository, needed, keys)
 
 
-REGISTRY_ACCESS = web.AppKey("registry_access", RegistryAccess)
+ACCESS_CONTROL = web.AppKey("access_control", AccessControl)
 _PRINCIPAL = "registry_principal"
 
 
@@ -291,7 +163,7 @@ def requester(request: web.Request) -> CallerRequester | None:
     found = request.get(_PRINCIPAL)
     if not isinstance(found, RequestPrincipal):
         return None
-    return CallerRequester(request.app[REGISTRY_ACCESS], found, scope(request), request)
+    return CallerRequester(request.app[ACCESS_CONTROL], found, scope(request), request)
 
 
 def principal(request: web.Request) -> RequestPrincipal:

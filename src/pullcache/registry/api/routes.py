@@ -8,15 +8,9 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from pullcache.auth.registry_access import Access
 from pullcache.registry.api import blobs, discovery, manifests, uploads
-from pullcache.registry.api.access import (
-    GRANT_PARAMETER,
-    REGISTRY_ACCESS,
-    Access,
-    condition_keys,
-    now,
-    set_principal,
-)
+from pullcache.registry.api.access import ACCESS_CONTROL, GRANT_PARAMETER, condition_keys, now, set_principal
 from pullcache.registry.api.context import scope, set_scope
 from pullcache.registry.api.errors import render, render_error
 from pullcache.registry.errors import RegistryError, Unauthorized
@@ -104,7 +98,7 @@ async def registry_access(request: web.Request, handler: Handler) -> web.StreamR
     """Authenticate every /v2/ request and authorize it with the ECR actions of its endpoint."""
     if not request.path.startswith("/v2"):
         return await handler(request)
-    control = request.app[REGISTRY_ACCESS]
+    control = request.app[ACCESS_CONTROL]
     moment = now()
     grant_text = request.query.get(GRANT_PARAMETER)
     blob_read = PULL_BLOB_OR_CHECK.get(request.method)

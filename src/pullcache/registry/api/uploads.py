@@ -8,7 +8,7 @@ from aiohttp import web
 
 from pullcache.core.digests import Digest
 from pullcache.policy import PrincipalType
-from pullcache.registry.api.access import REGISTRY_ACCESS, condition_keys, now, principal
+from pullcache.registry.api.access import ACCESS_CONTROL, condition_keys, now, principal
 from pullcache.registry.api.context import registry, repository, scope
 from pullcache.registry.api.ranges import parse_content_range
 from pullcache.registry.errors import BlobUploadInvalid
@@ -27,7 +27,7 @@ async def start_upload(request: web.Request) -> web.Response:
     mount, source = request.query.get("mount"), request.query.get("from")
     caller = principal(request)
     # A mount reads the source repository: declined (an upload starts instead) unless the caller may pull it.
-    control = request.app[REGISTRY_ACCESS]
+    control = request.app[ACCESS_CONTROL]
     if (
         mount is not None
         and source is not None

@@ -14,7 +14,7 @@ from typing import Any
 from botocore.model import ServiceModel
 
 from pullcache.auth.authorization import AccessDenied, AccessRequest, Authorizer
-from pullcache.aws.context import CallContext
+from pullcache.auth.call_context import CallContext
 from pullcache.aws.operations import OperationTable
 from pullcache.aws.wire import Params
 from pullcache.secrets import listing

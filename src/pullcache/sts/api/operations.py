@@ -13,14 +13,14 @@ from typing import Any
 
 from botocore.model import ServiceModel
 
-from pullcache.aws.context import CallContext
+from pullcache.auth.call_context import CallContext
 from pullcache.aws.operations import OperationTable
 from pullcache.aws.wire import Params
 from pullcache.policy import ContextValue, MalformedPolicyDocument
 from pullcache.sts.errors import InvalidParameterValue, PackedPolicyTooLarge, StsAccessDenied, StsValidationError
+from pullcache.sts.model import SessionTag
 from pullcache.sts.requests import AssumeRoleRequest
 from pullcache.sts.service import StsService
-from pullcache.sts.sessions import SessionTag
 
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 

@@ -7,14 +7,15 @@ from pathlib import Path
 import pytest
 
 from pullcache.auth.authorization import Authorizer, NoPrincipalPolicies
-from pullcache.aws.context import CallContext
+from pullcache.auth.call_context import CallContext
 from pullcache.aws.errors import ErrorReply
 from pullcache.aws.models import ServiceModels, load_service_models
 from pullcache.aws.operations import OperationTable
 from pullcache.iam.api.operations import iam_operations
 from pullcache.iam.errors import DeletionTaskNotFound, EntityKind, ServiceRolePolicyNotAttachable, UnmodifiableEntity
+from pullcache.iam.model import RoleUsage
 from pullcache.iam.service import IamService
-from pullcache.iam.service_linked_roles import RoleUsage, ServiceLinkedRoleService
+from pullcache.iam.service_linked_roles import ServiceLinkedRoleService
 from pullcache.metadata.engine import create_engine
 from pullcache.metadata.sql_iam import SqlIamStore
 from pullcache.metadata.sql_iam_tasks import SqlRoleDeletionTaskStore

@@ -10,10 +10,11 @@ from typing import Final
 import pytest
 
 from pullcache.auth.authorization import Authorizer, NoPrincipalPolicies
+from pullcache.auth.registry_access import Access, RegistryAccess
 from pullcache.auth.registry_tokens import RegistryTokens
 from pullcache.core.scopes import RegistryScope
 from pullcache.policy import PrincipalType, RequestPrincipal
-from pullcache.registry.api.access import EXPIRED_TOKEN_MESSAGE, Access, RegistryAccess
+from pullcache.registry.api.access import EXPIRED_TOKEN_MESSAGE, AccessControl
 from pullcache.registry.api.routes import CHECK_BLOB, PULL_MANIFEST, PUT_MANIFEST
 from pullcache.registry.errors import Denied, Unauthorized
 
@@ -41,9 +42,11 @@ def policy(principal: object, *actions: str) -> str:
     return json.dumps({"Version": "2012-10-17", "Statement": [statement]})
 
 
-def access(policies: Policies | None = None, *, anonymous_is_root: bool = False) -> RegistryAccess:
-    return RegistryAccess(
-        TOKENS, Authorizer(NoPrincipalPolicies()), policies or Policies(), anonymous_is_root=anonymous_is_root
+def access(policies: Policies | None = None, *, anonymous_is_root: bool = False) -> AccessControl:
+    return AccessControl(
+        RegistryAccess(
+            TOKENS, Authorizer(NoPrincipalPolicies()), policies or Policies(), anonymous_is_root=anonymous_is_root
+        )
     )
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from pullcache.aws.context import CallContext
+from pullcache.auth.call_context import CallContext
 from pullcache.aws.errors import ErrorReply
 from pullcache.aws.models import ServiceModels, load_service_models
 from pullcache.aws.operations import OperationTable

@@ -1,0 +1,211 @@
+"""Who may do what in a registry: the caller a registry token stands for, and ECR actions decided on repositories.
+
+Authentication. A registry token from GetAuthorizationToken names its principal. A caller without one is
+anonymous; with `anonymous_is_root` (the --anonymous-registry flag, for labs and for tests of the OCI protocol
+alone) it is the root user of the scope's account.
+
+Authorization. An Access names the ECR actions a request needs; the Authorizer decides them on the repository's
+ARN with the repository policy as the resource policy, so `"Principal": "*"` lets anonymous callers pull, or on
+the registry as a whole (`repository/*`). A refusal raises AccessDenied with AWS's text; the protocol edge says
+what that is on its wire.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from pullcache.auth.authorization import AccessDenied, AccessRequest, Authorizer
+from pullcache.auth.ports import RepositoryPolicies
+from pullcache.auth.registry_tokens import DownloadGrant, InvalidRegistryToken, RegistryTokens
+from pullcache.core.scopes import RegistryScope
+from pullcache.policy import (
+    ContextValue,
+    PolicyError,
+    PolicyKind,
+    PolicySourceType,
+    RequestPrincipal,
+    SourcedPolicy,
+    parse_policy,
+)
+
+log = logging.getLogger(__name__)
+
+_POLICY_CACHE_SIZE = 256
+
+
+@dataclass(frozen=True, slots=True)
+class Access:
+    """The ECR actions an endpoint needs: all of them, or (`any_of`) one. `on_registry`: the resource is the
+    registry as a whole (`repository/*`), not the repository in the path."""
+
+    actions: tuple[str, ...]
+    any_of: bool = False
+    on_registry: bool = False
+
+    def also(self, *actions: str) -> Access:
+        return Access((*self.actions, *actions), self.any_of, self.on_registry)
+
+
+# What a pull that imports upstream content needs beyond the pull itself (ECR: "Pull through cache" permissions).
+IMPORT = Access(("ecr:BatchImportUpstreamImage",))
+IMPORT_INTO_NEW = IMPORT.also("ecr:CreateRepository")
+
+
+class RegistryAccess:
+    def __init__(
+        self,
+        tokens: RegistryTokens,
+        authorizer: Authorizer,
+        policies: RepositoryPolicies,
+        *,
+        anonymous_is_root: bool = False,
+    ) -> None:
+        self._tokens = tokens
+        self._authorizer = authorizer
+        self._policies = policies
+        self._anonymous_is_root = anonymous_is_root
+        self._parsed: dict[str, SourcedPolicy | None] = {}
+
+    def authenticate(self, token: str | None, scope: RegistryScope, now: datetime) -> RequestPrincipal:
+        """The principal `token` was issued to; without a token, the anonymous caller (or the root user of the
+        scope's account, with `anonymous_is_root`).
+
+        Raises InvalidRegistryToken for a token this server did not sign, ExpiredRegistryToken for an expired one.
+        """
+        if token is None:
+            return RequestPrincipal.root(scope.account_id) if self._anonymous_is_root else RequestPrincipal.anonymous()
+        return self._tokens.verify(token, now)
+
+    def find_grant(self, grant: str, now: datetime) -> DownloadGrant | None:
+        """What a download grant allows now, or None when it is not valid (any more)."""
+        try:
+            return self._tokens.verify_download(grant, now)
+        except InvalidRegistryToken:
+            return None
+
+    async def authorize(
+        self,
+        principal: RequestPrincipal,
+        scope: RegistryScope,
+        repository: str | None,
+        access: Access,
+        keys: Mapping[str, ContextValue] | None = None,
+    ) -> None:
+        """Raises AccessDenied (the first action refused) unless the policies allow `access`.
+
+        `keys` are the request's condition keys (aws:SourceIp, ...).
+        """
+        denial: AccessDenied | None = None
+        resource, resource_policy = await self._target(scope, repository, access.on_registry)  # one read for all
+        for action in access.actions:
+            try:  # the Authorizer asked here, not through _decide: every /v2/ request passes this way
+                await self._authorizer.authorize(
+                    AccessRequest(principal, action, resource, scope.account_id, resource_policy, keys or {})
+                )
+            except AccessDenied as denied:
+                denial = denial or denied
+                if not access.any_of:
+                    break
+            else:
+                if access.any_of:
+                    return
+        if denial is not None:
+            raise denial
+
+    async def authorize_import(
+        self,
+        principal: RequestPrincipal,
+        scope: RegistryScope,
+        repository: str,
+        access: Access,
+        keys: Mapping[str, ContextValue] | None = None,
+    ) -> None:
+        """As `authorize`, but each action may also be granted by the registry policy, which is how ECR's registry
+        permissions let principals import through the pull-through cache and create its repositories. The
+        AccessDenied raised is the repository's refusal."""
+        target = await self._target(scope, repository, False)
+        for action in access.actions:
+            try:
+                await self._decide(principal, scope, target, action, keys)
+            except AccessDenied:
+                registry_policy = await self._registry_policy(scope)
+                by_registry = (scope.repository_arn(repository), registry_policy)
+                if registry_policy is None or not await self._permits(principal, scope, by_registry, action, keys):
+                    raise
+
+    async def authorize_service(
+        self, principal: RequestPrincipal, scope: RegistryScope, repository: str | None, actions: Sequence[str]
+    ) -> None:
+        """Raise AccessDenied unless `principal` (a service's role session) may perform every one of `actions` on
+        the repository, or on the registry as a whole when `repository` is None."""
+        await self.authorize(principal, scope, repository, Access(tuple(actions), on_registry=repository is None))
+
+    async def allows(
+        self,
+        principal: RequestPrincipal,
+        scope: RegistryScope,
+        repository: str,
+        action: str,
+        keys: Mapping[str, ContextValue] | None = None,
+    ) -> bool:
+        return await self._permits(principal, scope, await self._target(scope, repository, False), action, keys)
+
+    async def _target(
+        self, scope: RegistryScope, repository: str | None, on_registry: bool
+    ) -> tuple[str, SourcedPolicy | None]:
+        """The resource a request acts on, and its resource policy: the repository's, or none for the registry."""
+        if repository is None or on_registry:
+            return scope.repository_arn("*"), None
+        resource = scope.repository_arn(repository)
+        text = await self._policies.find_repository_policy(scope, repository)
+        return resource, None if text is None else self._parse_cached(text, resource)
+
+    async def _registry_policy(self, scope: RegistryScope) -> SourcedPolicy | None:
+        text = await self._policies.find_registry_policy(scope)
+        return None if text is None else self._parse_cached(text, scope.repository_arn("*"))
+
+    async def _decide(
+        self,
+        principal: RequestPrincipal,
+        scope: RegistryScope,
+        target: tuple[str, SourcedPolicy | None],
+        action: str,
+        keys: Mapping[str, ContextValue] | None,
+    ) -> None:
+        resource, resource_policy = target
+        await self._authorizer.authorize(
+            AccessRequest(principal, action, resource, scope.account_id, resource_policy, keys or {})
+        )
+
+    async def _permits(
+        self,
+        principal: RequestPrincipal,
+        scope: RegistryScope,
+        target: tuple[str, SourcedPolicy | None],
+        action: str,
+        keys: Mapping[str, ContextValue] | None,
+    ) -> bool:
+        try:
+            await self._decide(principal, scope, target, action, keys)
+        except AccessDenied:
+            return False
+        return True
+
+    def _parse_cached(self, text: str, arn: str) -> SourcedPolicy | None:
+        if text not in self._parsed:
+            if len(self._parsed) >= _POLICY_CACHE_SIZE:
+                self._parsed.clear()
+            self._parsed[text] = _parse(text, arn)
+        return self._parsed[text]
+
+
+def _parse(text: str, arn: str) -> SourcedPolicy | None:
+    try:
+        return SourcedPolicy(parse_policy(text, PolicyKind.RESOURCE), arn, PolicySourceType.RESOURCE)
+    except PolicyError:
+        # SetRepositoryPolicy validates what it stores; a policy that no longer parses allows nothing.
+        log.error("the repository policy of %s does not parse; ignoring it", arn)
+        return None
