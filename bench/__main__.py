@@ -11,8 +11,6 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 
-from tests.servers import distribution_binary
-
 from bench.cpu import machine_busy_share
 from bench.image import write_image, write_random_blob
 from bench.proxy_images import ContentSizes
@@ -25,6 +23,7 @@ from bench.runner import Run, WrkSettings
 from bench.samples import Disturbance, Samples
 from bench.targets import DEFAULT_TARGETS, DISTRIBUTION, PULLCACHE_LAUNCHED, Target, available_targets
 from bench.wrk import wrk_available
+from testkit.servers import distribution_binary
 
 RESULTS = Path(__file__).resolve().parent / "results"
 MIB = 1 << 20

@@ -27,7 +27,8 @@ from pathlib import Path
 import aiohttp
 from aiohttp import web
 from multidict import CIMultiDict, CIMultiDictProxy
-from tests.servers import free_port, stop_process_group, wait_until_serving
+
+from testkit.servers import free_port, stop_process_group, wait_until_serving
 
 REPOSITORY_ROOT = Path(__file__).resolve().parents[1]
 COUNTS_PATH = "/_counts"

@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from aiohttp import web
-from tests.servers import free_port, stop_process_group, wait_until_serving
+
+from testkit.servers import free_port, stop_process_group, wait_until_serving
 
 REPOSITORY_ROOT = Path(__file__).resolve().parents[1]  # where `python -m bench.fileserver` resolves
 

@@ -6,7 +6,6 @@ files from the page cache.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import random
@@ -14,7 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from tests.images import MediaTypes
+from pullcache.core.digests import Digest
+from testkit.hashing import Sha256Tap
+from testkit.images import MediaTypes
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
@@ -23,7 +24,7 @@ OCI_LAYER = "application/vnd.oci.image.layer.v1.tar"
 OCTET_STREAM = "application/octet-stream"
 
 
-# OCI's media types as tests/images.py names them, but layers of the uncompressed type: the benchmark's layers
+# OCI's media types as testkit/images.py names them, but layers of the uncompressed type: the benchmark's layers
 # are random bytes, which no compression would shrink.
 OCI: Final = MediaTypes(manifest=OCI_MANIFEST, index=OCI_INDEX, config=OCI_CONFIG, layer=OCI_LAYER)
 
@@ -63,7 +64,7 @@ class Image:
 
     @property
     def manifest_digest(self) -> str:
-        return "sha256:" + hashlib.sha256(self.manifest).hexdigest()
+        return str(Digest.of(self.manifest))
 
 
 def write_random_blob(
@@ -73,25 +74,23 @@ def write_random_blob(
     `rng` seeded alike, else from the operating system."""
     directory.mkdir(parents=True, exist_ok=True)
     staging = directory / "staging"
-    hasher = hashlib.sha256()
+    tap = Sha256Tap()
     with staging.open("wb") as file:
-        remaining = size
-        while remaining > 0:
-            chunk = min(WRITE_BYTES, remaining)
+        while tap.size < size:
+            chunk = min(WRITE_BYTES, size - tap.size)
             data = os.urandom(chunk) if rng is None else rng.randbytes(chunk)
-            hasher.update(data)
+            tap.update(data)
             file.write(data)
-            remaining -= len(data)
-    path = directory / hasher.hexdigest()
+    path = directory / Digest.parse(tap.digest).encoded
     staging.rename(path)
-    return BlobFile(path, "sha256:" + hasher.hexdigest(), size, media_type)
+    return BlobFile(path, tap.digest, size, media_type)
 
 
 def write_blob(directory: Path, content: bytes, media_type: str) -> BlobFile:
-    encoded = hashlib.sha256(content).hexdigest()
-    path = directory / encoded
+    digest = Digest.of(content)
+    path = directory / digest.encoded
     path.write_bytes(content)
-    return BlobFile(path, "sha256:" + encoded, len(content), media_type)
+    return BlobFile(path, str(digest), len(content), media_type)
 
 
 def write_image(

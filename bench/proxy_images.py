@@ -21,10 +21,9 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.images import DOCKER, MediaTypes
-
-from bench.client import open_session, push_blob, push_image, push_manifest
 from bench.image import BlobFile, Image, write_image, write_random_blob
+from bench.transfers import connect, push_blob, push_image, push_manifest
+from testkit.images import DOCKER, MediaTypes
 
 TAG = "v1"
 LARGE = "bench/large"
@@ -116,12 +115,12 @@ def _index(images: tuple[Image, ...], media_types: MediaTypes) -> bytes:
 
 async def seed_upstream(url: str, content: UpstreamContent) -> None:
     """Push every image to the registry at `url` (an upstream, not a cache), each under TAG."""
-    async with open_session() as session:
+    async with connect(url) as client:
         for repository, image in ((LARGE, content.large), (SMALL, content.small), (BIG, content.big)):
-            await push_image(session, url, repository, TAG, image)
-        await push_image(session, url, PROBE, TAG, content.probe)
-        await push_blob(session, url, PROBE, content.probe_blob)
+            await push_image(client, repository, TAG, image)
+        await push_image(client, PROBE, TAG, content.probe)
+        await push_blob(client, PROBE, content.probe_blob)
         for image in content.multi.images:
-            await asyncio.gather(*(push_blob(session, url, MULTI, blob) for blob in image.blobs))
-            await push_manifest(session, url, MULTI, image.manifest_digest, image.manifest, image.media_type)
-        await push_manifest(session, url, MULTI, TAG, content.multi.manifest, content.multi.media_type)
+            await asyncio.gather(*(push_blob(client, MULTI, blob) for blob in image.blobs))
+            await push_manifest(client, MULTI, image.manifest_digest, image.manifest, image.media_type)
+        await push_manifest(client, MULTI, TAG, content.multi.manifest, content.multi.media_type)

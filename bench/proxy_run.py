@@ -27,10 +27,8 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import psutil
-from tests.integration.rss import RssSampler, tree_rss
 
 from bench import proxy_metrics as m
-from bench.client import fetch_verified, open_session, pull_image, pull_index
 from bench.counting_proxy import CountingProxy, UpstreamCounts
 from bench.cpu import Started, pids_of, watch_cpu
 from bench.fileserver import FileServer
@@ -39,7 +37,9 @@ from bench.image import BlobFile, Image
 from bench.proxy_images import BIG, LARGE, MULTI, PROBE, SMALL, TAG, ImageIndex, UpstreamContent
 from bench.proxy_targets import CacheTarget, RunningCache
 from bench.samples import Sample, Samples
+from bench.transfers import connect, fetch_verified, pull_image, pull_index
 from bench.wrk import WrkResult, run_wrk
+from testkit.rss import RssSampler, tree_rss
 
 RSS_SAMPLE_SECONDS = 0.02  # how often the server's memory is sampled while it streams the big blob
 MB = 1e6
@@ -88,8 +88,8 @@ class ProxyRun:
         urls = [(f"{self.files.url}/{blob.path.name}", blob) for blob in blobs]
 
         async def pull_files() -> None:
-            async with open_session() as session:
-                await asyncio.gather(*(fetch_verified(session, url, blob) for url, blob in urls))
+            async with connect(self.files.url) as client:
+                await asyncio.gather(*(fetch_verified(client, url, blob) for url, blob in urls))
 
         async def pull_files_at_once() -> None:
             await asyncio.gather(*(pull_files() for _ in range(self.pullers)))
@@ -283,15 +283,13 @@ class ProxyRun:
 
 
 async def _pull(cache: RunningCache, repository: str, image: Image) -> None:
-    async with open_session(headers=cache.headers) as session:
-        await pull_image(session, cache.url, cache.repository(repository), TAG, image)
+    async with connect(cache.url, headers=cache.headers) as client:
+        await pull_image(client, cache.repository(repository), TAG, image)
 
 
 async def _pull_index(cache: RunningCache, index: ImageIndex) -> None:
-    async with open_session(headers=cache.headers) as session:
-        await pull_index(
-            session, cache.url, cache.repository(MULTI), TAG, (index.manifest, index.media_type), index.images
-        )
+    async with connect(cache.url, headers=cache.headers) as client:
+        await pull_index(client, cache.repository(MULTI), TAG, (index.manifest, index.media_type), index.images)
 
 
 async def _all(cache: RunningCache, repository: str, image: Image, pullers: int) -> None:
@@ -300,8 +298,8 @@ async def _all(cache: RunningCache, repository: str, image: Image, pullers: int)
 
 
 async def _first_byte(url: str, blob: BlobFile, headers: dict[str, str]) -> float:
-    async with open_session(headers=headers) as session:
-        return await fetch_verified(session, url, blob)
+    async with connect(url, headers=headers) as client:
+        return await fetch_verified(client, url, blob)
 
 
 def _progress(line: str) -> None:

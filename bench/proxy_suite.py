@@ -11,14 +11,13 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.servers import DistributionServer
-
 from bench.counting_proxy import CountingProxy
 from bench.fileserver import FileServer
 from bench.proxy_images import ContentSizes, seed_upstream, write_content
 from bench.proxy_run import LoadSettings, ProxyRun
 from bench.proxy_targets import CacheTarget
 from bench.samples import Samples
+from testkit.servers import DistributionServer
 
 
 @dataclass(frozen=True, slots=True)

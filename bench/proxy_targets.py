@@ -11,22 +11,18 @@ the same upstream:
 
 from __future__ import annotations
 
-import configparser
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import boto3
-from tests.servers import DistributionServer, PullcacheServer
 
 from bench.targets import ACCESS_LOGGED, Server
+from testkit.aws_clients import client, registry_authorization
+from testkit.servers import DistributionServer, PullcacheServer
 
 PULLCACHE_RULE = "pullcache"
 DISTRIBUTION_PROXY = "distribution-proxy"
 DEFAULT_CACHE_TARGETS = (PULLCACHE_RULE, DISTRIBUTION_PROXY)
 RULE_PREFIX = "upstream"
-REGION = "us-east-1"
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,27 +67,15 @@ def cache_targets() -> dict[str, CacheTarget]:
 def _start_pullcache(directory: Path, upstream: str) -> RunningCache:
     server = PullcacheServer(directory / "data", log_level=ACCESS_LOGGED, anonymous_registry=False).start()
     try:
-        ecr = _ecr(server)
-        ecr.create_pull_through_cache_rule(ecrRepositoryPrefix=RULE_PREFIX, upstreamRegistryUrl=upstream)
-        token = ecr.get_authorization_token()["authorizationData"][0]["authorizationToken"]
+        # Signed with the account's root keys, which the server writes to its data directory on first start.
+        client(server, "ecr").create_pull_through_cache_rule(
+            ecrRepositoryPrefix=RULE_PREFIX, upstreamRegistryUrl=upstream
+        )
+        authorization = registry_authorization(server)
     except BaseException:
         server.stop()
         raise
-    # The token is base64("AWS:<password>"): the very credentials of a Basic Authorization header.
-    return RunningCache(server, {"Authorization": f"Basic {token}"}, f"{RULE_PREFIX}/")
-
-
-def _ecr(server: PullcacheServer) -> Any:
-    """ECR signed with the account's root keys, which the server writes to its data directory on first start."""
-    keys = configparser.ConfigParser()
-    keys.read(server.data_dir / "credentials")
-    return boto3.client(
-        "ecr",
-        endpoint_url=server.url,
-        region_name=REGION,
-        aws_access_key_id=keys["default"]["aws_access_key_id"],
-        aws_secret_access_key=keys["default"]["aws_secret_access_key"],
-    )
+    return RunningCache(server, {"Authorization": authorization}, f"{RULE_PREFIX}/")
 
 
 def _start_distribution_proxy(directory: Path, upstream: str) -> RunningCache:

@@ -19,13 +19,13 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from bench.client import fetch_verified, hash_files, open_session, pull_image, push_blob, push_image
 from bench.cpu import pids_of, watch_cpu
 from bench.fileserver import FileServer
 from bench.image import OCI_MANIFEST, BlobFile, Image
 from bench.metrics import BLOB_GET, CLIENT_HASH, CLIENT_SENDFILE, MANIFEST_BY_DIGEST, MANIFEST_BY_TAG, PULL, PUSH
 from bench.samples import Disturbance, Sample, Samples
 from bench.targets import Server, Target
+from bench.transfers import connect, fetch_verified, hash_files, pull_image, push_blob, push_image
 from bench.wrk import run_wrk
 
 REPOSITORY = "bench/image"
@@ -67,8 +67,8 @@ class Run:
         urls = [(f"{file_server.url}/{blob.path.name}", blob) for blob in blobs]
 
         async def pull_from_file_server() -> None:
-            async with open_session() as session:
-                await asyncio.gather(*(fetch_verified(session, url, blob) for url, blob in urls))
+            async with connect(file_server.url) as client:
+                await asyncio.gather(*(fetch_verified(client, url, blob) for url, blob in urls))
 
         over_http = self._record(
             CLIENT_SENDFILE, PULL, lambda: _throughput(self.image.blob_bytes, pull_from_file_server, [file_server])
@@ -161,24 +161,24 @@ def _small_requests(url: str, image: Image, small_blob: BlobFile) -> dict[str, t
 
 def _pusher(url: str, image: Image) -> Callable[[], Awaitable[None]]:
     async def push() -> None:
-        async with open_session() as session:
-            await push_image(session, url, REPOSITORY, TAG, image)
+        async with connect(url) as client:
+            await push_image(client, REPOSITORY, TAG, image)
 
     return push
 
 
 def _puller(url: str, image: Image) -> Callable[[], Awaitable[None]]:
     async def pull() -> None:
-        async with open_session() as session:
-            await pull_image(session, url, REPOSITORY, TAG, image)
+        async with connect(url) as client:
+            await pull_image(client, REPOSITORY, TAG, image)
 
     return pull
 
 
 async def _push_and_check_small_blob(url: str, blob: BlobFile) -> None:
-    async with open_session() as session:
-        await push_blob(session, url, REPOSITORY, blob)
-        await fetch_verified(session, f"{url}/v2/{REPOSITORY}/blobs/{blob.digest}", blob)
+    async with connect(url) as client:
+        await push_blob(client, REPOSITORY, blob)
+        await fetch_verified(client, f"{url}/v2/{REPOSITORY}/blobs/{blob.digest}", blob)
 
 
 def _throughput(size: int, transfer: Callable[[], Awaitable[None]], servers: Sequence[Server | FileServer]) -> Sample:

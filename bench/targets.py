@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from tests.servers import DistributionServer, PullcacheServer
+from testkit.servers import DistributionServer, PullcacheServer
 
 PULLCACHE = "pullcache"
 PULLCACHE_TWO_WORKERS = "pullcache-w2"

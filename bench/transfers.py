@@ -1,150 +1,103 @@
-"""A fast OCI client over aiohttp: pushes stream blobs from files, pulls hash what they read.
+"""What the benchmark times: images pushed from files and pulled back over testkit's RegistryClient, every byte
+checked.
 
-Pushes are POST-then-PUT monolithic uploads (the form every registry accepts), all blobs of an image at
-once, each PUT naming the digest the server must verify. Pulls fetch every blob at once and check each
-against its digest; hashing runs in worker threads (hashlib releases the GIL), so it overlaps the reading.
+Pushes are POST-then-PUT monolithic uploads (the form every registry accepts), all blobs of an image at once,
+each PUT streaming its file and naming the digest the server must verify. Pulls fetch every blob at once and
+check each against its digest; the client hashes in worker threads (hashlib releases the GIL), so hashing
+overlaps the reading. Any refusal or mismatch raises testkit's TransferError.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import os
-import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import aiohttp
 
-from bench.image import OCI_MANIFEST, BlobFile, Image
+from bench.image import BlobFile, Image
+from testkit.hashing import Sha256Tap
+from testkit.registry_client import Content, RegistryClient, TransferError
 
 CHUNK_BYTES = 4 << 20  # read from disk, and hash, this much at a time
-READ_BUFFER_BYTES = 4 << 20  # how much a response may buffer before the client stops reading the socket
 TIMEOUT = aiohttp.ClientTimeout(total=600, sock_connect=10)
+CONNECTIONS = 32
 
 
-class TransferError(RuntimeError):
-    """A registry refused a request, or served bytes that do not match their digest."""
+@asynccontextmanager
+async def connect(
+    base_url: str, *, connections: int = CONNECTIONS, headers: Mapping[str, str] | None = None
+) -> AsyncIterator[RegistryClient]:
+    """A client of the registry at `base_url` (or of a file server: `fetch_verified` takes any URL); `headers`
+    go with every request (an Authorization, say)."""
+    async with RegistryClient.connect(
+        base_url, headers=headers, connections=connections, request_timeout=TIMEOUT
+    ) as client:
+        yield client
 
 
-def open_session(connections: int = 32, headers: dict[str, str] | None = None) -> aiohttp.ClientSession:
-    """A session for one registry; `headers` go with every request (an Authorization, say)."""
-    return aiohttp.ClientSession(
-        headers=headers,
-        connector=aiohttp.TCPConnector(limit=connections),
-        timeout=TIMEOUT,
-        read_bufsize=READ_BUFFER_BYTES,
-        auto_decompress=False,
-    )
-
-
-async def push_image(session: aiohttp.ClientSession, base_url: str, repository: str, tag: str, image: Image) -> None:
+async def push_image(client: RegistryClient, repository: str, tag: str, image: Image) -> None:
     """Upload every blob of `image` concurrently, then its manifest under `tag`."""
-    await asyncio.gather(*(push_blob(session, base_url, repository, blob) for blob in image.blobs))
-    await push_manifest(session, base_url, repository, tag, image.manifest, image.media_type)
+    await asyncio.gather(*(push_blob(client, repository, blob) for blob in image.blobs))
+    await push_manifest(client, repository, tag, image.manifest, image.media_type)
 
 
-async def push_blob(session: aiohttp.ClientSession, base_url: str, repository: str, blob: BlobFile) -> None:
-    async with session.post(f"{base_url}/v2/{repository}/blobs/uploads/") as started:
-        await _expect(started, 202)
-        location = started.headers["Location"]
-    upload_url = location if location.startswith("http") else base_url + location
-    async with session.put(
-        upload_url,
-        params={"digest": blob.digest},
-        data=_file_chunks(blob.path, blob.size),
-        headers={"Content-Type": "application/octet-stream", "Content-Length": str(blob.size)},
-    ) as committed:
-        await _expect(committed, 201)
-        _expect_digest(committed, blob.digest)
+async def push_blob(client: RegistryClient, repository: str, blob: BlobFile) -> None:
+    """POST, then PUT the blob's file streamed; the registry must commit it under its digest."""
+    location = await client.start_upload(repository)
+    committed = await client.complete_upload(
+        location, blob.digest, _file_chunks(blob.path, blob.size), length=blob.size
+    )
+    if committed != blob.digest:
+        raise TransferError(f"{location} stored {committed}, expected {blob.digest}")
 
 
 async def push_manifest(
-    session: aiohttp.ClientSession,
-    base_url: str,
-    repository: str,
-    reference: str,
-    manifest: bytes,
-    media_type: str = OCI_MANIFEST,
+    client: RegistryClient, repository: str, reference: str, manifest: bytes, media_type: str
 ) -> None:
-    async with session.put(
-        f"{base_url}/v2/{repository}/manifests/{reference}",
-        data=manifest,
-        headers={"Content-Type": media_type},
-    ) as stored:
-        await _expect(stored, 201)
+    await client.push_manifest(repository, Content(media_type, manifest), reference)
 
 
-async def pull_image(session: aiohttp.ClientSession, base_url: str, repository: str, tag: str, image: Image) -> None:
+async def pull_image(client: RegistryClient, repository: str, tag: str, image: Image) -> None:
     """Fetch the manifest by `tag`, then every blob it names concurrently, each checked against its digest."""
-    async with session.get(
-        f"{base_url}/v2/{repository}/manifests/{tag}", headers={"Accept": image.media_type}
-    ) as response:
-        await _expect(response, 200)
-        if await response.read() != image.manifest:
-            raise TransferError(f"the manifest under {tag} is not the one pushed")
-    await asyncio.gather(
-        *(fetch_verified(session, f"{base_url}/v2/{repository}/blobs/{blob.digest}", blob) for blob in image.blobs)
-    )
+    document, _ = await client.get_manifest(repository, tag, accept=image.media_type)
+    if document != image.manifest:
+        raise TransferError(f"the manifest under {tag} is not the one pushed")
+    await asyncio.gather(*(fetch_verified(client, _blob_path(repository, blob), blob) for blob in image.blobs))
 
 
 async def pull_index(
-    session: aiohttp.ClientSession,
-    base_url: str,
-    repository: str,
-    tag: str,
-    index: tuple[bytes, str],
-    images: Sequence[Image],
+    client: RegistryClient, repository: str, tag: str, index: tuple[bytes, str], images: Sequence[Image]
 ) -> None:
     """Fetch the index (its document and media type) by `tag`, then each platform's manifest by digest and its
     blobs, all checked; the platforms are pulled at once, as a client that copies every platform does."""
     document, media_type = index
-    accept = {"Accept": ", ".join(dict.fromkeys([media_type, *(image.media_type for image in images)]))}
-    async with session.get(f"{base_url}/v2/{repository}/manifests/{tag}", headers=accept) as response:
-        await _expect(response, 200)
-        if await response.read() != document:
-            raise TransferError(f"the index under {tag} is not the one pushed")
+    accept = ", ".join(dict.fromkeys([media_type, *(image.media_type for image in images)]))
+    pulled, _ = await client.get_manifest(repository, tag, accept=accept)
+    if pulled != document:
+        raise TransferError(f"the index under {tag} is not the one pushed")
 
     async def pull_platform(image: Image) -> None:
-        url = f"{base_url}/v2/{repository}/manifests/{image.manifest_digest}"
-        async with session.get(url, headers=accept) as response:
-            await _expect(response, 200)
-            if await response.read() != image.manifest:
-                raise TransferError(f"the manifest {image.manifest_digest} is not the one pushed")
-        await asyncio.gather(
-            *(fetch_verified(session, f"{base_url}/v2/{repository}/blobs/{blob.digest}", blob) for blob in image.blobs)
-        )
+        manifest, _ = await client.get_manifest(repository, image.manifest_digest, accept=accept)
+        if manifest != image.manifest:
+            raise TransferError(f"the manifest {image.manifest_digest} is not the one pushed")
+        await asyncio.gather(*(fetch_verified(client, _blob_path(repository, blob), blob) for blob in image.blobs))
 
     await asyncio.gather(*(pull_platform(image) for image in images))
 
 
-async def fetch_verified(session: aiohttp.ClientSession, url: str, blob: BlobFile) -> float:
-    """GET `url`, hashing the body as it arrives; raises TransferError unless it is exactly `blob`. Returns the
-    seconds from sending the request to the first byte of the body."""
-    hasher = hashlib.sha256()
-    size = 0
-    started = time.perf_counter()
-    first_byte = 0.0
-    async with session.get(url) as response:
-        await _expect(response, 200)
-        pending: list[bytes] = []
-        pending_bytes = 0
-        async for data in response.content.iter_any():
-            if not first_byte:
-                first_byte = time.perf_counter() - started
-            pending.append(data)
-            pending_bytes += len(data)
-            if pending_bytes >= CHUNK_BYTES:
-                await asyncio.to_thread(hasher.update, b"".join(pending))
-                size += pending_bytes
-                pending.clear()
-                pending_bytes = 0
-        hasher.update(b"".join(pending))
-        size += pending_bytes
-    digest = "sha256:" + hasher.hexdigest()
-    if size != blob.size or digest != blob.digest:
-        raise TransferError(f"{url} served {size} bytes with digest {digest}, expected {blob.size} {blob.digest}")
-    return first_byte
+async def fetch_verified(client: RegistryClient, url: str, blob: BlobFile) -> float:
+    """GET `url` (a path of the client's registry, or any absolute URL), hashing the body as it arrives; raises
+    TransferError unless it is exactly `blob`. Returns the seconds from sending the request to the first byte of
+    the body."""
+    received = await client.download(url)
+    if received.size != blob.size or received.digest != blob.digest:
+        raise TransferError(
+            f"{url} served {received.size} bytes with digest {received.digest}, expected {blob.size} {blob.digest}"
+        )
+    return received.first_byte_seconds
 
 
 async def hash_files(blobs: tuple[BlobFile, ...]) -> None:
@@ -152,17 +105,19 @@ async def hash_files(blobs: tuple[BlobFile, ...]) -> None:
     await asyncio.gather(*(asyncio.to_thread(_check_file, blob) for blob in blobs))
 
 
+def _blob_path(repository: str, blob: BlobFile) -> str:
+    return f"/v2/{repository}/blobs/{blob.digest}"
+
+
 def _check_file(blob: BlobFile) -> None:
-    hasher = hashlib.sha256()
+    tap = Sha256Tap()
     fd = os.open(blob.path, os.O_RDONLY)
     try:
-        offset = 0
-        while data := os.pread(fd, CHUNK_BYTES, offset):
-            hasher.update(data)
-            offset += len(data)
+        while data := os.pread(fd, CHUNK_BYTES, tap.size):
+            tap.update(data)
     finally:
         os.close(fd)
-    if "sha256:" + hasher.hexdigest() != blob.digest:
+    if tap.digest != blob.digest:
         raise TransferError(f"{blob.path} no longer holds {blob.digest}")
 
 
@@ -178,15 +133,3 @@ async def _file_chunks(path: Path, size: int) -> AsyncIterator[bytes]:
             offset += len(data)
     finally:
         os.close(fd)
-
-
-async def _expect(response: aiohttp.ClientResponse, status: int) -> None:
-    if response.status != status:
-        body = await response.text(errors="replace")
-        raise TransferError(f"{response.method} {response.url} answered {response.status}, not {status}: {body[:500]}")
-
-
-def _expect_digest(response: aiohttp.ClientResponse, digest: str) -> None:
-    answered = response.headers.get("Docker-Content-Digest")
-    if answered != digest:
-        raise TransferError(f"{response.url} stored {answered}, expected {digest}")

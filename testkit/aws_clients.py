@@ -16,7 +16,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.servers import PullcacheServer
+from testkit.servers import PullcacheServer
 
 CLI_TIMEOUT = 60
 ACCOUNT = "000000000000"

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import hashlib
 import random
 import struct
 from collections.abc import AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass
+
+from testkit.hashing import Sha256Tap
 
 MIB = 1 << 20
 BLOCK = MIB  # the unit of generation: each piece handed to a body lies within one block
@@ -50,27 +51,6 @@ def _random_block(seed: int) -> bytes:
 
 def _block(seed: int, index: int) -> bytes:
     return struct.pack(">QQ", seed, index) + _random_block(seed)[16:]
-
-
-class Sha256Tap:
-    """Hashes and counts the bytes that pass through it."""
-
-    def __init__(self) -> None:
-        self._hasher = hashlib.sha256()
-        self.size = 0
-
-    def update(self, data: bytes) -> None:
-        self._hasher.update(data)
-        self.size += len(data)
-
-    def through(self, pieces: Iterable[bytes]) -> Iterator[bytes]:
-        for piece in pieces:
-            self.update(piece)
-            yield piece
-
-    @property
-    def digest(self) -> str:
-        return f"sha256:{self._hasher.hexdigest()}"
 
 
 async def streamed(pieces: Iterable[bytes]) -> AsyncIterator[bytes]:

@@ -17,7 +17,6 @@ The writers return an `ImageTree`, the digests of everything written, in the sha
 from __future__ import annotations
 
 import gzip
-import hashlib
 import io
 import json
 import random
@@ -26,6 +25,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, Protocol
+
+from pullcache.core.digests import Digest
 
 REF_NAME: Final = "org.opencontainers.image.ref.name"
 EPOCH: Final = "1970-01-01T00:00:00Z"
@@ -87,10 +88,6 @@ class ImageTree:
         return self.manifests - {self.digest}
 
 
-def sha256(data: bytes) -> str:
-    return f"sha256:{hashlib.sha256(data).hexdigest()}"
-
-
 ManifestFetcher = Callable[[str], tuple[bytes, str | None]]
 """A manifest by digest: its bytes, and its media type when the source states one apart from the body."""
 
@@ -109,7 +106,7 @@ def walk_tree(digest: str, media_type: str, fetch: ManifestFetcher) -> ImageTree
     while pending:
         current, expected_type = pending.pop()
         content, stated_type = fetch(current)
-        assert sha256(content) == current, f"manifest {current} arrived as other bytes"
+        assert str(Digest.of(content)) == current, f"manifest {current} arrived as other bytes"
         document = json.loads(content)
         for found in (stated_type, document.get("mediaType")):
             assert found in (None, expected_type), f"{current} is {found}, expected {expected_type}"
@@ -209,10 +206,11 @@ def write_index(
     content = _manifest_bytes(document)
     writer.put_top_manifest(content, media_types.index)
     children = [image.tree(media_types.manifest) for image in images]
+    digest = str(Digest.of(content))
     return ImageTree(
-        sha256(content),
+        digest,
         media_types.index,
-        frozenset({sha256(content), *(child.digest for child in children)}),
+        frozenset({digest, *(child.digest for child in children)}),
         frozenset().union(*(child.blobs for child in children)),
         {child.digest: child.layers[child.digest] for child in children},
         {str(platform): child.digest for platform, child in zip(platforms, children, strict=True)},
@@ -265,7 +263,7 @@ class DirLayout:
     def read_tree(self, tag: str) -> ImageTree:
         directory = self.root / tag
         top = (directory / "manifest.json").read_bytes()
-        top_digest = sha256(top)
+        top_digest = str(Digest.of(top))
 
         def fetch(digest: str) -> tuple[bytes, str | None]:
             path = directory / "manifest.json" if digest == top_digest else directory / _dir_manifest_name(digest)
@@ -285,7 +283,7 @@ class _WrittenImage:
 
     @property
     def digest(self) -> str:
-        return sha256(self.content)
+        return str(Digest.of(self.content))
 
     def tree(self, media_type: str) -> ImageTree:
         return ImageTree(
@@ -304,7 +302,7 @@ def _write_image_content(
     """Store the config and layers of one image; return its manifest, not yet stored."""
     tars = [_tar_of_random_bytes(size, f"{seed}/{platform}/{n}") for n, size in enumerate(layer_sizes)]
     layers = [_gzip(tar) for tar in tars]
-    config = _config_bytes(platform, [sha256(tar) for tar in tars])
+    config = _config_bytes(platform, [str(Digest.of(tar)) for tar in tars])
     for blob in (config, *layers):
         writer.put_blob(blob)
     document = {
@@ -313,7 +311,9 @@ def _write_image_content(
         "config": _descriptor(media_types.config, config),
         "layers": [_descriptor(media_types.layer, layer) for layer in layers],
     }
-    return _WrittenImage(_manifest_bytes(document), sha256(config), tuple(sha256(layer) for layer in layers))
+    return _WrittenImage(
+        _manifest_bytes(document), str(Digest.of(config)), tuple(str(Digest.of(layer)) for layer in layers)
+    )
 
 
 class _OciWriter:
@@ -325,7 +325,7 @@ class _OciWriter:
         (root / "oci-layout").write_text(json.dumps({"imageLayoutVersion": "1.0.0"}))
 
     def put_blob(self, data: bytes) -> None:
-        (self._blobs / _hex(sha256(data))).write_bytes(data)
+        (self._blobs / Digest.of(data).encoded).write_bytes(data)
 
     def put_child_manifest(self, content: bytes) -> None:
         self.put_blob(content)
@@ -350,10 +350,10 @@ class _DirWriter:
         (directory / "version").write_text(DirLayout.VERSION)
 
     def put_blob(self, data: bytes) -> None:
-        (self._directory / _hex(sha256(data))).write_bytes(data)
+        (self._directory / Digest.of(data).encoded).write_bytes(data)
 
     def put_child_manifest(self, content: bytes) -> None:
-        (self._directory / _dir_manifest_name(sha256(content))).write_bytes(content)
+        (self._directory / _dir_manifest_name(str(Digest.of(content)))).write_bytes(content)
 
     def put_top_manifest(self, content: bytes, media_type: str) -> None:
         # dir: takes the media type from the manifest itself, which our manifests always declare.
@@ -364,7 +364,7 @@ class _DirWriter:
 def _checked(path: Path, digest: str) -> bytes:
     assert path.is_file(), f"{path} ({digest}) is missing"
     data = path.read_bytes()
-    assert sha256(data) == digest, f"{path} does not hold {digest}"
+    assert str(Digest.of(data)) == digest, f"{path} does not hold {digest}"
     return data
 
 
@@ -377,13 +377,13 @@ def _dir_manifest_name(digest: str) -> str:
 
 
 def _descriptor(media_type: str, content: bytes) -> dict[str, Any]:
-    return {"mediaType": media_type, "digest": sha256(content), "size": len(content)}
+    return {"mediaType": media_type, "digest": str(Digest.of(content)), "size": len(content)}
 
 
 def _tar_of_random_bytes(size: int, seed: str) -> bytes:
     """A tar holding one file of `size` pseudo-random bytes from `seed`, with fixed metadata."""
     payload = random.Random(seed).randbytes(size)
-    info = tarfile.TarInfo(f"data/{hashlib.sha256(seed.encode()).hexdigest()[:16]}.bin")
+    info = tarfile.TarInfo(f"data/{Digest.of(seed.encode()).encoded[:16]}.bin")
     info.size = size
     info.mtime = 0
     info.mode = 0o644

@@ -1,142 +1,67 @@
-"""A small typed OCI Distribution client for black-box protocol tests, and the documents those tests push.
+"""The OCI Distribution client of the tests and the benchmark alike, over one aiohttp session.
 
-Requests go over loopback to a real `pullcache serve`; each answer is read whole into a `Reply`, so a test asserts
-on status, headers and bytes. The client sends only the headers a test names (no automatic Content-Type), never
-follows redirects, and bounds every request with a timeout. Manifests are encoded indented, not canonically, so a
-registry that re-serialised them would change their digests.
+Three kinds of call:
+- `request` sends anything and reads the answer whole into a `Reply`, for tests that assert on status, headers
+  and bytes. It sends only the headers named (no automatic Content-Type) and never follows a redirect.
+- the steps of a push or a pull (`start_upload` ... `catalog`) expect the status the spec promises for them and
+  raise `TransferError` on any other.
+- `download` streams a body and hashes it as it arrives, in worker threads (hashlib releases the GIL, so hashing
+  overlaps reading): neither a test nor the benchmark holds a large blob, and the benchmark's pulls run at the
+  speed of the network and the hash, not of the event loop.
+
+Every status the registry answers is recorded in `statuses`, so a test can assert on all of them. The blocking face
+for tests without an event loop is sync_client.py.
 """
 
 from __future__ import annotations
 
-import hashlib
+import asyncio
+import enum
 import io
-import json
-import os
-import re
-import uuid
-from collections.abc import AsyncIterable, AsyncIterator, Iterator, Mapping, Sequence
+import time
+from collections.abc import AsyncIterable, AsyncIterator, Collection, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, Final
 
 import aiohttp
-import pytest
 from multidict import CIMultiDictProxy
 from yarl import URL
 
-from tests.servers import PullcacheServer
+from pullcache.core.digests import Digest
+from testkit.content import streamed
+from testkit.hashing import Sha256Tap
+from testkit.reply import DIGEST_HEADER, Reply
 
-OCI_MANIFEST: Final = "application/vnd.oci.image.manifest.v1+json"
-OCI_INDEX: Final = "application/vnd.oci.image.index.v1+json"
-OCI_CONFIG: Final = "application/vnd.oci.image.config.v1+json"
-OCI_LAYER: Final = "application/vnd.oci.image.layer.v1.tar+gzip"
-OCI_EMPTY: Final = "application/vnd.oci.empty.v1+json"
-DOCKER_MANIFEST: Final = "application/vnd.docker.distribution.manifest.v2+json"
-DOCKER_MANIFEST_LIST: Final = "application/vnd.docker.distribution.manifest.list.v2+json"
-DOCKER_CONFIG: Final = "application/vnd.docker.container.image.v1+json"
-DOCKER_LAYER: Final = "application/vnd.docker.image.rootfs.diff.tar.gzip"
-
-API_VERSION_HEADER: Final = "Docker-Distribution-API-Version"
-# The error codes the OCI distribution spec defines.
-OCI_ERROR_CODES: Final = frozenset(
-    {
-        "BLOB_UNKNOWN",
-        "BLOB_UPLOAD_INVALID",
-        "BLOB_UPLOAD_UNKNOWN",
-        "DIGEST_INVALID",
-        "MANIFEST_BLOB_UNKNOWN",
-        "MANIFEST_INVALID",
-        "MANIFEST_UNKNOWN",
-        "NAME_INVALID",
-        "NAME_UNKNOWN",
-        "SIZE_INVALID",
-        "UNAUTHORIZED",
-        "DENIED",
-        "UNSUPPORTED",
-        "TOOMANYREQUESTS",
-    }
-)
+OCTET_STREAM: Final = "application/octet-stream"
+# A request of a protocol test: a hung server fails the test rather than hanging it.
 REQUEST_TIMEOUT: Final = aiohttp.ClientTimeout(total=20)
-_NEXT_LINK: Final = re.compile(r'^<([^>]+)>; rel="next"$')
+# Generous for one request of a few hundred mebibytes over loopback; a hung server still fails the test.
+TRANSFER_TIMEOUT: Final = aiohttp.ClientTimeout(total=120, sock_connect=10)
+CONNECTIONS: Final = 100  # aiohttp's own default
+HASH_BYTES: Final = 4 << 20  # a download is hashed this much at a time, in a worker thread
+READ_BUFFER_BYTES: Final = 4 << 20  # how much a response may buffer before the client stops reading the socket
 
 Body = bytes | AsyncIterable[bytes] | None
 
 
-def serve_pullcache(tmp_path_factory: pytest.TempPathFactory, *extra_args: str) -> Iterator[PullcacheServer]:
-    """A running `pullcache serve` over a fresh data dir, stopped when the generator closes: a fixture body.
+class TransferError(AssertionError):
+    """A registry answered a status the step does not expect, or served bytes that do not match their digest.
 
-    Its /v2/ is open to callers without credentials: these tests are about the OCI protocol alone.
+    An AssertionError, so that a test stopped by one reads as a failed expectation.
     """
-    server = PullcacheServer(
-        tmp_path_factory.mktemp("pullcache") / "data", extra_args=extra_args, anonymous_registry=True
-    ).start()
-    try:
-        yield server
-    finally:
-        server.stop()
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
-def fresh_name(area: str) -> str:
-    """A repository name no other test uses, so tests can share one server."""
-    return f"{area}/{uuid.uuid4().hex[:12]}"
+class UploadStyle(enum.Enum):
+    """The ways the spec lets a client push a blob."""
 
-
-def digest_of(data: bytes, algorithm: str = "sha256") -> str:
-    return f"{algorithm}:{hashlib.new(algorithm, data).hexdigest()}"
-
-
-@dataclass(frozen=True, slots=True, repr=False)
-class Reply:
-    """A whole HTTP answer."""
-
-    method: str
-    status: int
-    headers: CIMultiDictProxy[str]
-    body: bytes
-
-    def __repr__(self) -> str:
-        return f"Reply({self.method} -> {self.status}, headers={dict(self.headers)}, body={self.body[:300]!r})"
-
-    def json(self) -> Any:
-        return json.loads(self.body)
-
-    def error_codes(self) -> list[str]:
-        """The codes of an OCI error body; AssertionError when the body is not in the OCI error shape."""
-        assert self.headers.get("Content-Type", "").startswith("application/json"), self
-        document = self.json()
-        assert isinstance(document, dict), self
-        assert set(document) == {"errors"}, self
-        errors = document["errors"]
-        assert isinstance(errors, list), self
-        assert errors, self
-        for error in errors:
-            assert isinstance(error, dict), self
-            assert isinstance(error.get("code"), str), self
-            assert isinstance(error.get("message"), str), self
-            assert set(error) <= {"code", "message", "detail"}, self
-        return [error["code"] for error in errors]
-
-
-def assert_oci_error(reply: Reply, status: int, code: str) -> None:
-    """`reply` has `status` and, unless it answers a HEAD (which has no body), exactly the OCI error `code`."""
-    assert reply.status == status, reply
-    if reply.method != "HEAD":
-        assert reply.error_codes() == [code], reply
-
-
-def next_link(reply: Reply) -> str | None:
-    """The target of a `Link: <target>; rel="next"` header, or None when there is none."""
-    link = reply.headers.get("Link")
-    if link is None:
-        return None
-    match = _NEXT_LINK.match(link)
-    assert match is not None, f"malformed Link header {link!r}"
-    return match.group(1)
-
-
-def chunk_range(start: int, data: bytes) -> str:
-    """The `Content-Range` of an upload chunk of `data` starting at `start`: `start-end`, no unit."""
-    return f"{start}-{start + len(data) - 1}"
+    MONOLITHIC = "POST with ?digest="
+    POST_PUT = "POST, then PUT with the body"
+    CHUNKED = "POST, PATCH chunks, then PUT"
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,91 +73,69 @@ class Content:
 
     @property
     def digest(self) -> str:
-        return digest_of(self.data)
+        return str(Digest.of(self.data))
 
     def descriptor(self, **extra: Any) -> dict[str, Any]:
         return {"mediaType": self.media_type, "digest": self.digest, "size": len(self.data), **extra}
 
 
-EMPTY_CONFIG: Final = Content(OCI_EMPTY, b"{}")
+@dataclass(frozen=True, slots=True)
+class Download:
+    """What a streamed GET received: never the bytes themselves, only their digest and size."""
+
+    status: int
+    digest: str  # of the bytes received
+    size: int
+    headers: CIMultiDictProxy[str]
+    first_byte_seconds: float  # from sending the request to the first byte of the body
 
 
-def random_layer(size: int = 512, media_type: str = OCI_LAYER) -> Content:
-    return Content(media_type, os.urandom(size))
+def chunk_range(start: int, data: bytes) -> str:
+    """The `Content-Range` of an upload chunk of `data` starting at `start`: `start-end`, no unit."""
+    return f"{start}-{start + len(data) - 1}"
 
 
-def unique_config(media_type: str = OCI_CONFIG) -> Content:
-    """A config no other test has pushed."""
-    document = {"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers", "diff_ids": []}}
-    return Content(media_type, encode({**document, "created": uuid.uuid4().hex}))
-
-
-def encode(document: Mapping[str, Any]) -> bytes:
-    """JSON as a client might write it: indented, with a trailing newline, not canonical."""
-    return json.dumps(document, indent=3).encode() + b"\n"
-
-
-def image_manifest(
-    config: Content,
-    layers: Sequence[Content],
-    *,
-    media_type: str = OCI_MANIFEST,
-    artifact_type: str | None = None,
-    subject: Content | None = None,
-    annotations: Mapping[str, str] | None = None,
-) -> Content:
-    document: dict[str, Any] = {
-        "schemaVersion": 2,
-        "mediaType": media_type,
-        "config": config.descriptor(),
-        "layers": [layer.descriptor() for layer in layers],
-    }
-    return Content(media_type, encode(_with_optionals(document, artifact_type, subject, annotations)))
-
-
-def index_manifest(
-    children: Sequence[Content],
-    *,
-    media_type: str = OCI_INDEX,
-    artifact_type: str | None = None,
-    subject: Content | None = None,
-    annotations: Mapping[str, str] | None = None,
-) -> Content:
-    document: dict[str, Any] = {
-        "schemaVersion": 2,
-        "mediaType": media_type,
-        "manifests": [child.descriptor(platform={"architecture": "amd64", "os": "linux"}) for child in children],
-    }
-    return Content(media_type, encode(_with_optionals(document, artifact_type, subject, annotations)))
-
-
-def _with_optionals(
-    document: dict[str, Any],
-    artifact_type: str | None,
-    subject: Content | None,
-    annotations: Mapping[str, str] | None,
-) -> dict[str, Any]:
-    if artifact_type is not None:
-        document["artifactType"] = artifact_type
-    if subject is not None:
-        document["subject"] = subject.descriptor()
-    if annotations is not None:
-        document["annotations"] = dict(annotations)
-    return document
+def _staged_bytes(range_header: str) -> int:
+    """How many bytes an upload holds, from the `Range: 0-<last>` of an upload response."""
+    first, _, last = range_header.partition("-")
+    assert first == "0", f"upload Range {range_header!r} does not start at 0"
+    assert last.isdigit(), f"malformed upload Range {range_header!r}"
+    return int(last) + 1
 
 
 class RegistryClient:
-    """Raw OCI Distribution requests against one registry, plus the few push steps most tests need."""
+    """Requests to one registry (and, by absolute URL, anywhere else) over one session."""
 
     def __init__(self, base_url: str, session: aiohttp.ClientSession) -> None:
         self._base = URL(base_url)
         self._session = session
+        self.statuses: list[int] = []
 
     @classmethod
     @asynccontextmanager
-    async def connect(cls, base_url: str) -> AsyncIterator[RegistryClient]:
-        async with aiohttp.ClientSession(timeout=REQUEST_TIMEOUT) as session:
+    async def connect(
+        cls,
+        base_url: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        connections: int = CONNECTIONS,
+        request_timeout: aiohttp.ClientTimeout = REQUEST_TIMEOUT,
+    ) -> AsyncIterator[RegistryClient]:
+        """A client over a session of its own; `headers` go with every request (an Authorization, say), at most
+        `connections` are open at once, and each request is bounded by `request_timeout` (REQUEST_TIMEOUT for
+        protocol tests, TRANSFER_TIMEOUT for large bodies). Bodies arrive as served: never decompressed, since
+        digests name the bytes on the wire."""
+        session = aiohttp.ClientSession(
+            headers=headers,
+            connector=aiohttp.TCPConnector(limit=connections),
+            timeout=request_timeout,
+            read_bufsize=READ_BUFFER_BYTES,
+            auto_decompress=False,
+        )
+        async with session:
             yield cls(base_url, session)
+
+    # -- any request, read whole ----------------------------------------------------------------------------
 
     async def request(
         self,
@@ -244,7 +147,7 @@ class RegistryClient:
         query: Mapping[str, str] | None = None,
     ) -> Reply:
         """Send `method` to `target` (a path as written, or an absolute URL such as a Location) and read it all."""
-        url = URL(target) if target.startswith("http") else self._base.join(URL(target, encoded=True))
+        url = self._url(target)
         if query:
             url = url.update_query(query)
         async with self._session.request(
@@ -255,45 +158,162 @@ class RegistryClient:
             allow_redirects=False,
             skip_auto_headers=("Content-Type",),
         ) as response:
+            self.statuses.append(response.status)
             return Reply(method, response.status, response.headers, await response.read())
 
-    async def push_blob(self, name: str, data: bytes, algorithm: str = "sha256") -> str:
-        """Upload `data` in one monolithic POST and return its digest."""
-        digest = digest_of(data, algorithm)
-        reply = await self.request("POST", f"/v2/{name}/blobs/uploads/", body=data, query={"digest": digest})
-        assert reply.status == 201, reply
-        return digest
+    # -- blob uploads ---------------------------------------------------------------------------------------
 
-    async def push_all(self, name: str, contents: Sequence[Content]) -> None:
-        for content in contents:
-            await self.push_blob(name, content.data)
-
-    async def start_upload(self, name: str) -> str:
-        """Open an upload session and return its Location."""
-        reply = await self.request("POST", f"/v2/{name}/blobs/uploads/")
-        assert reply.status == 202, reply
-        return reply.headers["Location"]
+    async def start_upload(self, repository: str) -> str:
+        """POST a new upload; returns its Location."""
+        return (await self._step(202, "POST", f"/v2/{repository}/blobs/uploads/")).headers["Location"]
 
     async def patch_chunk(self, location: str, data: bytes, start: int) -> Reply:
+        """PATCH `data` at `start`, whatever the answer."""
         return await self.request("PATCH", location, headers={"Content-Range": chunk_range(start, data)}, body=data)
 
-    async def put_manifest(self, name: str, reference: str, manifest: Content) -> Reply:
+    async def upload_chunk(self, location: str, start: int, length: int, body: AsyncIterable[bytes]) -> int:
+        """PATCH the `length` bytes `body` streams at `start`; returns how many bytes the upload holds afterwards."""
+        headers = {
+            "Content-Range": f"{start}-{start + length - 1}",
+            "Content-Length": str(length),
+            "Content-Type": OCTET_STREAM,
+        }
+        reply = await self._step(202, "PATCH", location, headers=headers, body=body)
+        return _staged_bytes(reply.headers["Range"])
+
+    async def upload_status(self, location: str) -> int:
+        """GET the upload's status; returns how many bytes it holds."""
+        return _staged_bytes((await self._step(204, "GET", location)).headers["Range"])
+
+    async def complete_upload(
+        self, location: str, digest: str, body: bytes | AsyncIterable[bytes] = b"", *, length: int | None = None
+    ) -> str:
+        """PUT `?digest=`, with an optional last chunk (`length` bytes, when `body` streams them); returns the
+        digest the registry committed."""
+        headers = {"Content-Type": OCTET_STREAM}
+        if length is not None:
+            headers["Content-Length"] = str(length)
+        reply = await self._step(201, "PUT", location, headers=headers, body=body, query={"digest": digest})
+        return reply.headers[DIGEST_HEADER]
+
+    async def push_blob(
+        self, repository: str, data: bytes, style: UploadStyle = UploadStyle.MONOLITHIC, *, algorithm: str = "sha256"
+    ) -> str:
+        """Push `data` the way `style` says, under its digest of `algorithm`; returns the digest the registry
+        committed."""
+        digest = str(Digest.of(data, algorithm))
+        if style is UploadStyle.MONOLITHIC:
+            reply = await self._step(
+                201,
+                "POST",
+                f"/v2/{repository}/blobs/uploads/",
+                headers={"Content-Type": OCTET_STREAM},
+                body=data,
+                query={"digest": digest},
+            )
+            return reply.headers[DIGEST_HEADER]
+        location = await self.start_upload(repository)
+        if style is UploadStyle.POST_PUT:
+            return await self.complete_upload(location, digest, data)
+        chunk = max(len(data) // 3, 1)  # a few chunks, each possibly served by another connection
+        for start in range(0, len(data), chunk):
+            piece = data[start : start + chunk]
+            await self.upload_chunk(location, start, len(piece), streamed([piece]))
+        return await self.complete_upload(location, digest)
+
+    async def push_all(self, repository: str, contents: Sequence[Content]) -> None:
+        """Push every one of `contents` as a blob, one after the other."""
+        for content in contents:
+            await self.push_blob(repository, content.data)
+
+    # -- manifests and discovery ----------------------------------------------------------------------------
+
+    async def put_manifest(self, repository: str, reference: str, manifest: Content) -> Reply:
+        """PUT `manifest` under `reference`, whatever the answer."""
         return await self.request(
             "PUT",
-            f"/v2/{name}/manifests/{reference}",
+            f"/v2/{repository}/manifests/{reference}",
             headers={"Content-Type": manifest.media_type},
             body=manifest.data,
         )
 
-    async def push_manifest(self, name: str, manifest: Content, reference: str | None = None) -> None:
-        """PUT `manifest` under `reference` (default: its digest), expecting 201."""
-        reply = await self.put_manifest(name, reference or manifest.digest, manifest)
-        assert reply.status == 201, reply
+    async def push_manifest(self, repository: str, manifest: Content, reference: str | None = None) -> str:
+        """PUT `manifest` under `reference` (default: its digest); returns the digest the registry stated."""
+        reply = await self._step(
+            201,
+            "PUT",
+            f"/v2/{repository}/manifests/{reference or manifest.digest}",
+            headers={"Content-Type": manifest.media_type},
+            body=manifest.data,
+        )
+        return reply.headers[DIGEST_HEADER]
 
-    async def push_image(self, name: str, *, media_type: str = OCI_MANIFEST) -> Content:
-        """Push a config and one layer of a fresh image into `name` and return its (unpushed) manifest."""
-        docker = media_type == DOCKER_MANIFEST
-        config = unique_config(DOCKER_CONFIG if docker else OCI_CONFIG)
-        layer = random_layer(media_type=DOCKER_LAYER if docker else OCI_LAYER)
-        await self.push_all(name, [config, layer])
-        return image_manifest(config, [layer], media_type=media_type)
+    async def get_manifest(self, repository: str, reference: str, *, accept: str | None = None) -> tuple[bytes, str]:
+        """The manifest's bytes and the digest the registry states for it; `accept` is the Accept header, if any."""
+        headers = {} if accept is None else {"Accept": accept}
+        reply = await self._step(200, "GET", f"/v2/{repository}/manifests/{reference}", headers=headers)
+        return reply.body, reply.headers[DIGEST_HEADER]
+
+    async def list_tags(self, repository: str) -> Sequence[str]:
+        tags: list[str] = (await self._step(200, "GET", f"/v2/{repository}/tags/list")).json()["tags"]
+        return tags
+
+    async def catalog(self) -> Sequence[str]:
+        repositories: list[str] = (await self._step(200, "GET", "/v2/_catalog")).json()["repositories"]
+        return repositories
+
+    # -- streamed reads -------------------------------------------------------------------------------------
+
+    async def download(
+        self, target: str, *, headers: Mapping[str, str] | None = None, expect: Collection[int] = (200,)
+    ) -> Download:
+        """GET `target` (following redirects), hashing the body as it arrives, a few mebibytes at a time in a
+        worker thread; raises TransferError unless the status is one of `expect`."""
+        tap = Sha256Tap()
+        started = time.perf_counter()
+        first_byte = 0.0
+        async with self._session.get(self._url(target), headers=dict(headers or {})) as response:
+            self.statuses.append(response.status)
+            if response.status not in expect:
+                raise _unexpected("GET", response.url, response.status, expect, await response.read())
+            pending: list[bytes] = []
+            pending_bytes = 0
+            async for data in response.content.iter_any():
+                if not first_byte:
+                    first_byte = time.perf_counter() - started
+                pending.append(data)
+                pending_bytes += len(data)
+                if pending_bytes >= HASH_BYTES:
+                    await asyncio.to_thread(tap.update, b"".join(pending))
+                    pending.clear()
+                    pending_bytes = 0
+            tap.update(b"".join(pending))
+            return Download(response.status, tap.digest, tap.size, response.headers, first_byte)
+
+    async def pull_blob(self, repository: str, digest: str, byte_range: str | None = None) -> Download:
+        """GET a blob (or the `Range: bytes=...` asked for), hashing it as it arrives."""
+        headers = {} if byte_range is None else {"Range": byte_range}
+        expect = (200,) if byte_range is None else (206,)
+        return await self.download(f"/v2/{repository}/blobs/{digest}", headers=headers, expect=expect)
+
+    async def blob_status(self, repository: str, digest: str) -> int:
+        """The status of a GET of the blob, whatever it is; a committed blob's bytes are not read."""
+        async with self._session.get(self._url(f"/v2/{repository}/blobs/{digest}")) as response:
+            self.statuses.append(response.status)
+            await response.content.readany()
+            return response.status
+
+    async def _step(self, expect: int, method: str, target: str, **options: Any) -> Reply:
+        """`request`, raising TransferError unless the registry answers `expect`."""
+        reply = await self.request(method, target, **options)
+        if reply.status != expect:
+            raise _unexpected(method, self._url(target), reply.status, (expect,), reply.body)
+        return reply
+
+    def _url(self, target: str) -> URL:
+        """`target` as an absolute URL: a registry answers with paths (a Location), already percent-encoded."""
+        return URL(target) if target.startswith("http") else self._base.join(URL(target, encoded=True))
+
+
+def _unexpected(method: str, url: object, status: int, expected: Collection[int], body: bytes) -> TransferError:
+    return TransferError(f"{method} {url} answered {status}, expected {sorted(expected)}: {body[:500]!r}", status)

@@ -1,6 +1,8 @@
-"""Real servers on loopback for the tests: pullcache itself and CNCF Distribution (Debian's docker-registry).
+"""Real servers on loopback for the tests and the benchmark: pullcache itself and CNCF Distribution (Debian's
+docker-registry), and the process plumbing other helper servers share (a free port, waiting, stopping).
 
-Each runs as a separate process on a free port and is stopped by the fixture that started it.
+Each runs as a separate process group on a free port and is stopped by whoever started it (a fixture, a round of
+the benchmark).
 """
 
 from __future__ import annotations
@@ -68,7 +70,7 @@ class PullcacheServer:
     # --anonymous-registry: /v2/ without credentials acts as the account's root user. For tests of the OCI protocol
     # alone (which say so where they start a server), and the default for users of this harness that predate
     # authentication (the benchmark). Tests of authentication and authorization pass False and log in (see
-    # tests/integration/aws_clients.py).
+    # aws_clients.py).
     anonymous_registry: bool = True
     process: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None

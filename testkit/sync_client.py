@@ -1,36 +1,27 @@
-"""A small OCI Distribution client over urllib, for tests that check what a registry serves byte for byte."""
+"""The registry client's blocking face, over urllib, for tests that run no event loop (beside boto3 and skopeo).
+
+It answers with the same `Reply` as the asynchronous client (registry_client.py), read whole: an HTTP error
+status is a Reply, not an exception. `read_registry_tree` fetches everything a tag reaches and checks it byte for
+byte.
+"""
 
 from __future__ import annotations
 
-import json
 import urllib.error
 import urllib.request
 from collections.abc import Mapping
-from dataclasses import dataclass
 from email.message import Message
-from typing import Any, Final
+from typing import Final
 
-from tests.images import MANIFEST_MEDIA_TYPES, ImageTree, sha256, walk_tree
+from multidict import CIMultiDict, CIMultiDictProxy
+
+from pullcache.core.digests import Digest
+from testkit.images import MANIFEST_MEDIA_TYPES, ImageTree, walk_tree
+from testkit.reply import DIGEST_HEADER, Reply
 
 TIMEOUT: Final = 30.0
 # Without every type in Accept, Distribution answers an index with one of its children, or rewrites a manifest.
 ACCEPT_MANIFESTS: Final = ", ".join(sorted(MANIFEST_MEDIA_TYPES))
-DIGEST_HEADER: Final = "Docker-Content-Digest"
-
-
-@dataclass(frozen=True, slots=True)
-class Reply:
-    status: int
-    headers: Message
-    body: bytes
-
-    def json(self) -> Any:
-        return json.loads(self.body)
-
-    @property
-    def error_codes(self) -> list[str]:
-        """The codes of an OCI error body, in order."""
-        return [error["code"] for error in self.json()["errors"]]
 
 
 def request(method: str, url: str, headers: Mapping[str, str] | None = None) -> Reply:
@@ -38,10 +29,15 @@ def request(method: str, url: str, headers: Mapping[str, str] | None = None) -> 
     outgoing = urllib.request.Request(url, method=method, headers=dict(headers or {}))
     try:
         with urllib.request.urlopen(outgoing, timeout=TIMEOUT) as response:
-            return Reply(response.status, response.headers, response.read())
+            return Reply(method, response.status, _headers(response.headers), response.read())
     except urllib.error.HTTPError as error:
-        with error:
-            return Reply(error.code, error.headers, error.read())
+        return error_reply(method, error)
+
+
+def error_reply(method: str, error: urllib.error.HTTPError) -> Reply:
+    """The Reply of an answer urllib raised as an HTTPError (for a test that sent the request itself)."""
+    with error:
+        return Reply(method, error.code, _headers(error.headers), error.read())
 
 
 def get_manifest(base_url: str, repository: str, reference: str, method: str = "GET") -> Reply:
@@ -72,14 +68,19 @@ def read_registry_tree(base_url: str, repository: str, tag: str) -> ImageTree:
         reply = get_manifest(base_url, repository, digest)
         assert reply.status == 200, f"manifest {digest}: {reply.status} {reply.body!r}"
         assert reply.headers[DIGEST_HEADER] == digest
-        return reply.body, reply.headers.get_content_type()
+        return reply.body, reply.media_type
 
-    digest = sha256(tagged.body)
+    digest = str(Digest.of(tagged.body))
     assert tagged.headers[DIGEST_HEADER] == digest
-    tree = walk_tree(digest, tagged.headers.get_content_type(), fetch)
+    tree = walk_tree(digest, tagged.media_type, fetch)
     for blob in tree.blobs:
         reply = get_blob(base_url, repository, blob)
         assert reply.status == 200, f"blob {blob}: {reply.status}"
-        assert sha256(reply.body) == blob, f"blob {blob} arrived as other bytes"
+        assert str(Digest.of(reply.body)) == blob, f"blob {blob} arrived as other bytes"
         assert reply.headers[DIGEST_HEADER] == blob
     return tree
+
+
+def _headers(message: Message) -> CIMultiDictProxy[str]:
+    """urllib's headers as aiohttp gives them, so both faces answer with one Reply (repeated headers kept)."""
+    return CIMultiDictProxy(CIMultiDict(message.items()))

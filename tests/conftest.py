@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.servers import DistributionServer, PullcacheServer
+from testkit.servers import DistributionServer, PullcacheServer
 
 
 @pytest.fixture

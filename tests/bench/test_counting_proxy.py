@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 import aiohttp
 import pytest
 from aiohttp import web
+
 from bench.counting_proxy import COUNTS_PATH, build_app
 
 DIGEST = "sha256:" + "ab" * 32

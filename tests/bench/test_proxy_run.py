@@ -10,12 +10,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from bench.proxy_targets import DISTRIBUTION_PROXY, PULLCACHE_RULE
-from bench.wrk import wrk_available
 
 from bench import proxy_metrics as m
+from bench.proxy_targets import DISTRIBUTION_PROXY, PULLCACHE_RULE
+from bench.wrk import wrk_available
+from testkit.servers import distribution_binary
 from tests.bench.test_run import processes_mentioning
-from tests.servers import distribution_binary
 
 pytestmark = [
     pytest.mark.slow,

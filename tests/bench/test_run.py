@@ -10,11 +10,11 @@ from pathlib import Path
 
 import psutil
 import pytest
+
 from bench.metrics import CLIENT_HASH, CLIENT_SENDFILE, PULL, REGISTRY_METRICS
 from bench.targets import DISTRIBUTION, PULLCACHE, PULLCACHE_LAUNCHED
 from bench.wrk import wrk_available
-
-from tests.servers import distribution_binary
+from testkit.servers import distribution_binary
 
 pytestmark = [
     pytest.mark.slow,

@@ -1,4 +1,4 @@
-"""The benchmark's client against real registries on loopback: what it pushes pulls back, the registry
+"""The benchmark's transfers against real registries on loopback: what it pushes pulls back, the registry
 verifies every digest pushed, and the client verifies every digest pulled."""
 
 from __future__ import annotations
@@ -7,11 +7,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from bench.client import TransferError, fetch_verified, hash_files, open_session, pull_image, push_blob, push_image
+
 from bench.fileserver import FileServer
 from bench.image import BlobFile, Image, write_image, write_random_blob
-
-from tests.servers import DistributionServer, PullcacheServer
+from bench.transfers import connect, fetch_verified, hash_files, pull_image, push_blob, push_image
+from testkit.registry_client import TransferError
+from testkit.servers import DistributionServer, PullcacheServer
 
 REGISTRIES = ["pullcache", "distribution"]
 KIB = 1024
@@ -47,9 +48,9 @@ async def test_pushed_image_pulls_back_byte_for_byte(
     request: pytest.FixtureRequest, registry: str, image: Image
 ) -> None:
     url = registry_url(request, registry)
-    async with open_session() as session:
-        await push_image(session, url, "bench/image", "v1", image)
-        await pull_image(session, url, "bench/image", "v1", image)
+    async with connect(url) as client:
+        await push_image(client, "bench/image", "v1", image)
+        await pull_image(client, "bench/image", "v1", image)
 
 
 @pytest.mark.parametrize("registry", REGISTRIES)
@@ -58,23 +59,23 @@ async def test_push_of_bytes_that_do_not_match_the_digest_is_refused_by_the_regi
 ) -> None:
     url = registry_url(request, registry)
     blob = corrupt(write_random_blob(tmp_path / "blobs", 64 * KIB))
-    async with open_session() as session:
+    async with connect(url) as client:
         with pytest.raises(TransferError, match="answered 400"):
-            await push_blob(session, url, "bench/image", blob)
+            await push_blob(client, "bench/image", blob)
 
 
 async def test_pull_of_bytes_that_do_not_match_the_digest_raises(file_server: FileServer, image: Image) -> None:
     layer = corrupt(image.layers[0])
-    async with open_session() as session:
-        await fetch_verified(session, f"{file_server.url}/{image.layers[1].path.name}", image.layers[1])
+    async with connect(file_server.url) as client:
+        await fetch_verified(client, f"{file_server.url}/{image.layers[1].path.name}", image.layers[1])
         with pytest.raises(TransferError, match="expected"):
-            await fetch_verified(session, f"{file_server.url}/{layer.path.name}", layer)
+            await fetch_verified(client, f"{file_server.url}/{layer.path.name}", layer)
 
 
 async def test_pull_of_a_missing_blob_raises(file_server: FileServer, image: Image) -> None:
-    async with open_session() as session:
+    async with connect(file_server.url) as client:
         with pytest.raises(TransferError, match="answered 404"):
-            await fetch_verified(session, f"{file_server.url}/absent", image.layers[0])
+            await fetch_verified(client, f"{file_server.url}/absent", image.layers[0])
 
 
 async def test_hashing_from_the_page_cache_notices_a_changed_file(image: Image) -> None:

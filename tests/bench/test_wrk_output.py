@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from bench.wrk import WrkError, parse_wrk_output
 
 REPORT = """Running 10s test @ http://127.0.0.1:5000/v2/bench/image/manifests/v1

@@ -10,10 +10,10 @@ import urllib.request
 from pathlib import Path
 from typing import Any, Final
 
+from testkit.aws_clients import client
+from testkit.servers import DistributionServer, PullcacheServer
 from tests.integration import skopeo
-from tests.integration.aws_clients import client
 from tests.integration.image_cases import IMAGE_CASES, ImageCase
-from tests.servers import DistributionServer, PullcacheServer
 
 UPSTREAM_REPOSITORY: Final = "library/app"
 TAG: Final = "v1"

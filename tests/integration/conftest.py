@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.servers import DistributionServer
+from testkit.servers import DistributionServer
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from tests.images import DOCKER, OCI, DirLayout, ImageTree, Layout, MediaTypes, OciLayout, write_image, write_index
+from testkit.images import DOCKER, OCI, DirLayout, ImageTree, Layout, MediaTypes, OciLayout, write_image, write_index
 
 # Two layers per image: a small one, and one past a megabyte of odd length so no boundary lines up.
 LAYER_SIZES: Final = (1024, (1 << 20) + 7)

@@ -14,8 +14,8 @@ import botocore.auth
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.integration.aws_clients import cli_json, client, root_keys
-from tests.servers import PullcacheServer
+from testkit.aws_clients import cli_json, client, root_keys
+from testkit.servers import PullcacheServer
 
 
 @pytest.fixture(scope="module")

@@ -10,10 +10,10 @@ from typing import Final
 
 import pytest
 
+from testkit.servers import DistributionServer, PullcacheServer
+from testkit.sync_client import list_tags, read_registry_tree
 from tests.integration import skopeo
 from tests.integration.image_cases import IMAGE_CASES, ImageCase
-from tests.registry_http import list_tags, read_registry_tree
-from tests.servers import DistributionServer, PullcacheServer
 
 REPOSITORY: Final = "library/app"
 TAG: Final = "v1"

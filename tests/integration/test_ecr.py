@@ -20,12 +20,14 @@ from typing import Any, Final
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.images import OCI, OciLayout, sha256, write_image
+from pullcache.core.digests import Digest
+from testkit.aws_clients import ACCOUNT, aws_cli, cli_json, client, registry_authorization
+from testkit.images import OCI, OciLayout, write_image
+from testkit.reply import Reply
+from testkit.servers import PullcacheServer
+from testkit.sync_client import error_reply, request
 from tests.integration import skopeo
-from tests.integration.aws_clients import ACCOUNT, aws_cli, cli_json, client, registry_authorization
 from tests.oci_documents import OCI_CONFIG, OCI_LAYER, descriptor, encode, image_manifest
-from tests.registry_http import Reply, request
-from tests.servers import PullcacheServer
 
 REGION: Final = "us-east-1"
 CLI_TIMEOUT: Final = 60
@@ -78,7 +80,7 @@ def put_layer(ecr: Any, repository: str, data: bytes, part: int = 1 << 20) -> st
             partLastByte=first + len(chunk) - 1,
             layerPartBlob=chunk,
         )
-    digest = sha256(data)
+    digest = str(Digest.of(data))
     done = ecr.complete_layer_upload(repositoryName=repository, uploadId=upload_id, layerDigests=[digest])
     assert done["layerDigest"] == digest
     return digest
@@ -88,7 +90,8 @@ def put_image(ecr: Any, repository: str, seed: str, tag: str | None = None, **fi
     """An image whose config and layer go through the layer API, then the manifest through PutImage."""
     config, layer = json.dumps({"seed": seed}).encode(), f"layer {seed}".encode() * 100
     for blob in (config, layer):
-        if ecr.batch_check_layer_availability(repositoryName=repository, layerDigests=[sha256(blob)])["failures"]:
+        digest = str(Digest.of(blob))
+        if ecr.batch_check_layer_availability(repositoryName=repository, layerDigests=[digest])["failures"]:
             put_layer(ecr, repository, blob)
     manifest = encode(image_manifest(descriptor(config, OCI_CONFIG), [descriptor(layer, OCI_LAYER)], **fields))
     params: dict[str, Any] = {"repositoryName": repository, "imageManifest": manifest.decode()}
@@ -357,10 +360,10 @@ def test_an_image_put_through_the_api_is_described_and_pulls_with_skopeo(
         skopeo.docker_reference(server.address, repository, "1.0"), pulled.reference("1.0"), "--authfile", str(authfile)
     )
 
-    assert pulled.read_tree("1.0").digest == sha256(manifest.encode())
+    assert pulled.read_tree("1.0").digest == str(Digest.of(manifest.encode()))
     [image] = ecr.batch_get_image(repositoryName=repository, imageIds=[{"imageTag": "1.0"}])["images"]
     assert image["imageManifest"] == manifest
-    assert image["imageId"] == {"imageDigest": sha256(manifest.encode()), "imageTag": "1.0"}
+    assert image["imageId"] == {"imageDigest": str(Digest.of(manifest.encode())), "imageTag": "1.0"}
     assert image["imageManifestMediaType"] == OCI.manifest
 
 
@@ -403,8 +406,8 @@ def test_list_images_filters_by_tag_status(ecr: Any, repository: str) -> None:
     def ids(status: str) -> list[dict[str, str]]:
         return list(ecr.list_images(repositoryName=repository, filter={"tagStatus": status})["imageIds"])
 
-    assert ids("TAGGED") == [{"imageDigest": sha256(tagged.encode()), "imageTag": "1.0"}]
-    assert ids("UNTAGGED") == [{"imageDigest": sha256(untagged.encode())}]
+    assert ids("TAGGED") == [{"imageDigest": str(Digest.of(tagged.encode())), "imageTag": "1.0"}]
+    assert ids("UNTAGGED") == [{"imageDigest": str(Digest.of(untagged.encode()))}]
     assert len(ids("ANY")) == 2
 
 
@@ -420,7 +423,7 @@ def test_describe_images_of_an_image_that_is_not_there_is_image_not_found(ecr: A
 
 def test_batch_get_and_delete_report_failures_not_errors(ecr: Any, repository: str) -> None:
     manifest = put_image(ecr, repository, "batch", "1.0")
-    digest = sha256(manifest.encode())
+    digest = str(Digest.of(manifest.encode()))
 
     got = ecr.batch_get_image(repositoryName=repository, imageIds=[{"imageTag": "1.0"}, {"imageTag": "nope"}])
     deleted = ecr.batch_delete_image(repositoryName=repository, imageIds=[{"imageTag": "1.0"}, {"imageTag": "nope"}])
@@ -447,7 +450,7 @@ def test_paginators_walk_a_thousand_images(ecr: Any, repository: str) -> None:
         )
         manifest = encode(document).decode()
         ecr.put_image(repositoryName=repository, imageManifest=manifest, imageTag=f"t{i:04d}")
-        digests.add(sha256(manifest.encode()))
+        digests.add(str(Digest.of(manifest.encode())))
 
     listed = [
         (image["imageDigest"], image["imageTag"])
@@ -508,7 +511,7 @@ def test_a_manifest_put_to_an_immutable_tag_is_tag_invalid_on_v2(
     )
     with pytest.raises(urllib.error.HTTPError) as raised:
         urllib.request.urlopen(put, timeout=30)
-    reply = Reply(raised.value.code, raised.value.headers, raised.value.read())
+    reply = error_reply("PUT", raised.value)
 
     assert reply.status == 400
     assert reply.error_codes == ["TAG_INVALID"]
@@ -536,7 +539,10 @@ def test_layer_api_errors_have_ecrs_codes(ecr: Any, repository: str) -> None:
     assert out_of_order["uploadId"] == upload_id
     assert (
         code_of(
-            ecr.complete_layer_upload, repositoryName=repository, uploadId=upload_id, layerDigests=[sha256(b"other")]
+            ecr.complete_layer_upload,
+            repositoryName=repository,
+            uploadId=upload_id,
+            layerDigests=[str(Digest.of(b"other"))],
         )
         == "InvalidLayerException"
     )
@@ -554,7 +560,9 @@ def test_layer_api_errors_have_ecrs_codes(ecr: Any, repository: str) -> None:
     )
     empty = ecr.initiate_layer_upload(repositoryName=repository)["uploadId"]
     assert (
-        code_of(ecr.complete_layer_upload, repositoryName=repository, uploadId=empty, layerDigests=[sha256(b"")])
+        code_of(
+            ecr.complete_layer_upload, repositoryName=repository, uploadId=empty, layerDigests=[str(Digest.of(b""))]
+        )
         == "EmptyUploadException"
     )
     digest = put_layer(ecr, repository, b"present")
@@ -571,11 +579,17 @@ def test_layer_api_errors_have_ecrs_codes(ecr: Any, repository: str) -> None:
 def test_layer_availability_tells_size_or_why_not(ecr: Any, repository: str) -> None:
     digest = put_layer(ecr, repository, b"available layer")
 
-    checked = ecr.batch_check_layer_availability(repositoryName=repository, layerDigests=[digest, sha256(b"absent")])
+    checked = ecr.batch_check_layer_availability(
+        repositoryName=repository, layerDigests=[digest, str(Digest.of(b"absent"))]
+    )
 
     assert checked["layers"] == [{"layerDigest": digest, "layerAvailability": "AVAILABLE", "layerSize": 15}]
     assert checked["failures"] == [
-        {"layerDigest": sha256(b"absent"), "failureCode": "MissingLayerDigest", "failureReason": "Could not find layer"}
+        {
+            "layerDigest": str(Digest.of(b"absent")),
+            "failureCode": "MissingLayerDigest",
+            "failureReason": "Could not find layer",
+        }
     ]
 
 
@@ -593,7 +607,7 @@ def test_a_download_url_downloads_the_layer_without_credentials(ecr: Any, reposi
     assert downloaded.status == 200
     assert downloaded.body == data
     assert (tampered.status, elsewhere.status) == (401, 401)
-    assert code_of(ecr.get_download_url_for_layer, repositoryName=repository, layerDigest=sha256(b"no")) == (
+    assert code_of(ecr.get_download_url_for_layer, repositoryName=repository, layerDigest=str(Digest.of(b"no"))) == (
         "LayersNotFoundException"
     )
 
@@ -642,7 +656,7 @@ def test_a_repository_policy_for_everyone_lets_anonymous_clients_pull(
     pulled = OciLayout(tmp_path / "pulled")
     copy(skopeo.docker_reference(server.address, repository, "1.0"), pulled.reference("1.0"), "--src-no-creds")
 
-    assert pulled.read_tree("1.0").digest == sha256(manifest.encode())
+    assert pulled.read_tree("1.0").digest == str(Digest.of(manifest.encode()))
     assert v2(server, "GET", f"{repository}/manifests/1.0", Accept=OCI.manifest).status == 200
     assert v2(server, "PUT", f"{repository}/manifests/2.0").status == 401  # pull only
     assert v2(server, "GET", f"{private}/manifests/1.0").status == 401

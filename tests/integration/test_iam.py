@@ -15,9 +15,9 @@ from urllib.parse import unquote
 
 import pytest
 
+from testkit.aws_clients import ACCOUNT, CLI_TIMEOUT, cli_environment, cli_json, client, client_error
+from testkit.servers import PullcacheServer
 from tests.iam_stores import PULL_ONLY_ARN, READ_ONLY_ARN, identity_policy, trust_policy
-from tests.integration.aws_clients import ACCOUNT, CLI_TIMEOUT, cli_environment, cli_json, client, client_error
-from tests.servers import PullcacheServer
 
 
 @pytest.fixture(scope="module")

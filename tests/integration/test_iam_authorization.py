@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.aws_clients import (
+from testkit.aws_clients import (
     ACCOUNT,
     ADMINISTRATOR,
     CLI_TIMEOUT,
@@ -27,7 +27,7 @@ from tests.integration.aws_clients import (
     client,
     client_error,
 )
-from tests.servers import PullcacheServer
+from testkit.servers import PullcacheServer
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.integration.aws_clients import (
+from testkit.aws_clients import (
     ACCOUNT,
     ECR_FULL,
     IAM_READ_ONLY,
@@ -22,7 +22,7 @@ from tests.integration.aws_clients import (
     client,
     client_error,
 )
-from tests.servers import PullcacheServer
+from testkit.servers import PullcacheServer
 
 # AWS's own example (aws-cli, examples/iam/simulate-custom-policy.rst), with the answer AWS documents for it.
 AWS_EXAMPLE_POLICY = (

@@ -13,13 +13,13 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 
-import aiohttp
 import pytest
 
-from tests.integration.content import MIB, PatternedContent, Sha256Tap, streamed
-from tests.integration.rss import RssSampler
-from tests.integration.streaming_client import StreamingClient
-from tests.servers import PullcacheServer
+from testkit.content import MIB, PatternedContent, streamed
+from testkit.hashing import Sha256Tap
+from testkit.registry_client import TRANSFER_TIMEOUT, RegistryClient
+from testkit.rss import RssSampler
+from testkit.servers import PullcacheServer
 
 pytestmark = pytest.mark.slow
 
@@ -40,9 +40,9 @@ class PushedBlob:
 
 
 @pytest.fixture
-async def client(pushed_gib: PushedBlob) -> AsyncIterator[StreamingClient]:
-    async with aiohttp.ClientSession() as session:
-        yield StreamingClient(session, pushed_gib.server.url)
+async def client(pushed_gib: PushedBlob) -> AsyncIterator[RegistryClient]:
+    async with RegistryClient.connect(pushed_gib.server.url, request_timeout=TRANSFER_TIMEOUT) as client:
+        yield client
 
 
 @pytest.fixture(scope="module")
@@ -59,8 +59,7 @@ def pushed_gib(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PushedBlob]
 
 async def _push_gib(server: PullcacheServer, content: PatternedContent) -> PushedBlob:
     assert server.process is not None
-    async with aiohttp.ClientSession() as session:
-        client = StreamingClient(session, server.url)
+    async with RegistryClient.connect(server.url, request_timeout=TRANSFER_TIMEOUT) as client:
         await _warm_up(client)
         generated = Sha256Tap()
         started = time.perf_counter()
@@ -77,7 +76,7 @@ async def _push_gib(server: PullcacheServer, content: PatternedContent) -> Pushe
     return PushedBlob(server, content, generated, committed, rss, seconds)
 
 
-async def _warm_up(client: StreamingClient) -> None:
+async def _warm_up(client: RegistryClient) -> None:
     """One small chunked push and pull, so the first request's one-off allocations (code paths, thread pool,
     database connections) are in the baseline rather than counted as growth."""
     small = PatternedContent(3 * MIB, seed=2)
@@ -104,7 +103,7 @@ async def test_server_memory_stays_flat_while_a_gib_blob_is_pushed(pushed_gib: P
 
 
 async def test_gib_blob_pulled_back_streamed_has_its_digest_and_server_memory_stays_flat(
-    pushed_gib: PushedBlob, client: StreamingClient
+    pushed_gib: PushedBlob, client: RegistryClient
 ) -> None:
     assert pushed_gib.server.process is not None
     started = time.perf_counter()
@@ -118,7 +117,7 @@ async def test_gib_blob_pulled_back_streamed_has_its_digest_and_server_memory_st
 
 
 async def test_range_from_the_middle_of_a_gib_blob_returns_exactly_those_bytes(
-    pushed_gib: PushedBlob, client: StreamingClient
+    pushed_gib: PushedBlob, client: RegistryClient
 ) -> None:
     start = GIB // 2 - 12_345  # across a chunk boundary, aligned to nothing
     stop = start + 8 * MIB

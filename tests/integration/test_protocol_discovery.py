@@ -9,26 +9,27 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from tests.integration.registry_client import (
+from pullcache.core.digests import Digest
+from testkit.registry_client import Content, RegistryClient
+from testkit.reply import Reply
+from testkit.servers import PullcacheServer
+from tests.integration.oci_protocol import (
     API_VERSION_HEADER,
     EMPTY_CONFIG,
     OCI_ERROR_CODES,
     OCI_INDEX,
     OCI_MANIFEST,
-    Content,
-    RegistryClient,
-    Reply,
     assert_oci_error,
-    digest_of,
     fresh_name,
     image_manifest,
     index_manifest,
     next_link,
+    oci_error_codes,
+    push_image,
     random_layer,
     serve_pullcache,
     unique_config,
 )
-from tests.servers import PullcacheServer
 
 MAX_PAGES = 20  # bounds every walk along Link headers
 SBOM = "application/vnd.example.sbom.v1+json"
@@ -92,7 +93,7 @@ async def test_unknown_endpoint_is_404_in_the_oci_error_shape(registry: Registry
     reply = await registry.request("GET", path)
 
     assert reply.status == 404, reply
-    codes = reply.error_codes()
+    codes = oci_error_codes(reply)
     assert set(codes) <= OCI_ERROR_CODES, codes
     assert reply.headers[API_VERSION_HEADER] == "registry/2.0"
 
@@ -126,7 +127,7 @@ async def test_wrong_method_is_405_unsupported_naming_the_allowed_methods(
 async def push_tags(registry: RegistryClient, tags: list[str]) -> str:
     """A fresh repository with one image under every tag of `tags`, pushed in that order."""
     name = fresh_name("discovery")
-    manifest = await registry.push_image(name)
+    manifest = await push_image(registry, name)
     for tag in tags:
         await registry.push_manifest(name, manifest, tag)
     return name
@@ -265,7 +266,7 @@ class Referrers:
 
 async def push_referrers(registry: RegistryClient) -> Referrers:
     name = fresh_name("referrers")
-    subject = await registry.push_image(name)
+    subject = await push_image(registry, name)
     await registry.push_manifest(name, subject, "subject")
     layer, signature_config = random_layer(media_type=SBOM), unique_config(SIGNATURE_CONFIG)
     await registry.push_all(name, [EMPTY_CONFIG, layer, signature_config])
@@ -316,7 +317,7 @@ async def test_manifest_with_a_subject_that_does_not_exist_yet_is_accepted_with_
 
 async def test_manifest_without_a_subject_gets_no_oci_subject_header(registry: RegistryClient) -> None:
     name = fresh_name("referrers")
-    manifest = await registry.push_image(name)
+    manifest = await push_image(registry, name)
 
     reply = await registry.put_manifest(name, "plain", manifest)
 
@@ -373,7 +374,7 @@ async def test_deleted_referrer_is_no_longer_listed(registry: RegistryClient) ->
     "target",
     [
         pytest.param(lambda name: f"/v2/{name}/referrers/{UNKNOWN_DIGEST}", id="unknown-subject"),
-        pytest.param(lambda name: f"/v2/{name}/referrers/{digest_of(b'x', 'sha512')}", id="unknown-sha512-subject"),
+        pytest.param(lambda name: f"/v2/{name}/referrers/{Digest.of(b'x', 'sha512')}", id="unknown-sha512-subject"),
         pytest.param(lambda _name: f"/v2/referrers/never-pushed/referrers/{UNKNOWN_DIGEST}", id="unknown-repository"),
     ],
 )

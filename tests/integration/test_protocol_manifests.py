@@ -9,26 +9,26 @@ from typing import Any
 
 import pytest
 
-from tests.integration.registry_client import (
+from pullcache.core.digests import Digest
+from testkit.registry_client import Content, RegistryClient
+from testkit.reply import Reply
+from testkit.servers import PullcacheServer
+from tests.integration.oci_protocol import (
     DOCKER_MANIFEST,
     DOCKER_MANIFEST_LIST,
     EMPTY_CONFIG,
     OCI_INDEX,
     OCI_MANIFEST,
-    Content,
-    RegistryClient,
-    Reply,
     assert_oci_error,
-    digest_of,
     encode,
     fresh_name,
     image_manifest,
     index_manifest,
+    push_image,
     random_layer,
     serve_pullcache,
     unique_config,
 )
-from tests.servers import PullcacheServer
 
 SMALL_LIMIT = 2048
 SBOM = "application/vnd.example.sbom.v1+json"
@@ -87,15 +87,15 @@ Kind = Callable[[RegistryClient, str], Awaitable[Content]]
 
 
 async def _oci_image(registry: RegistryClient, name: str) -> Content:
-    return await registry.push_image(name)
+    return await push_image(registry, name)
 
 
 async def _docker_image(registry: RegistryClient, name: str) -> Content:
-    return await registry.push_image(name, media_type=DOCKER_MANIFEST)
+    return await push_image(registry, name, media_type=DOCKER_MANIFEST)
 
 
 async def _index_of(registry: RegistryClient, name: str, image_type: str, index_type: str) -> Content:
-    children = [await registry.push_image(name, media_type=image_type) for _ in range(2)]
+    children = [await push_image(registry, name, media_type=image_type) for _ in range(2)]
     for child in children:
         await registry.push_manifest(name, child)
     return index_manifest(children, media_type=index_type)
@@ -158,8 +158,8 @@ async def test_manifest_put_by_digest_is_served_by_digest_and_creates_no_tag(
 
 async def test_manifest_put_by_sha512_digest_is_served_under_it(registry: RegistryClient) -> None:
     name = fresh_name("manifests")
-    manifest = await registry.push_image(name)
-    sha512 = digest_of(manifest.data, "sha512")
+    manifest = await push_image(registry, name)
+    sha512 = str(Digest.of(manifest.data, "sha512"))
 
     reply = await registry.put_manifest(name, sha512, manifest)
     got = await registry.request("GET", f"/v2/{name}/manifests/{sha512}")
@@ -176,7 +176,7 @@ async def test_manifest_without_media_type_field_is_served_with_the_content_type
     registry: RegistryClient,
 ) -> None:
     name = fresh_name("manifests")
-    pushed = await registry.push_image(name)
+    pushed = await push_image(registry, name)
     document = json.loads(pushed.data)
     del document["mediaType"]
     manifest = Content(OCI_MANIFEST, encode(document))
@@ -192,7 +192,7 @@ async def test_manifest_without_media_type_field_is_served_with_the_content_type
 
 async def test_re_putting_a_tag_moves_it_and_keeps_the_old_manifest_by_digest(registry: RegistryClient) -> None:
     name = fresh_name("manifests")
-    first, second = await registry.push_image(name), await registry.push_image(name)
+    first, second = await push_image(registry, name), await push_image(registry, name)
     await registry.push_manifest(name, first, "latest")
 
     moved = await registry.put_manifest(name, "latest", second)
@@ -205,7 +205,7 @@ async def test_re_putting_a_tag_moves_it_and_keeps_the_old_manifest_by_digest(re
 
 async def test_delete_by_digest_removes_the_manifest_and_every_tag_on_it(registry: RegistryClient) -> None:
     name = fresh_name("manifests")
-    doomed, kept = await registry.push_image(name), await registry.push_image(name)
+    doomed, kept = await push_image(registry, name), await push_image(registry, name)
     for tag in ("a", "b"):
         await registry.push_manifest(name, doomed, tag)
     await registry.push_manifest(name, kept, "c")
@@ -221,7 +221,7 @@ async def test_delete_by_digest_removes_the_manifest_and_every_tag_on_it(registr
 
 async def test_delete_by_tag_removes_only_the_tag(registry: RegistryClient) -> None:
     name = fresh_name("manifests")
-    manifest = await registry.push_image(name)
+    manifest = await push_image(registry, name)
     for tag in ("gone", "stays"):
         await registry.push_manifest(name, manifest, tag)
 
@@ -237,7 +237,7 @@ async def test_delete_by_tag_removes_only_the_tag(registry: RegistryClient) -> N
 @pytest.mark.parametrize("reference", ["never-tagged", f"sha256:{'0' * 64}"], ids=["tag", "digest"])
 async def test_delete_of_an_unknown_manifest_is_404_manifest_unknown(registry: RegistryClient, reference: str) -> None:
     name = fresh_name("manifests")
-    await registry.push_manifest(name, await registry.push_image(name), "present")
+    await registry.push_manifest(name, await push_image(registry, name), "present")
 
     reply = await registry.request("DELETE", f"/v2/{name}/manifests/{reference}")
 
@@ -292,7 +292,7 @@ def _tagged(build: Callable[[Parts], Content]) -> Callable[[Parts], Attempt]:
 
 PUT_FAULTS = [
     pytest.param(
-        lambda p: Attempt(digest_of(b"other"), p.manifest), 400, "DIGEST_INVALID", id="reference-digest-mismatch"
+        lambda p: Attempt(str(Digest.of(b"other")), p.manifest), 400, "DIGEST_INVALID", id="reference-digest-mismatch"
     ),
     pytest.param(lambda p: Attempt("sha256:xyz", p.manifest), 400, "DIGEST_INVALID", id="reference-digest-malformed"),
     pytest.param(
@@ -411,9 +411,9 @@ async def test_manifest_get_of_what_is_not_there_is_refused_with_oci_error(
     registry: RegistryClient, method: str, fault: Callable[[Tagged], tuple[str, str]], status: int, code: str
 ) -> None:
     name, other = fresh_name("manifests"), fresh_name("manifests")
-    manifest = await registry.push_image(name)
+    manifest = await push_image(registry, name)
     await registry.push_manifest(name, manifest, "present")
-    await registry.push_manifest(other, await registry.push_image(other), "elsewhere")
+    await registry.push_manifest(other, await push_image(registry, other), "elsewhere")
     repository, reference = fault(Tagged(name, other, manifest.digest))
 
     reply = await registry.request(method, f"/v2/{repository}/manifests/{reference}")

@@ -9,16 +9,11 @@ from dataclasses import dataclass
 
 import pytest
 
-from tests.integration.registry_client import (
-    RegistryClient,
-    Reply,
-    assert_oci_error,
-    chunk_range,
-    digest_of,
-    fresh_name,
-    serve_pullcache,
-)
-from tests.servers import PullcacheServer
+from pullcache.core.digests import Digest
+from testkit.registry_client import RegistryClient, chunk_range
+from testkit.reply import Reply
+from testkit.servers import PullcacheServer
+from tests.integration.oci_protocol import assert_oci_error, fresh_name, serve_pullcache
 
 ALGORITHMS = ["sha256", "sha512"]
 HALF = 10  # bytes staged by `open_upload`; the blob is twice as long
@@ -86,7 +81,7 @@ async def assert_resumes_and_completes(registry: RegistryClient, upload: OpenUpl
     """The session still holds exactly HALF bytes, takes the rest, and commits the whole blob."""
     assert_upload_progress(await registry.request("GET", upload.location), 204, upload.name, HALF)
     assert_upload_progress(await registry.patch_chunk(upload.location, upload.rest, HALF), 202, upload.name, 2 * HALF)
-    digest = digest_of(upload.data)
+    digest = str(Digest.of(upload.data))
     done = await registry.request("PUT", upload.location, query={"digest": digest})
     assert done.status == 201, done
     await assert_blob_holds(registry, upload.name, digest, upload.data)
@@ -104,7 +99,7 @@ async def stream(*parts: bytes) -> AsyncIterator[bytes]:
 @pytest.mark.parametrize("algorithm", ALGORITHMS)
 async def test_monolithic_post_with_digest_creates_the_blob_with_201(registry: RegistryClient, algorithm: str) -> None:
     name, data = fresh_name("uploads"), os.urandom(300)
-    digest = digest_of(data, algorithm)
+    digest = str(Digest.of(data, algorithm))
 
     reply = await registry.request("POST", f"/v2/{name}/blobs/uploads/", body=data, query={"digest": digest})
 
@@ -117,7 +112,7 @@ async def test_monolithic_post_with_digest_creates_the_blob_with_201(registry: R
 @pytest.mark.parametrize("algorithm", ALGORITHMS)
 async def test_post_then_put_with_the_whole_blob_creates_it(registry: RegistryClient, algorithm: str) -> None:
     name, data = fresh_name("uploads"), os.urandom(300)
-    digest = digest_of(data, algorithm)
+    digest = str(Digest.of(data, algorithm))
 
     started = await registry.request("POST", f"/v2/{name}/blobs/uploads/")
     done = await registry.request("PUT", started.headers["Location"], body=data, query={"digest": digest})
@@ -136,7 +131,7 @@ async def test_chunked_upload_reports_its_range_and_commits_the_concatenation(
     name = fresh_name("uploads")
     chunks = [os.urandom(size) for size in (100, 1, 250)]
     data = b"".join(chunks)
-    digest = digest_of(data, algorithm)
+    digest = str(Digest.of(data, algorithm))
     location = await registry.start_upload(name)
 
     offset = 0
@@ -158,7 +153,7 @@ async def test_chunked_upload_reports_its_range_and_commits_the_concatenation(
 
 async def test_put_may_carry_the_final_chunk_with_its_content_range(registry: RegistryClient) -> None:
     upload = await open_upload(registry)
-    digest = digest_of(upload.data)
+    digest = str(Digest.of(upload.data))
 
     done = await registry.request(
         "PUT",
@@ -180,12 +175,12 @@ async def test_streamed_patches_without_content_range_append_in_order(registry: 
 
     first = await registry.request("PATCH", location, body=stream(*parts[:2]))
     second = await registry.request("PATCH", first.headers["Location"], body=stream(*parts[2:]))
-    done = await registry.request("PUT", second.headers["Location"], query={"digest": digest_of(data)})
+    done = await registry.request("PUT", second.headers["Location"], query={"digest": str(Digest.of(data))})
 
     assert_upload_progress(first, 202, name, 140_000)
     assert_upload_progress(second, 202, name, 280_000)
     assert done.status == 201, done
-    await assert_blob_holds(registry, name, digest_of(data), data)
+    await assert_blob_holds(registry, name, str(Digest.of(data)), data)
 
 
 async def test_cancelled_upload_answers_204_then_is_unknown(registry: RegistryClient) -> None:
@@ -219,7 +214,7 @@ async def test_digest_mismatch_is_refused_and_nothing_is_stored_under_either_dig
     registry: RegistryClient, push: Push
 ) -> None:
     name, data = fresh_name("uploads"), os.urandom(200)
-    claimed, actual = digest_of(b"something else"), digest_of(data)
+    claimed, actual = str(Digest.of(b"something else")), str(Digest.of(data))
 
     reply = await push(registry, name, data, claimed)
 
@@ -260,7 +255,7 @@ def _put(digest_of_upload: Callable[[OpenUpload], str | None], content_range: st
 
 
 def _whole_digest(upload: OpenUpload) -> str:
-    return digest_of(upload.data)
+    return str(Digest.of(upload.data))
 
 
 REQUEST_FAULTS = [
@@ -283,7 +278,7 @@ REQUEST_FAULTS = [
     pytest.param(_put(lambda u: "sha256:xyz"), 400, "DIGEST_INVALID", True, id="put-digest-malformed"),
     pytest.param(_put(lambda u: f"md5:{'a' * 32}"), 400, "DIGEST_INVALID", True, id="put-digest-unsupported"),
     pytest.param(
-        _put(lambda u: digest_of(u.data[:HALF] + b"!")), 400, "DIGEST_INVALID", False, id="put-digest-mismatch"
+        _put(lambda u: str(Digest.of(u.data[:HALF] + b"!"))), 400, "DIGEST_INVALID", False, id="put-digest-mismatch"
     ),
     pytest.param(
         _put(_whole_digest, f"{2 * HALF}-{3 * HALF - 1}"),
@@ -346,7 +341,9 @@ async def _cancelled(registry: RegistryClient, upload: OpenUpload) -> str:
 
 
 async def _completed(registry: RegistryClient, upload: OpenUpload) -> str:
-    done = await registry.request("PUT", upload.location, body=upload.rest, query={"digest": digest_of(upload.data)})
+    done = await registry.request(
+        "PUT", upload.location, body=upload.rest, query={"digest": str(Digest.of(upload.data))}
+    )
     assert done.status == 201, done
     return upload.location
 
@@ -356,7 +353,7 @@ SESSION_STEPS: dict[str, Callable[[RegistryClient, str], Awaitable[Reply]]] = {
     "patch": lambda registry, url: registry.request(
         "PATCH", url, headers={"Content-Range": f"{HALF}-{2 * HALF - 1}"}, body=os.urandom(HALF)
     ),
-    "put": lambda registry, url: registry.request("PUT", url, query={"digest": digest_of(b"")}),
+    "put": lambda registry, url: registry.request("PUT", url, query={"digest": str(Digest.of(b""))}),
     "cancel": lambda registry, url: registry.request("DELETE", url),
 }
 
@@ -406,7 +403,7 @@ async def test_mount_links_an_existing_blob_with_201_or_opens_a_session_with_202
 ) -> None:
     source, elsewhere, target = fresh_name("mount"), fresh_name("mount"), fresh_name("mount")
     data = os.urandom(256)
-    digest = digest_of(data)
+    digest = str(Digest.of(data))
     await registry.push_blob(elsewhere, os.urandom(8))
     if case.blob_in_source:
         await registry.push_blob(source, data)
@@ -432,7 +429,7 @@ async def test_mount_links_an_existing_blob_with_201_or_opens_a_session_with_202
     [
         pytest.param({"mount": "sha256:xyz"}, "DIGEST_INVALID", id="mount-digest-malformed"),
         pytest.param({"mount": f"md5:{'a' * 32}"}, "DIGEST_INVALID", id="mount-digest-unsupported"),
-        pytest.param({"mount": digest_of(b"x"), "from": "Not/Valid"}, "NAME_INVALID", id="from-name-invalid"),
+        pytest.param({"mount": str(Digest.of(b"x")), "from": "Not/Valid"}, "NAME_INVALID", id="from-name-invalid"),
     ],
 )
 async def test_mount_with_malformed_parameters_is_refused_with_400(
@@ -447,7 +444,7 @@ async def test_mount_with_malformed_parameters_is_refused_with_400(
     ("name", "query"),
     [
         pytest.param("Upper/case", {}, id="start"),
-        pytest.param("Upper/case", {"digest": digest_of(b"")}, id="monolithic"),
+        pytest.param("Upper/case", {"digest": str(Digest.of(b""))}, id="monolithic"),
         pytest.param("a" * 256, {}, id="name-too-long"),
     ],
 )

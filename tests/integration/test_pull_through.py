@@ -19,9 +19,11 @@ from typing import Final
 
 import pytest
 
-from tests.images import OCI, OciLayout, write_image
+from testkit.aws_clients import ACCOUNT, ECR_READ_ONLY, client, registry_authorization
+from testkit.images import OCI, OciLayout, write_image
+from testkit.servers import DistributionServer, PullcacheServer
+from testkit.sync_client import read_registry_tree
 from tests.integration import skopeo
-from tests.integration.aws_clients import ACCOUNT, ECR_READ_ONLY, client, registry_authorization
 from tests.integration.cached_images import (
     CACHED,
     PREFIX,
@@ -35,8 +37,6 @@ from tests.integration.cached_images import (
     wait_for_whole_image,
 )
 from tests.integration.image_cases import IMAGE_CASES, ImageCase
-from tests.registry_http import read_registry_tree
-from tests.servers import DistributionServer, PullcacheServer
 from tests.upstreams import FaultyUpstream, TokenGate
 
 ROLE: Final = "AWSServiceRoleForECRPullThroughCache"

@@ -7,11 +7,11 @@ import time
 from pathlib import Path
 from typing import Any, Final
 
-from tests.images import OCI, OciLayout, write_image
+from testkit.aws_clients import client
+from testkit.images import OCI, OciLayout, write_image
+from testkit.servers import DistributionServer, PullcacheServer
 from tests.integration import skopeo
-from tests.integration.aws_clients import client
 from tests.integration.cached_images import CACHED, TAG, UPSTREAM_REPOSITORY, image_blobs, wait_for_whole_image
-from tests.servers import DistributionServer, PullcacheServer
 from tests.upstreams import FaultyUpstream
 
 ROLE: Final = "AWSServiceRoleForECRPullThroughCache"

@@ -17,8 +17,8 @@ from typing import Any, Final
 
 import pytest
 
-from tests.integration.aws_clients import ACCOUNT, ECR_FULL, aws_cli, cli_json, client, client_error
-from tests.servers import DistributionServer, PullcacheServer, free_port
+from testkit.aws_clients import ACCOUNT, ECR_FULL, aws_cli, cli_json, client, client_error
+from testkit.servers import DistributionServer, PullcacheServer, free_port
 
 CREDENTIALS: Final = json.dumps({"username": "puller", "accessToken": "upstream-token-never-shown"})
 REQUIRES_SECRET: Final = "The specified upstream registry requires authentication. Specify a valid Secrets Manager ARN"

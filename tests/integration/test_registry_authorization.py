@@ -22,9 +22,7 @@ from typing import Any, Final
 
 import pytest
 
-from tests.images import OciLayout, write_image
-from tests.integration import skopeo
-from tests.integration.aws_clients import (
+from testkit.aws_clients import (
     CLI_TIMEOUT,
     ECR_FULL,
     ECR_READ_ONLY,
@@ -33,8 +31,11 @@ from tests.integration.aws_clients import (
     client,
     registry_password,
 )
-from tests.registry_http import ACCEPT_MANIFESTS, Reply, request
-from tests.servers import PullcacheServer
+from testkit.images import OciLayout, write_image
+from testkit.reply import Reply
+from testkit.servers import PullcacheServer
+from testkit.sync_client import ACCEPT_MANIFESTS, request
+from tests.integration import skopeo
 
 FIRST: Final = "000000000000"  # the server's account (--account-id's default)
 SECOND: Final = "111122223333"

@@ -18,9 +18,9 @@ from typing import Protocol
 import aiohttp
 import pytest
 
-from tests.integration.content import MIB, PatternedContent, PausingBody, streamed
-from tests.integration.streaming_client import StreamingClient
-from tests.servers import PullcacheServer, free_port
+from testkit.content import MIB, PatternedContent, PausingBody, streamed
+from testkit.registry_client import TRANSFER_TIMEOUT, RegistryClient
+from testkit.servers import PullcacheServer, free_port
 
 CHUNK = 16 * MIB
 REPOSITORY = "resume/blob"
@@ -51,17 +51,17 @@ def start_server(tmp_path: Path) -> Iterator[StartServer]:
 
 
 @asynccontextmanager
-async def streaming_client(server: PullcacheServer) -> AsyncIterator[StreamingClient]:
-    async with aiohttp.ClientSession() as session:
-        yield StreamingClient(session, server.url)
+async def streaming_client(server: PullcacheServer) -> AsyncIterator[RegistryClient]:
+    async with RegistryClient.connect(server.url, request_timeout=TRANSFER_TIMEOUT) as client:
+        yield client
 
 
-async def push_range(oci: StreamingClient, location: str, content: PatternedContent, start: int, stop: int) -> None:
+async def push_range(oci: RegistryClient, location: str, content: PatternedContent, start: int, stop: int) -> None:
     staged = await oci.upload_chunk(location, start, stop - start, streamed(content.pieces(start, stop)))
     assert staged == stop
 
 
-async def commit_and_verify(oci: StreamingClient, location: str, content: PatternedContent) -> None:
+async def commit_and_verify(oci: RegistryClient, location: str, content: PatternedContent) -> None:
     """PUT the upload under the content's digest, then pull the blob back and check it."""
     digest = content.digest()
     assert await oci.complete_upload(location, digest) == digest
@@ -69,13 +69,13 @@ async def commit_and_verify(oci: StreamingClient, location: str, content: Patter
     assert (pulled.size, pulled.digest) == (content.size, digest)
 
 
-async def assert_nothing_visible(oci: StreamingClient, content: PatternedContent, staged: int) -> None:
+async def assert_nothing_visible(oci: RegistryClient, content: PatternedContent, staged: int) -> None:
     """Neither the whole blob nor the staged prefix is a blob yet."""
     assert await oci.blob_status(REPOSITORY, content.digest()) == 404
     assert await oci.blob_status(REPOSITORY, content.digest(0, staged)) == 404
 
 
-async def wait_until_staged_beyond(oci: StreamingClient, location: str, size: int) -> int:
+async def wait_until_staged_beyond(oci: RegistryClient, location: str, size: int) -> int:
     """Poll the upload's status until it holds more than `size` bytes; returns what it holds then."""
     deadline = time.monotonic() + WAIT_TIMEOUT
     while (staged := await oci.upload_status(location)) <= size:
@@ -99,7 +99,7 @@ async def wait_until_refusing(server: PullcacheServer) -> None:
 
 
 def paused_patch(
-    oci: StreamingClient, location: str, content: PatternedContent, start: int, pause_after: int
+    oci: RegistryClient, location: str, content: PatternedContent, start: int, pause_after: int
 ) -> tuple[PausingBody, asyncio.Task[int]]:
     """A PATCH of everything from `start` to the end, whose body stops after `pause_after` bytes."""
     body = PausingBody(content.pieces(start), pause_after, timeout=WAIT_TIMEOUT)

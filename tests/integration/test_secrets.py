@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.integration.aws_clients import cli_json, client
-from tests.servers import PullcacheServer
+from testkit.aws_clients import cli_json, client
+from testkit.servers import PullcacheServer
 
 ACCOUNT = "000000000000"
 TOKEN = "ghp_secret-upstream-token-4f1b9c"

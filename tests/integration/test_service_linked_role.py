@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
+from testkit.aws_clients import ACCOUNT, cli_json, client, client_error
+from testkit.servers import PullcacheServer
 from tests.iam_stores import identity_policy, trust_policy
-from tests.integration.aws_clients import ACCOUNT, cli_json, client, client_error
-from tests.servers import PullcacheServer
 
 SERVICE = "pullthroughcache.ecr.amazonaws.com"
 ROLE = "AWSServiceRoleForECRPullThroughCache"

@@ -14,11 +14,13 @@ from typing import Final
 
 import pytest
 
-from tests.images import ImageTree, sha256
+from pullcache.core.digests import Digest
+from testkit.images import ImageTree
+from testkit.reply import DIGEST_HEADER
+from testkit.servers import PullcacheServer
+from testkit.sync_client import get_manifest, list_tags, read_registry_tree
 from tests.integration import skopeo
 from tests.integration.image_cases import IMAGE_CASES, ImageCase
-from tests.registry_http import DIGEST_HEADER, get_manifest, list_tags, read_registry_tree
-from tests.servers import PullcacheServer
 
 TAG: Final = "v1"
 
@@ -63,7 +65,7 @@ def test_head_of_a_tag_states_type_digest_and_length_without_a_body(pushed: Push
 
     assert reply.status == 200
     assert reply.body == b""
-    assert reply.headers.get_content_type() == pushed.tree.media_type
+    assert reply.media_type == pushed.tree.media_type
     assert reply.headers[DIGEST_HEADER] == pushed.tree.digest
     assert int(reply.headers["Content-Length"]) == len(full.body)
 
@@ -105,7 +107,7 @@ def test_skopeo_inspect_reports_the_pushed_manifest_and_layers(pushed: Pushed) -
     raw = skopeo.inspect_raw(pushed.reference())
     report = skopeo.inspect(pushed.reference(), architecture=architecture)
 
-    assert sha256(raw) == pushed.tree.digest
+    assert str(Digest.of(raw)) == pushed.tree.digest
     assert report["Digest"] == pushed.tree.digest
     assert (report["Os"], report["Architecture"]) == ("linux", architecture)
     assert report["Layers"] == list(pushed.tree.layers[image])

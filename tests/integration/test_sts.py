@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from botocore.config import Config
 
 from pullcache.metadata.schema import sts_sessions
-from tests.integration.aws_clients import (
+from testkit.aws_clients import (
     ACCOUNT,
     CLI_TIMEOUT,
     ECR_READ_ONLY,
@@ -29,8 +29,8 @@ from tests.integration.aws_clients import (
     client_error,
     registry_authorization,
 )
-from tests.registry_http import request
-from tests.servers import PullcacheServer
+from testkit.servers import PullcacheServer
+from testkit.sync_client import request
 
 REGION = "us-east-1"
 

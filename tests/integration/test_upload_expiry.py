@@ -7,7 +7,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from tests.servers import PullcacheServer
+from testkit.servers import PullcacheServer
 
 
 def _request(method: str, url: str, body: bytes | None = None, headers: dict[str, str] | None = None) -> int:

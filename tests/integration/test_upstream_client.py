@@ -17,10 +17,10 @@ from pullcache.core.digests import Digest
 from pullcache.pullthrough.errors import UpstreamDenied, UpstreamInvalid, UpstreamNotFound, UpstreamUnavailable
 from pullcache.pullthrough.ports import UpstreamCredentials, UpstreamEndpoint
 from pullcache.pullthrough.upstream import MAX_PIECE_BYTES, UpstreamClient
-from tests.images import DOCKER, DirLayout, ImageTree, OciLayout, write_image, write_index
+from testkit.images import DOCKER, DirLayout, ImageTree, OciLayout, write_image, write_index
+from testkit.servers import DistributionServer, free_port
+from testkit.sync_client import get_blob
 from tests.integration import skopeo
-from tests.registry_http import get_blob
-from tests.servers import DistributionServer, free_port
 from tests.upstreams import MANIFEST_PATTERN, FaultyUpstream, ReverseProxy, TokenGate
 
 REPOSITORY: Final = "library/app"

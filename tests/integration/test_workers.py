@@ -9,7 +9,6 @@ Afterwards every blob and manifest reads back intact, tags and catalog are compl
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import itertools
 import json
 import time
@@ -19,14 +18,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import psutil
 import pytest
 
+from pullcache.core.digests import Digest
 from pullcache.logs import ACCESS_LOGGER
-from tests.integration.content import PatternedContent
-from tests.integration.streaming_client import StreamingClient, UploadStyle
-from tests.servers import PullcacheServer
+from testkit.content import PatternedContent
+from testkit.registry_client import TRANSFER_TIMEOUT, RegistryClient, UploadStyle
+from testkit.registry_client import Content as Document
+from testkit.servers import PullcacheServer
 
 pytestmark = pytest.mark.slow
 
@@ -77,8 +77,8 @@ def build_content() -> Content:
     seeds = itertools.count(1)
 
     def blob(media_type: str, data: bytes) -> dict[str, object]:
-        blobs[sha256(data)] = data
-        return {"mediaType": media_type, "digest": sha256(data), "size": len(data)}
+        blobs[str(Digest.of(data))] = data
+        return {"mediaType": media_type, "digest": str(Digest.of(data)), "size": len(data)}
 
     def image(layer_sizes: Sequence[int], architecture: str) -> Manifest:
         layers = [blob(LAYER, b"".join(PatternedContent(size, next(seeds)).pieces())) for size in layer_sizes]
@@ -87,7 +87,7 @@ def build_content() -> Content:
 
     def manifest(media_type: str, fields: dict[str, object]) -> Manifest:
         content = json.dumps({"schemaVersion": 2, "mediaType": media_type, **fields}, indent=2).encode()
-        return Manifest(sha256(content), media_type, content)
+        return Manifest(str(Digest.of(content)), media_type, content)
 
     children = [image([128 * KIB], "amd64"), image([128 * KIB], "arm64")]
     platforms = [{"digest": c.digest, "mediaType": c.media_type, "size": len(c.content)} for c in children]
@@ -97,10 +97,6 @@ def build_content() -> Content:
         "multi": manifest(OCI_INDEX, {"manifests": platforms}),
     }
     return Content(blobs, children, tagged)
-
-
-def sha256(data: bytes) -> str:
-    return f"sha256:{hashlib.sha256(data).hexdigest()}"
 
 
 def expected_tags(content: Content) -> dict[str, dict[str, str]]:
@@ -114,7 +110,7 @@ def expected_tags(content: Content) -> dict[str, dict[str, str]]:
     return expected
 
 
-async def push_everything(registry: StreamingClient, content: Content, client: int, start: asyncio.Event) -> None:
+async def push_everything(registry: RegistryClient, content: Content, client: int, start: asyncio.Event) -> None:
     """One client's work: the whole content into its two repositories, in an order and a style of its own."""
     style = list(UploadStyle)[client % len(UploadStyle)]
     repositories = [SHARED_REPOSITORY, team_repository(client)]
@@ -123,22 +119,26 @@ async def push_everything(registry: StreamingClient, content: Content, client: i
     await start.wait()
     for repository in repositories:
         for digest, data in content.blobs.items():
-            assert await registry.push_blob(repository, data, digest, style) == digest
+            assert await registry.push_blob(repository, data, style) == digest
         for manifest in content.children:
-            await registry.put_manifest(repository, manifest.digest, manifest.content, manifest.media_type)
+            await registry.push_manifest(repository, Document(manifest.media_type, manifest.content), manifest.digest)
         for tag, manifest in content.tagged.items():
             for reference in (tag, client_tag(tag, client)):
-                pushed = await registry.put_manifest(repository, reference, manifest.content, manifest.media_type)
+                pushed = await registry.push_manifest(
+                    repository, Document(manifest.media_type, manifest.content), reference
+                )
                 assert pushed == manifest.digest
 
 
-async def assert_intact(registry: StreamingClient, content: Content, tags: dict[str, dict[str, str]]) -> None:
+async def assert_intact(registry: RegistryClient, content: Content, tags: dict[str, dict[str, str]]) -> None:
     for repository, repository_tags in tags.items():
         for digest in content.blobs:
             assert (await registry.pull_blob(repository, digest)).digest == digest, f"{repository}@{digest}"
         for manifest in content.manifests:
             body, stated = await registry.get_manifest(repository, manifest.digest)
-            assert (sha256(body), stated) == (manifest.digest, manifest.digest), f"{repository}@{manifest.digest}"
+            assert (str(Digest.of(body)), stated) == (manifest.digest, manifest.digest), (
+                f"{repository}@{manifest.digest}"
+            )
         for tag, digest in repository_tags.items():
             _, stated = await registry.get_manifest(repository, tag)
             assert stated == digest, f"{repository}:{tag}"
@@ -200,9 +200,9 @@ async def test_two_workers_under_concurrent_pushes_of_the_same_content_keep_ever
     content = build_content()
     tags = expected_tags(content)
     workers = worker_pids(two_workers)
-    connector = aiohttp.TCPConnector(limit=CLIENTS)
-    async with aiohttp.ClientSession(connector=connector) as session:
-        registry = StreamingClient(session, two_workers.url)
+    async with RegistryClient.connect(
+        two_workers.url, connections=CLIENTS, request_timeout=TRANSFER_TIMEOUT
+    ) as registry:
         start = asyncio.Event()
         load = asyncio.gather(*(push_everything(registry, content, n, start) for n in range(CLIENTS)))
         start.set()

@@ -13,7 +13,7 @@ from aiohttp import web
 from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
-from tests.servers import free_port
+from testkit.servers import free_port
 
 T = TypeVar("T")
 
