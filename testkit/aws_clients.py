@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-import pytest
 from botocore.exceptions import ClientError
 
 from testkit.servers import PullcacheServer
@@ -86,7 +85,9 @@ def registry_authorization(server: PullcacheServer, **overrides: Any) -> str:
 
 def client_error(call: Callable[[], Any]) -> tuple[int, str, str]:
     """(HTTP status, code, message) of the botocore ClientError `call` raises; fails the test if none."""
-    with pytest.raises(ClientError) as raised:
+    try:
         call()
-    response = raised.value.response
-    return response["ResponseMetadata"]["HTTPStatusCode"], response["Error"]["Code"], response["Error"]["Message"]
+    except ClientError as raised:
+        response = raised.response
+        return response["ResponseMetadata"]["HTTPStatusCode"], response["Error"]["Code"], response["Error"]["Message"]
+    raise AssertionError("the call raised no ClientError")

@@ -8,7 +8,6 @@ unless a test is about who may import.
 from __future__ import annotations
 
 import concurrent.futures
-import hashlib
 import json
 import signal
 import subprocess
@@ -19,6 +18,7 @@ from typing import Final
 
 import pytest
 
+from pullcache.core.digests import Digest
 from testkit.aws_clients import ACCOUNT, ECR_READ_ONLY, client, registry_authorization
 from testkit.images import OCI, OciLayout, write_image
 from testkit.servers import DistributionServer, PullcacheServer
@@ -75,7 +75,7 @@ def test_an_image_pulled_once_keeps_pulling_when_the_upstream_is_down(
         assert read_registry_tree(server.url, CACHED, TAG) == written
         assert f"serving the cached {CACHED}:{TAG}" in server.log()  # the event is logged
         by_digest = skopeo.inspect_raw(skopeo.docker_reference(server.address, CACHED, written.digest))
-        assert hashlib.sha256(by_digest).hexdigest() == written.digest.split(":")[1]
+        assert str(Digest.of(by_digest)) == written.digest
     finally:
         server.stop()
 
@@ -241,7 +241,7 @@ def test_a_first_pull_by_digest_imports_the_image_without_a_tag(
     written = seed(upstream, tmp_path)
     create_rule(pullcache, upstream.url)
     raw = skopeo.inspect_raw(skopeo.docker_reference(pullcache.address, CACHED, written.digest))
-    assert "sha256:" + hashlib.sha256(raw).hexdigest() == written.digest
+    assert str(Digest.of(raw)) == written.digest
     images = client(pullcache, "ecr").describe_images(repositoryName=CACHED)["imageDetails"]
     assert [(image["imageDigest"], image.get("imageTags")) for image in images] == [(written.digest, None)]
 
@@ -359,7 +359,7 @@ def test_twenty_concurrent_pullers_make_the_upstream_serve_each_blob_once(
                 for blob in blobs:
                     status, body, _headers = get(f"{server.url}/v2/{CACHED}/blobs/{blob['digest']}")
                     assert status == 200
-                    found.append("sha256:" + hashlib.sha256(body).hexdigest())
+                    found.append(str(Digest.of(body)))
                 return found
 
             with concurrent.futures.ThreadPoolExecutor(20) as pool:

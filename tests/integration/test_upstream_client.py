@@ -4,7 +4,6 @@ credentials, and behind a FaultyUpstream that fails, throttles, corrupts, breaks
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from pullcache.core.digests import Digest
 from pullcache.pullthrough.errors import UpstreamDenied, UpstreamInvalid, UpstreamNotFound, UpstreamUnavailable
 from pullcache.pullthrough.ports import UpstreamCredentials, UpstreamEndpoint
 from pullcache.pullthrough.upstream import MAX_PIECE_BYTES, UpstreamClient
+from testkit.hashing import Sha256Tap
 from testkit.images import DOCKER, DirLayout, ImageTree, OciLayout, write_image, write_index
 from testkit.servers import DistributionServer, free_port
 from testkit.sync_client import get_blob
@@ -90,17 +90,17 @@ async def read_blob(
 ) -> tuple[int, str, int]:
     """(stated size, sha256 of the bytes, largest chunk) of the blob; its chunks go to `received` as they come.
     `pause`: seconds to wait after each chunk, as a reader slower than the network does."""
-    hasher = hashlib.sha256()
+    tap = Sha256Tap()
     largest = 0
     async with client.open_blob(endpoint, REPOSITORY, digest) as blob:
         async for chunk in blob.chunks():
-            hasher.update(chunk)
+            tap.update(chunk)
             largest = max(largest, len(chunk))
             if received is not None:
                 received.append(chunk)
             if pause:
                 await asyncio.sleep(pause)
-        return blob.size, f"sha256:{hasher.hexdigest()}", largest
+        return blob.size, tap.digest, largest
 
 
 # -- straight to the registry ---------------------------------------------------------------------------------

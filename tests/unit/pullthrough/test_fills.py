@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -25,7 +24,7 @@ class Upstream:
     def __init__(self, content: bytes, served: bytes | None = None, *, pause: float = 0.0) -> None:
         self.content = content
         self.served = content if served is None else served
-        self.digest = Digest.parse("sha256:" + hashlib.sha256(content).hexdigest())
+        self.digest = Digest.of(content)
         self.opened = 0
         self.gate: asyncio.Event | None = None
         self.pause = pause
