@@ -14,6 +14,7 @@ import base64
 import binascii
 import json
 import math
+import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -34,6 +35,11 @@ from pullcache.aws.wire import REQUEST_ID_HEADER, Params, ParsedRequest, WireErr
 
 CONTENT_TYPE = "application/x-amz-json-1.1"
 TARGET_HEADER = "X-Amz-Target"
+# No input shape of ECR or Secrets Manager nests a tenth as deep; a body that does is refused before it is parsed
+# (json.loads recurses once per level, and a few thousand levels exhaust the interpreter's stack).
+MAX_NESTING = 64
+_STRINGS = re.compile(rb'"(?:[^"\\]|\\.)*"')
+_NOT_BRACKETS = bytes(sorted(set(range(256)) - set(b"{}[]")))
 _TARGET_TYPES = {
     "string": "String",
     "integer": "an Integer",
@@ -65,6 +71,8 @@ class JsonProtocol:
         if prefix != self._target_prefix or name not in self._model.operation_names:
             raise UnknownOperation(target)
         operation = self._model.operation_model(name)
+        if _nesting(request.body) > MAX_NESTING:
+            raise MalformedRequest(f"The request body nests objects and arrays deeper than {MAX_NESTING} levels")
         try:
             document = json.loads(request.body) if request.body.strip() else {}
         except (UnicodeDecodeError, json.JSONDecodeError) as error:
@@ -210,3 +218,17 @@ def java_double(value: float) -> str:
     assert isinstance(exponent, int)
     text = "".join(map(str, digits))
     return f"{'-' if sign else ''}{text[0]}.{text[1:] or '0'}E{len(text) + exponent - 1}"
+
+
+def _nesting(body: bytes) -> int:
+    """How deep the body's objects and arrays nest (brackets inside strings do not count); cheap for the bodies
+    AWS clients send, which hold a few brackets."""
+    brackets = _STRINGS.sub(b"", body).translate(None, _NOT_BRACKETS)
+    opening = brackets.count(b"{") + brackets.count(b"[")
+    if opening <= MAX_NESTING:
+        return opening
+    depth = deepest = 0
+    for byte in brackets:
+        depth += 1 if byte in b"{[" else -1
+        deepest = max(deepest, depth)
+    return deepest

@@ -5,6 +5,7 @@ Every input is validated here (names, references, digests) so that adapters rece
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import AsyncIterable, Sequence
 from dataclasses import dataclass
@@ -33,6 +34,8 @@ from pullcache.registry.ports import (
     PullRequester,
     UploadRecord,
 )
+
+log = logging.getLogger(__name__)
 
 # A pull is recorded at most this often per image: ECR refreshes lastRecordedPullTime "at least once every 24
 # hours", and a write per pull would put the write lock on the pull path.
@@ -283,7 +286,12 @@ class RegistryService:
         """Record a pull of `manifest`, unless one was recorded within PULL_TIME_RESOLUTION."""
         now = datetime.now(UTC)
         if manifest.pulled_at is None or now - manifest.pulled_at >= PULL_TIME_RESOLUTION:
-            await self._metadata.record_pull(scope, repository, manifest.digest, now)
+            try:
+                await self._metadata.record_pull(scope, repository, manifest.digest, now)
+            except Exception as error:
+                # Bookkeeping never fails a read: a pull on a full disk (or a database that refuses writes) is
+                # still answered, and its time recorded by a later pull.
+                log.warning("could not record a pull of %s@%s: %s", repository, manifest.digest, error)
 
     async def put_manifest(
         self, scope: RegistryScope, repository: str, reference: str, content: bytes, content_type: str | None

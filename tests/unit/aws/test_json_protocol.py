@@ -265,3 +265,27 @@ def test_error_message_key_follows_the_model_casing(secrets: JsonProtocol, model
 
     assert json.loads(response.body) == {"__type": "ResourceNotFoundException", "Message": message}
     assert botocore_parse(operation, response)["Error"] == {"Code": "ResourceNotFoundException", "Message": message}
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"repositoryNames": ' + b"[" * 1000 + b"]" * 1000 + b"}",
+        b'{"filter": ' + b'{"a": ' * 1000 + b"1" + b"}" * 1000 + b"}",
+        b"[" * 100_000,  # not even well formed: refused for its depth before the parser sees it
+    ],
+)
+def test_a_body_nested_too_deep_is_a_serialization_error(ecr: JsonProtocol, body: bytes) -> None:
+    with pytest.raises(MalformedRequest) as raised:
+        ecr.parse(ecr_request("DescribeRepositories", body))
+
+    assert ecr.reply_for(raised.value).http_status == 400
+    assert ecr.reply_for(raised.value).error_code == "SerializationException"
+
+
+def test_brackets_inside_strings_do_not_count_as_nesting(ecr: JsonProtocol) -> None:
+    name = '[{"\\"' * 100
+
+    parsed = ecr.parse(ecr_request("DescribeRepositories", {"registryId": name}))
+
+    assert parsed.params == {"registryId": name}

@@ -5,6 +5,7 @@ Covers the upload state machine, cross-repository mounts, manifest validation an
 
 from __future__ import annotations
 
+import sqlite3
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -346,6 +347,25 @@ async def test_a_get_of_a_manifest_is_recorded_as_a_pull_at_most_once_a_minute(s
 
     assert first is not None
     assert second == first
+
+
+async def test_a_pull_is_answered_when_recording_it_fails(
+    service: RegistryService,
+    metadata: MetadataStore,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    content = encode(await pushed_image(service))
+    await service.put_manifest(SCOPE, REPO, "latest", content, None)
+
+    async def disk_full(*_: object) -> None:
+        raise sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setattr(metadata, "record_pull", disk_full)
+    pulled = await service.get_manifest(SCOPE, REPO, "latest", pull=True)
+
+    assert pulled.content == content
+    assert "could not record a pull" in caplog.text
 
 
 async def test_mount_of_an_unknown_blob_starts_an_upload(service: RegistryService) -> None:
