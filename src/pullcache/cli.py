@@ -15,6 +15,7 @@ from pullcache.auth.accounts import AccountError
 from pullcache.config import ConfigError, Settings
 from pullcache.core.scopes import RegistryScope
 from pullcache.server import serve
+from pullcache.server_lock import DataDirInUse
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -53,7 +54,10 @@ def _serve(parser: argparse.ArgumentParser, arguments: argparse.Namespace) -> No
         )
     except ConfigError as error:
         parser.error(str(error))
-    serve(settings)
+    try:
+        serve(settings)
+    except DataDirInUse as error:
+        sys.exit(f"pullcache serve: {error}")
 
 
 def _create_account(parser: argparse.ArgumentParser, arguments: argparse.Namespace) -> None:

@@ -1,5 +1,7 @@
 """Running the server: migrations once, then one worker process, or N sharing the port with SO_REUSEPORT.
 
+One server per data dir; workers die with their master (server_lock.py).
+
 Shutdown is graceful: on SIGTERM or SIGINT a worker stops accepting connections and gives in-flight requests
 `shutdown_timeout` seconds to finish, request bodies still arriving included; requests still running then
 are cancelled (aiohttp's own shutdown may take as long again). An upload cut short keeps the bytes it had
@@ -11,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing
+import os
 import signal
 import sys
 from multiprocessing.process import BaseProcess
@@ -25,13 +28,16 @@ from pullcache.logs import ACCESS_LOGGER, JsonAccessLogger, configure_logging
 from pullcache.metadata.engine import create_engine, migrate
 from pullcache.metadata.sql_accounts import SqlAccountStore
 from pullcache.registry.api.routes import Handler
+from pullcache.server_lock import claim_data_dir, die_with_parent, join_data_dir
 
 log = logging.getLogger(__name__)
 
 
 def serve(settings: Settings) -> None:
+    """Raises DataDirInUse when another server runs on the data dir."""
     configure_logging(settings.log_level)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    claim_data_dir(settings.data_dir)  # held until this process ends
     asyncio.run(_prepare(settings))
     if settings.workers == 1:
         run_worker(settings)
@@ -64,8 +70,12 @@ async def _prepare(settings: Settings) -> None:
     )
 
 
-def run_worker(settings: Settings) -> None:
+def run_worker(settings: Settings, master_pid: int | None = None) -> None:
+    """Serve until SIGTERM or SIGINT; `master_pid`: the process supervising this worker, which it dies with."""
     configure_logging(settings.log_level)
+    if master_pid is not None:
+        die_with_parent(master_pid)
+        join_data_dir(settings.data_dir)  # held until this process ends
     asyncio.run(_run_worker(settings))
 
 
@@ -143,7 +153,7 @@ def _supervise(settings: Settings) -> None:
     stopping = False
 
     def start() -> BaseProcess:
-        process = context.Process(target=run_worker, args=(settings,), daemon=False)
+        process = context.Process(target=run_worker, args=(settings, os.getpid()), daemon=False)
         process.start()
         return process
 
