@@ -14,6 +14,7 @@ import asyncio
 import logging
 import multiprocessing
 import os
+import resource
 import signal
 import sys
 from multiprocessing.process import BaseProcess
@@ -38,11 +39,24 @@ def serve(settings: Settings) -> None:
     configure_logging(settings.log_level)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     claim_data_dir(settings.data_dir)  # held until this process ends
+    raise_open_file_limit()
     asyncio.run(_prepare(settings))
     if settings.workers == 1:
         run_worker(settings)
     else:
         _supervise(settings)
+
+
+def raise_open_file_limit() -> None:
+    """Raise this process's soft limit of open files to the hard one (its workers inherit it): every client
+    connection is a file, and the soft limit is often 1,024 where the hard one is far higher."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or soft >= hard:
+        return
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    except (ValueError, OSError) as error:
+        log.warning("cannot raise the open file limit from %s to %s: %s", soft, hard, error)
 
 
 async def _prepare(settings: Settings) -> None:

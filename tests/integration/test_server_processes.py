@@ -1,8 +1,10 @@
-"""The server's processes: one server per data dir, and workers that die with their master (kill -9 included)."""
+"""The server's processes: one server per data dir, workers that die with their master (kill -9 included), and
+the open file limit raised to the hard limit."""
 
 from __future__ import annotations
 
 import os
+import resource
 import signal
 import subprocess
 import sys
@@ -13,7 +15,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from testkit.servers import PullcacheServer, free_port
+from testkit.servers import PullcacheServer, free_port, stop_process_group, wait_until_serving
 
 pytestmark = pytest.mark.slow
 
@@ -73,3 +75,31 @@ def test_workers_die_with_a_master_killed_with_sigkill_and_free_the_data_dir(tmp
         for worker in workers:
             if worker.is_running():
                 worker.kill()
+
+
+def test_the_server_raises_its_open_file_limit_to_the_hard_limit(tmp_path: Path) -> None:
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    low = 256
+    if hard != resource.RLIM_INFINITY and hard <= low:
+        pytest.skip(f"the hard limit of open files here is {hard}")
+    port = free_port()
+
+    def start_low() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (low, hard))
+
+    process = subprocess.Popen(
+        [*serve_command(tmp_path / "data", port), "--workers", "2"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+        preexec_fn=start_low,
+    )
+    try:
+        wait_until_serving(f"http://127.0.0.1:{port}/v2/", process)
+        master = psutil.Process(process.pid)
+        expected = low if hard == resource.RLIM_INFINITY else hard
+
+        for served_by in (master, *worker_processes(master, 2)):
+            assert served_by.rlimit(psutil.RLIMIT_NOFILE)[0] == expected
+    finally:
+        stop_process_group(process)
