@@ -14,37 +14,32 @@ from typing import BinaryIO
 from aiohttp import web
 from aiohttp.abc import AbstractStreamWriter
 
-from pullcache.registry.api.streamed import cut_off
+from pullcache.registry.api.streamed import RangeResponse, cut_off, live_transport
 from pullcache.registry.errors import BlobFillFailed
 from pullcache.registry.ports import Blob, GrowingFile
 
 CHUNK = 1 << 20
 
 
-class SendfileResponse(web.StreamResponse):
+class SendfileResponse(RangeResponse):
     def __init__(self, path: Path, offset: int, count: int, *, status: int = 200) -> None:
-        super().__init__(status=status)
+        super().__init__(offset, count, status=status)
         self._path = path
-        self._offset = offset
-        self._count = count
-        self.content_length = count
 
     async def prepare(self, request: web.BaseRequest) -> AbstractStreamWriter | None:
-        if request.method == "HEAD" or self._count == 0:
+        if not self._sends_a_body(request):
             return await super().prepare(request)
         with open(self._path, "rb") as file:  # noqa: ASYNC230 - opening is a metadata lookup, not I/O wait
             writer = await super().prepare(request)
             assert writer is not None
-            transport = request.transport
-            if transport is None or transport.is_closing():
-                raise ConnectionResetError("client went away")
+            transport = live_transport(request)
             await writer.drain()
             await _send(transport, writer, file, self._offset, self._count)
             await super().write_eof()
             return writer
 
 
-class GrowingSendfileResponse(web.StreamResponse):
+class GrowingSendfileResponse(RangeResponse):
     """A blob still arriving into `file`, sent with sendfile as its bytes land: each stretch the file says may go
     out. The blob is closed once sent.
 
@@ -53,22 +48,17 @@ class GrowingSendfileResponse(web.StreamResponse):
     """
 
     def __init__(self, blob: Blob, file: GrowingFile, offset: int, count: int, *, status: int = 200) -> None:
-        super().__init__(status=status)
+        super().__init__(offset, count, status=status)
         self._blob = blob
         self._file = file
-        self._offset = offset
-        self._count = count
-        self.content_length = count
 
     async def prepare(self, request: web.BaseRequest) -> AbstractStreamWriter | None:
         try:
             writer = await super().prepare(request)
-            if request.method == "HEAD" or self._count == 0:
+            if not self._sends_a_body(request):
                 return writer
             assert writer is not None
-            transport = request.transport
-            if transport is None or transport.is_closing():
-                raise ConnectionResetError("client went away")
+            transport = live_transport(request)
             await writer.drain()
             position, end = self._offset, self._offset + self._count
             try:
