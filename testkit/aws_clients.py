@@ -8,7 +8,7 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +68,18 @@ def cli_json(server: PullcacheServer, *arguments: str) -> Any:
     result = aws_cli(server, *arguments)
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
+
+
+def signed_by(server: PullcacheServer, service: str, key: Mapping[str, Any]) -> Any:
+    """A boto3 client for `service` signed with `key`: an AccessKey of CreateAccessKey, or the Credentials of
+    AssumeRole (its SessionToken included)."""
+    return client(
+        server,
+        service,
+        aws_access_key_id=key["AccessKeyId"],
+        aws_secret_access_key=key["SecretAccessKey"],
+        aws_session_token=key.get("SessionToken"),
+    )
 
 
 def registry_password(server: PullcacheServer, **overrides: Any) -> str:

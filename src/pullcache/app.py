@@ -99,9 +99,10 @@ def build_app(settings: Settings) -> web.Application:
         principal_policies = IamPrincipalPolicies(iam_store, StsSessionPolicies(sessions))
         authorizer = Authorizer(principal_policies)  # one for every service: ECR, /v2/, IAM
         tokens = await load_registry_tokens(SqlSigningKeyStore(engine))
+        credentials = CredentialChain(SqlAccountStore(engine), SessionCredentialStore(sessions))
         ecr_store = SqlEcrStore(engine, settings_cache)
         access = AccessControl(
-            RegistryAccess(tokens, authorizer, ecr_store, anonymous_is_root=settings.anonymous_registry)
+            RegistryAccess(tokens, authorizer, ecr_store, credentials, anonymous_is_root=settings.anonymous_registry)
         )
         app[ACCESS_CONTROL] = access
         repositories = EcrService(ecr_store, tokens)
@@ -154,7 +155,7 @@ def build_app(settings: Settings) -> web.Application:
             ecr_operations(models.get("ecr"), ecr, [pull_through, LifecyclePolicyOperations(lifecycle, ecr.authorize)])
         )
         app[AWS_GATEWAY] = AwsGateway(
-            CredentialChain(SqlAccountStore(engine), SessionCredentialStore(sessions)),
+            credentials,
             {table.model.service_name: ServiceEndpoint.for_table(table) for table in tables},
         )
         purger = asyncio.create_task(_purge_uploads(registry, timedelta(seconds=settings.upload_expiry)))

@@ -21,6 +21,7 @@ from testkit.aws_clients import (
     cli_json,
     client,
     client_error,
+    signed_by,
 )
 from testkit.servers import PullcacheServer
 
@@ -47,16 +48,6 @@ def _document(*statements: dict[str, Any], indent: int | None = None) -> str:
     return json.dumps({"Version": "2012-10-17", "Statement": list(statements)}, indent=indent)
 
 
-def _as(server: PullcacheServer, service: str, key: dict[str, Any]) -> Any:
-    return client(
-        server,
-        service,
-        aws_access_key_id=key["AccessKeyId"],
-        aws_secret_access_key=key["SecretAccessKey"],
-        aws_session_token=key.get("SessionToken"),
-    )
-
-
 def _succeeds(call: Callable[[], Any]) -> bool:
     """Whether the real call is allowed: it succeeds, or fails for a reason other than being refused."""
     try:
@@ -78,7 +69,7 @@ def test_the_simulator_and_real_calls_agree_for_a_user_with_groups_a_deny_and_a_
     deny = _document({"Effect": "Deny", "Action": "ecr:DeleteRepository", "Resource": protected})
     iam.put_user_policy(UserName="agreeable", PolicyName="keep", PolicyDocument=deny)
     key = iam.create_access_key(UserName="agreeable")["AccessKey"]
-    ecr, as_user = _as(server, "ecr", key), _as(server, "iam", key)
+    ecr, as_user = signed_by(server, "ecr", key), signed_by(server, "iam", key)
     client(server, "ecr").create_repository(repositoryName="kept")
     cases: list[tuple[str, str, Callable[[], Any]]] = [
         (
@@ -129,7 +120,7 @@ def test_the_simulator_and_assume_role_agree_on_a_trust_policy(iam: Any, server:
         if allowed:
             allow = _document({"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": role["Arn"]})
             iam.put_user_policy(UserName=name, PolicyName="assume", PolicyDocument=allow)
-        sts = _as(server, "sts", iam.create_access_key(UserName=name)["AccessKey"])
+        sts = signed_by(server, "sts", iam.create_access_key(UserName=name)["AccessKey"])
         (result,) = iam.simulate_principal_policy(
             PolicySourceArn=user["Arn"],
             ActionNames=["sts:AssumeRole"],
@@ -270,10 +261,10 @@ def test_simulator_errors_have_iams_codes(iam: Any) -> None:
 def test_simulating_needs_the_simulate_permissions(iam: Any, server: PullcacheServer) -> None:
     target = iam.create_user(UserName="simulated")["User"]
     iam.create_user(UserName="curious")
-    curious = _as(server, "iam", iam.create_access_key(UserName="curious")["AccessKey"])
+    curious = signed_by(server, "iam", iam.create_access_key(UserName="curious")["AccessKey"])
     reader = iam.create_user(UserName="simulating-reader")["User"]
     iam.attach_user_policy(UserName=reader["UserName"], PolicyArn=IAM_READ_ONLY)
-    simulator = _as(server, "iam", iam.create_access_key(UserName="simulating-reader")["AccessKey"])
+    simulator = signed_by(server, "iam", iam.create_access_key(UserName="simulating-reader")["AccessKey"])
 
     status, code, message = client_error(
         lambda: curious.simulate_principal_policy(PolicySourceArn=target["Arn"], ActionNames=["s3:GetObject"])

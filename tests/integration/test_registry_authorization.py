@@ -15,6 +15,7 @@ import os
 import stat
 import subprocess
 import sys
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +31,7 @@ from testkit.aws_clients import (
     cli_environment,
     client,
     registry_password,
+    signed_by,
 )
 from testkit.images import OciLayout, write_image
 from testkit.reply import Reply
@@ -458,3 +460,69 @@ def test_describe_repositories_across_accounts_is_allowed_only_when_the_reposito
     assert (described["registryId"], described["repositoryArn"]) == (FIRST, repository_arn(repository))
     assert images.returncode != 0
     assert "(AccessDeniedException) when calling the DescribeImages operation" in images.stderr
+
+
+# -- tokens last no longer than the credentials that obtained them ------------------------------------------
+
+
+def token_of(ecr_client: Any) -> tuple[str, Any]:
+    """(the /v2/ password, expiresAt) of GetAuthorizationToken signed by `ecr_client`'s credentials."""
+    [data] = ecr_client.get_authorization_token()["authorizationData"]
+    return base64.b64decode(data["authorizationToken"]).decode().partition(":")[2], data["expiresAt"]
+
+
+def refused_within(server: PullcacheServer, path: str, password: str, seconds: float) -> Reply:
+    """The first refusal of GET /v2/`path`, asked every 0.2 s for at most `seconds` (keys are remembered a second)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        reply = v2(server, "GET", path, password)
+        if reply.status != 200 or time.monotonic() > deadline:
+            return reply
+        time.sleep(0.2)
+
+
+@pytest.mark.parametrize("change", ["deactivate", "delete"])
+def test_a_token_stops_working_when_the_key_that_obtained_it_is_made_inactive_or_deleted(
+    server: PullcacheServer, iam: Any, change: str
+) -> None:
+    name = f"token-key-{change}"
+    key = user_with_key(iam, name, ECR_READ_ONLY)
+    password, _ = token_of(signed_by(server, "ecr", key))
+    assert v2(server, "GET", "", password).status == 200
+
+    if change == "deactivate":
+        iam.update_access_key(UserName=name, AccessKeyId=key["AccessKeyId"], Status="Inactive")
+    else:
+        iam.delete_access_key(UserName=name, AccessKeyId=key["AccessKeyId"])
+    reply = refused_within(server, "", password, 10)
+
+    assert refused(reply) == (
+        403,
+        ["DENIED"],
+        "The credentials that obtained your authorization token are no longer valid. Reauthenticate and try again.",
+    )
+    if change == "deactivate":  # made active again, the key's tokens work again
+        iam.update_access_key(UserName=name, AccessKeyId=key["AccessKeyId"], Status="Active")
+        deadline = time.monotonic() + 10
+        while v2(server, "GET", "", password).status != 200 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert v2(server, "GET", "", password).status == 200
+
+
+def test_a_token_obtained_with_a_role_session_expires_with_the_session(server: PullcacheServer, iam: Any) -> None:
+    key = user_with_key(iam, "token-session-user", inline=allow("sts:AssumeRole"))
+    user_arn = iam.get_user(UserName="token-session-user")["User"]["Arn"]
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"AWS": user_arn}, "Action": "sts:AssumeRole"}],
+    }
+    role = iam.create_role(RoleName="token-session-role", AssumeRolePolicyDocument=json.dumps(trust))["Role"]
+    iam.put_role_policy(RoleName="token-session-role", PolicyName="pull", PolicyDocument=allow("ecr:*"))
+    session = signed_by(server, "sts", key).assume_role(
+        RoleArn=role["Arn"], RoleSessionName="short", DurationSeconds=900
+    )["Credentials"]
+
+    password, expires_at = token_of(signed_by(server, "ecr", session))
+
+    assert expires_at == session["Expiration"].replace(microsecond=0)  # not 12 hours: the session's 15 minutes
+    assert v2(server, "GET", "", password).status == 200

@@ -28,6 +28,7 @@ from testkit.aws_clients import (
     client,
     client_error,
     registry_authorization,
+    signed_by,
 )
 from testkit.servers import PullcacheServer
 from testkit.sync_client import request
@@ -65,16 +66,6 @@ def _user(iam: Any, name: str, *allowed_actions: str) -> dict[str, Any]:
     return key
 
 
-def _signed_by(server: PullcacheServer, service: str, key: dict[str, Any]) -> Any:
-    return client(
-        server,
-        service,
-        aws_access_key_id=key["AccessKeyId"],
-        aws_secret_access_key=key["SecretAccessKey"],
-        aws_session_token=key.get("SessionToken"),
-    )
-
-
 def _aws(server: PullcacheServer, key: dict[str, Any], *arguments: str) -> subprocess.CompletedProcess[str]:
     """`aws <arguments>` with `key`'s credentials in the environment, as a user exports them."""
     environment = cli_environment(server)
@@ -97,7 +88,7 @@ def test_a_user_allowed_by_its_policy_and_the_trust_assumes_the_role(iam: Any, s
     key = _user(iam, "assumer", "sts:AssumeRole")
     before = datetime.now(UTC)
 
-    answer = _signed_by(server, "sts", key).assume_role(RoleArn=role["Arn"], RoleSessionName="build-7")
+    answer = signed_by(server, "sts", key).assume_role(RoleArn=role["Arn"], RoleSessionName="build-7")
 
     credentials = answer["Credentials"]
     assert credentials["AccessKeyId"].startswith("ASIA")
@@ -116,9 +107,9 @@ def test_a_user_allowed_by_its_policy_and_the_trust_assumes_the_role(iam: Any, s
 def test_session_credentials_sign_get_caller_identity_as_the_assumed_role(iam: Any, server: PullcacheServer) -> None:
     role = iam.create_role(RoleName="identity", Path="/ci/", AssumeRolePolicyDocument=_trust(ACCOUNT))["Role"]
     key = _user(iam, "identity-user", "sts:AssumeRole")
-    session = _signed_by(server, "sts", key).assume_role(RoleArn=role["Arn"], RoleSessionName="who-am-i")
+    session = signed_by(server, "sts", key).assume_role(RoleArn=role["Arn"], RoleSessionName="who-am-i")
 
-    identity = _signed_by(server, "sts", session["Credentials"]).get_caller_identity()
+    identity = signed_by(server, "sts", session["Credentials"]).get_caller_identity()
     from_cli = _aws(server, session["Credentials"], "sts", "get-caller-identity")
 
     expected = {
@@ -153,7 +144,7 @@ def test_the_aws_cli_assumes_a_role_and_the_session_acts_with_the_roles_policies
 
     assert assumed.returncode == 0, assumed.stderr
     session = json.loads(assumed.stdout)["Credentials"]
-    auditor = _signed_by(server, "iam", session)
+    auditor = signed_by(server, "iam", session)
     assert "Users" in auditor.list_users()
     assert client_error(lambda: auditor.create_user(UserName="not-by-an-auditor")) == (
         403,
@@ -169,7 +160,7 @@ def test_without_an_identity_allow_assume_role_is_access_denied(iam: Any, server
     key = _user(iam, "no-allow")
 
     status, code, message = client_error(
-        lambda: _signed_by(server, "sts", key).assume_role(RoleArn=role["Arn"], RoleSessionName="nope")
+        lambda: signed_by(server, "sts", key).assume_role(RoleArn=role["Arn"], RoleSessionName="nope")
     )
 
     assert (status, code) == (403, "AccessDenied")
@@ -185,7 +176,7 @@ def test_a_trust_policy_that_does_not_name_the_caller_is_access_denied(iam: Any,
     key = _user(iam, "untrusted", "sts:AssumeRole")
 
     status, code, message = client_error(
-        lambda: _signed_by(server, "sts", key).assume_role(RoleArn=role["Arn"], RoleSessionName="nope")
+        lambda: signed_by(server, "sts", key).assume_role(RoleArn=role["Arn"], RoleSessionName="nope")
     )
 
     assert (status, code) == (403, "AccessDenied")
@@ -196,7 +187,7 @@ def test_a_missing_role_is_refused_like_a_forbidden_one(iam: Any, server: Pullca
     key = _user(iam, "seeker", "sts:AssumeRole")
     missing = f"arn:aws:iam::{ACCOUNT}:role/no-such-role"
 
-    assert client_error(lambda: _signed_by(server, "sts", key).assume_role(RoleArn=missing, RoleSessionName="s1")) == (
+    assert client_error(lambda: signed_by(server, "sts", key).assume_role(RoleArn=missing, RoleSessionName="s1")) == (
         403,
         "AccessDenied",
         f"User: arn:aws:iam::{ACCOUNT}:user/seeker is not authorized to perform: sts:AssumeRole on resource: {missing}",
@@ -216,7 +207,7 @@ def test_the_root_user_may_not_assume_roles(iam: Any, server: PullcacheServer) -
 def test_a_duration_beyond_the_roles_maximum_is_a_validation_error(iam: Any, server: PullcacheServer) -> None:
     role = iam.create_role(RoleName="short", AssumeRolePolicyDocument=_trust(ACCOUNT))["Role"]
     key = _user(iam, "long-sessions", "sts:AssumeRole")
-    sts = _signed_by(server, "sts", key)
+    sts = signed_by(server, "sts", key)
 
     too_long = client_error(lambda: sts.assume_role(RoleArn=role["Arn"], RoleSessionName="s1", DurationSeconds=3601))
     unchecked = client(server, "sts", config=Config(parameter_validation=False), **_key_options(key))
@@ -238,7 +229,7 @@ def test_a_duration_beyond_the_roles_maximum_is_a_validation_error(iam: Any, ser
 
 
 def test_malformed_role_arns_and_session_names_are_validation_errors(iam: Any, server: PullcacheServer) -> None:
-    sts = _signed_by(server, "sts", _user(iam, "typo", "sts:AssumeRole"))
+    sts = signed_by(server, "sts", _user(iam, "typo", "sts:AssumeRole"))
 
     bad_arn = client_error(lambda: sts.assume_role(RoleArn="nothing-valid-in-here", RoleSessionName="s1"))
     bad_name = client_error(
@@ -256,7 +247,7 @@ def test_malformed_role_arns_and_session_names_are_validation_errors(iam: Any, s
 
 def test_a_session_policy_is_accepted_and_its_packed_size_reported(iam: Any, server: PullcacheServer) -> None:
     role = iam.create_role(RoleName="scoped", AssumeRolePolicyDocument=_trust(ACCOUNT))["Role"]
-    sts = _signed_by(server, "sts", _user(iam, "scoper", "sts:AssumeRole"))
+    sts = signed_by(server, "sts", _user(iam, "scoper", "sts:AssumeRole"))
     policy = _document({"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "*"})
 
     answer = sts.assume_role(RoleArn=role["Arn"], RoleSessionName="scoped", Policy=policy)
@@ -268,24 +259,24 @@ def test_a_session_policy_is_accepted_and_its_packed_size_reported(iam: Any, ser
 
 def test_a_wrong_or_missing_session_token_is_invalid_client_token_id(iam: Any, server: PullcacheServer) -> None:
     role = iam.create_role(RoleName="tokens", AssumeRolePolicyDocument=_trust(ACCOUNT))["Role"]
-    sts = _signed_by(server, "sts", _user(iam, "token-user", "sts:AssumeRole"))
+    sts = signed_by(server, "sts", _user(iam, "token-user", "sts:AssumeRole"))
     credentials = sts.assume_role(RoleArn=role["Arn"], RoleSessionName="t1")["Credentials"]
     wrong = {**credentials, "SessionToken": credentials["SessionToken"][:-4] + "AAAA"}
     missing = {name: value for name, value in credentials.items() if name != "SessionToken"}
 
-    assert client_error(_signed_by(server, "sts", wrong).get_caller_identity) == (
+    assert client_error(signed_by(server, "sts", wrong).get_caller_identity) == (
         403,
         "InvalidClientTokenId",
         "The security token included in the request is invalid",
     )
-    assert client_error(_signed_by(server, "sts", missing).get_caller_identity)[:2] == (403, "InvalidClientTokenId")
+    assert client_error(signed_by(server, "sts", missing).get_caller_identity)[:2] == (403, "InvalidClientTokenId")
 
 
 def test_an_expired_session_is_expired_token(iam: Any, server: PullcacheServer) -> None:
     role = iam.create_role(RoleName="brief", AssumeRolePolicyDocument=_trust(ACCOUNT))["Role"]
-    sts = _signed_by(server, "sts", _user(iam, "brief-user", "sts:AssumeRole"))
+    sts = signed_by(server, "sts", _user(iam, "brief-user", "sts:AssumeRole"))
     credentials = sts.assume_role(RoleArn=role["Arn"], RoleSessionName="brief", DurationSeconds=900)["Credentials"]
-    session = _signed_by(server, "sts", credentials)
+    session = signed_by(server, "sts", credentials)
     assert session.get_caller_identity()["Arn"].endswith("assumed-role/brief/brief")
 
     _expire(server, credentials["AccessKeyId"])
@@ -331,11 +322,11 @@ def test_an_inline_session_policy_limits_the_session_to_what_it_and_the_role_bot
     iam: Any, server: PullcacheServer
 ) -> None:
     role_arn = _reader_role(iam, "inline-limited")
-    sts = _signed_by(server, "sts", _user(iam, "inline-assumer", "sts:AssumeRole"))
+    sts = signed_by(server, "sts", _user(iam, "inline-assumer", "sts:AssumeRole"))
     only_list_users = _document({"Effect": "Allow", "Action": "iam:ListUsers", "Resource": "*"})
     limited = sts.assume_role(RoleArn=role_arn, RoleSessionName="users-only", Policy=only_list_users)["Credentials"]
     unlimited = sts.assume_role(RoleArn=role_arn, RoleSessionName="everything")["Credentials"]
-    limited_iam, limited_ecr = _signed_by(server, "iam", limited), _signed_by(server, "ecr", limited)
+    limited_iam, limited_ecr = signed_by(server, "iam", limited), signed_by(server, "ecr", limited)
 
     assert "Users" in limited_iam.list_users()
     assert client_error(limited_iam.list_roles) == (
@@ -364,17 +355,17 @@ def test_an_inline_session_policy_limits_the_session_to_what_it_and_the_role_bot
         "because no identity-based policy allows the iam:CreateUser action"  # the role itself does not allow it
     )
     # The role's other sessions keep every permission of the role.
-    assert "Roles" in _signed_by(server, "iam", unlimited).list_roles()
-    assert "repositories" in _signed_by(server, "ecr", unlimited).describe_repositories()
+    assert "Roles" in signed_by(server, "iam", unlimited).list_roles()
+    assert "repositories" in signed_by(server, "ecr", unlimited).describe_repositories()
 
 
 def test_managed_session_policies_limit_the_session_to_iam_reads(iam: Any, server: PullcacheServer) -> None:
     role_arn = _reader_role(iam, "managed-limited")
-    sts = _signed_by(server, "sts", _user(iam, "managed-assumer", "sts:AssumeRole"))
+    sts = signed_by(server, "sts", _user(iam, "managed-assumer", "sts:AssumeRole"))
 
     answer = sts.assume_role(RoleArn=role_arn, RoleSessionName="iam-reads", PolicyArns=[{"arn": IAM_READ_ONLY}])
-    session_iam = _signed_by(server, "iam", answer["Credentials"])
-    session_ecr = _signed_by(server, "ecr", answer["Credentials"])
+    session_iam = signed_by(server, "iam", answer["Credentials"])
+    session_ecr = signed_by(server, "ecr", answer["Credentials"])
 
     assert "PackedPolicySize" in answer
     assert "Users" in session_iam.list_users()
@@ -395,7 +386,7 @@ def test_managed_session_policies_limit_the_session_to_iam_reads(iam: Any, serve
 
 def test_a_deny_in_a_session_policy_is_an_explicit_deny(iam: Any, server: PullcacheServer) -> None:
     role_arn = _reader_role(iam, "deny-limited")
-    sts = _signed_by(server, "sts", _user(iam, "deny-assumer", "sts:AssumeRole"))
+    sts = signed_by(server, "sts", _user(iam, "deny-assumer", "sts:AssumeRole"))
     all_but_list_roles = _document(
         {"Effect": "Allow", "Action": "*", "Resource": "*"},
         {"Effect": "Deny", "Action": "iam:ListRoles", "Resource": "*"},
@@ -403,7 +394,7 @@ def test_a_deny_in_a_session_policy_is_an_explicit_deny(iam: Any, server: Pullca
     credentials = sts.assume_role(RoleArn=role_arn, RoleSessionName="no-roles", Policy=all_but_list_roles)[
         "Credentials"
     ]
-    session_iam = _signed_by(server, "iam", credentials)
+    session_iam = signed_by(server, "iam", credentials)
 
     assert "Users" in session_iam.list_users()
     assert client_error(session_iam.list_roles) == (
@@ -423,7 +414,7 @@ def test_a_registry_token_of_a_session_carries_its_session_policies_to_v2(iam: A
     repository = "session-policies/app"
     client(server, "ecr").create_repository(repositoryName=repository)
     role_arn = _reader_role(iam, "token-limited")
-    sts = _signed_by(server, "sts", _user(iam, "token-assumer", "sts:AssumeRole"))
+    sts = signed_by(server, "sts", _user(iam, "token-assumer", "sts:AssumeRole"))
     token_only = _document({"Effect": "Allow", "Action": "ecr:GetAuthorizationToken", "Resource": "*"})
     limited = sts.assume_role(RoleArn=role_arn, RoleSessionName="token-only", Policy=token_only)["Credentials"]
     unlimited = sts.assume_role(RoleArn=role_arn, RoleSessionName="reader")["Credentials"]

@@ -1,6 +1,9 @@
 """Who may do what in a registry: the caller a registry token stands for, and ECR actions decided on repositories.
 
-Authentication. A registry token from GetAuthorizationToken names its principal. A caller without one is
+Authentication. A registry token from GetAuthorizationToken names its principal and the access key that
+obtained it; the token is refused once that key is inactive or deleted, or its STS session is over (its
+expiry already caps the token's). The key is looked up at most once a second per process (KEY_CHECK_SECONDS),
+so a key made inactive stops its tokens within about a second on every worker. A caller without a token is
 anonymous; with `anonymous_is_root` (the --anonymous-registry flag, for labs and for tests of the OCI protocol
 alone) it is the root user of the scope's account.
 
@@ -15,11 +18,18 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from pullcache.auth.authorization import AccessDenied, AccessRequest, Authorizer
-from pullcache.auth.ports import RepositoryPolicies
-from pullcache.auth.registry_tokens import DownloadGrant, InvalidRegistryToken, RegistryTokens
+from pullcache.auth.ports import CredentialStore, RepositoryPolicies
+from pullcache.auth.registry_tokens import (
+    DownloadGrant,
+    InvalidRegistryToken,
+    RegistryTokens,
+    RevokedRegistryToken,
+    TokenClaims,
+)
+from pullcache.caching.memo import TtlMemo
 from pullcache.core.scopes import RegistryScope
 from pullcache.policy import (
     ContextValue,
@@ -34,6 +44,7 @@ from pullcache.policy import (
 log = logging.getLogger(__name__)
 
 _POLICY_CACHE_SIZE = 256
+KEY_CHECK_SECONDS = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,24 +71,42 @@ class RegistryAccess:
         tokens: RegistryTokens,
         authorizer: Authorizer,
         policies: RepositoryPolicies,
+        credentials: CredentialStore,
         *,
         anonymous_is_root: bool = False,
     ) -> None:
         self._tokens = tokens
+        self._credentials = credentials
+        self._keys_valid: TtlMemo[str, datetime | None] = TtlMemo(KEY_CHECK_SECONDS)
         self._authorizer = authorizer
         self._policies = policies
         self._anonymous_is_root = anonymous_is_root
         self._parsed: dict[str, SourcedPolicy | None] = {}
 
-    def authenticate(self, token: str | None, scope: RegistryScope, now: datetime) -> RequestPrincipal:
+    async def authenticate(self, token: str | None, scope: RegistryScope, now: datetime) -> RequestPrincipal:
         """The principal `token` was issued to; without a token, the anonymous caller (or the root user of the
         scope's account, with `anonymous_is_root`).
 
-        Raises InvalidRegistryToken for a token this server did not sign, ExpiredRegistryToken for an expired one.
+        Raises InvalidRegistryToken for a token this server did not sign, ExpiredRegistryToken for an expired one,
+        RevokedRegistryToken for one whose access key is no longer valid.
         """
         if token is None:
             return RequestPrincipal.root(scope.account_id) if self._anonymous_is_root else RequestPrincipal.anonymous()
-        return self._tokens.verify(token, now)
+        claims = self._tokens.verify(token, now)
+        if claims.access_key_id is not None:
+            valid_until = await self._keys_valid.get(claims.access_key_id, lambda: self._key_valid_until(claims))
+            if valid_until is None or valid_until <= now:
+                raise RevokedRegistryToken("the access key that obtained the token is no longer valid")
+        return claims.principal
+
+    async def _key_valid_until(self, claims: TokenClaims) -> datetime | None:
+        """Until when the token's key signs for its principal: None when it does not (any more), the datetime's
+        maximum for a key that does not expire."""
+        assert claims.access_key_id is not None
+        found = await self._credentials.find_credentials(claims.access_key_id)
+        if found is None or not found.active:
+            return None
+        return found.expires_at or datetime.max.replace(tzinfo=UTC)
 
     def find_grant(self, grant: str, now: datetime) -> DownloadGrant | None:
         """What a download grant allows now, or None when it is not valid (any more)."""

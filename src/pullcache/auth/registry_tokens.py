@@ -9,6 +9,11 @@ verifies one without a database round trip:
     <purpose>.<payload: base64url of compact JSON>.<signature: base64url of HMAC-SHA256(key, purpose.payload)>
 
 The purpose (`r1` registry token, `d1` download grant) is signed too, so neither passes for the other.
+
+A registry token stands for the credentials that obtained it (ECR: "an authorization token represents your IAM
+authentication credentials"), so it lasts no longer than they do: it expires after 12 hours or when those
+credentials expire (an STS session), whichever comes first, and it names the access key that obtained it, so
+that the registry can refuse it once that key is made inactive or deleted (auth/registry_access.py).
 """
 
 from __future__ import annotations
@@ -46,6 +51,19 @@ class ExpiredRegistryToken(InvalidRegistryToken):
         self.expired_at = expired_at
 
 
+class RevokedRegistryToken(InvalidRegistryToken):
+    """The access key that obtained the token is inactive, deleted, or its session is over."""
+
+
+@dataclass(frozen=True, slots=True)
+class TokenClaims:
+    """What a registry token says: the principal it was issued to, and the access key that obtained it (None in
+    tokens issued before tokens named their key)."""
+
+    principal: RequestPrincipal
+    access_key_id: str | None
+
+
 @dataclass(frozen=True, slots=True)
 class IssuedToken:
     token: str
@@ -75,9 +93,22 @@ class RegistryTokens:
 
     # -- registry tokens -----------------------------------------------------------------------------------
 
-    def issue(self, principal: RequestPrincipal, now: datetime, lifetime: timedelta = TOKEN_LIFETIME) -> IssuedToken:
+    def issue(
+        self,
+        principal: RequestPrincipal,
+        now: datetime,
+        *,
+        access_key_id: str,
+        credentials_expire_at: datetime | None = None,
+        lifetime: timedelta = TOKEN_LIFETIME,
+    ) -> IssuedToken:
+        """A token for `principal`, who signed with `access_key_id`; it expires after `lifetime` or when those
+        credentials do (`credentials_expire_at`), whichever comes first."""
         expires_at = _whole_second(now + lifetime)
+        if credentials_expire_at is not None:
+            expires_at = min(expires_at, _whole_second(credentials_expire_at))
         payload = {
+            "k": access_key_id,
             "t": str(principal.type),
             "a": principal.arn,
             "c": principal.account,
@@ -90,11 +121,11 @@ class RegistryTokens:
             payload["s"] = principal.session_id
         return IssuedToken(self._sign(_TOKEN, payload), expires_at)
 
-    def verify(self, token: str, now: datetime) -> RequestPrincipal:
-        """The principal the token was issued to; raises InvalidRegistryToken or ExpiredRegistryToken."""
+    def verify(self, token: str, now: datetime) -> TokenClaims:
+        """What the token says; raises InvalidRegistryToken or ExpiredRegistryToken."""
         payload = self._open(_TOKEN, token, now)
         try:
-            return RequestPrincipal(
+            principal = RequestPrincipal(
                 PrincipalType(payload["t"]),
                 str(payload["a"]),
                 payload["c"],
@@ -105,6 +136,8 @@ class RegistryTokens:
             )
         except (KeyError, ValueError):
             raise InvalidRegistryToken("the token does not name a principal") from None
+        key = payload.get("k")
+        return TokenClaims(principal, key if isinstance(key, str) else None)
 
     # -- download grants -----------------------------------------------------------------------------------
 

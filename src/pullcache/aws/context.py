@@ -21,6 +21,8 @@ class CallContext(Generic[PrincipalT]):
     source_ip: str
     received_at: datetime
     secure_transport: bool = False
+    access_key_id: str = ""  # the key that signed the call
+    credentials_expire_at: datetime | None = None  # when that key stops signing: temporary credentials expire
 
     @property
     def account(self) -> str:

@@ -82,6 +82,8 @@ class AwsGateway(Generic[PrincipalT]):
             source_ip=request.remote or "",
             received_at=now,
             secure_transport=request.secure,
+            access_key_id=parsed.access_key_id,
+            credentials_expire_at=credentials.expires_at,
         )
         return _response(await endpoint.handle(wire, context, request_id))
 

@@ -142,8 +142,14 @@ class EcrService:
 
     # -- authorization tokens ------------------------------------------------------------------------------
 
-    def authorization_token(self, principal: RequestPrincipal) -> IssuedToken:
-        return self._tokens.issue(principal, _now())
+    def authorization_token(
+        self, principal: RequestPrincipal, access_key_id: str, credentials_expire_at: datetime | None
+    ) -> IssuedToken:
+        """A registry token for `principal`, who signed with `access_key_id`: it lasts no longer than that key
+        (auth/registry_tokens.py)."""
+        return self._tokens.issue(
+            principal, _now(), access_key_id=access_key_id, credentials_expire_at=credentials_expire_at
+        )
 
 
 def repository_of_arn(arn: str) -> tuple[RegistryScope, str]:

@@ -3,6 +3,7 @@ refusal, whoever the caller (the OCI edge turns an anonymous caller's refusal in
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import UTC, datetime, timedelta
 from typing import Final
@@ -10,16 +11,23 @@ from typing import Final
 import pytest
 
 from pullcache.auth.authorization import AccessDenied, Authorizer, NoPrincipalPolicies
-from pullcache.auth.registry_access import IMPORT, IMPORT_INTO_NEW, Access, RegistryAccess
-from pullcache.auth.registry_tokens import ExpiredRegistryToken, InvalidRegistryToken, RegistryTokens
+from pullcache.auth.registry_access import IMPORT, IMPORT_INTO_NEW, KEY_CHECK_SECONDS, Access, RegistryAccess
+from pullcache.auth.registry_tokens import (
+    ExpiredRegistryToken,
+    InvalidRegistryToken,
+    RegistryTokens,
+    RevokedRegistryToken,
+)
 from pullcache.core.scopes import RegistryScope
 from pullcache.policy import PrincipalType, RequestPrincipal
+from tests.access_keys import AccessKeys
 
 SCOPE: Final = RegistryScope("123456789012", "us-east-1")
 NOW: Final = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 TOKENS: Final = RegistryTokens(b"k" * 32)
 USER: Final = RequestPrincipal.user("arn:aws:iam::123456789012:user/dev", "AIDAEXAMPLEEXAMPLE001")
 PULL: Final = Access(("ecr:BatchGetImage",))
+KEY_ID: Final = "AKIAEXAMPLEEXAMPLE01"
 
 
 class Policies:
@@ -41,26 +49,75 @@ def policy(principal: object, *actions: str, resource: str | None = None) -> str
     return json.dumps({"Version": "2012-10-17", "Statement": [statement]})
 
 
-def access(policies: Policies | None = None, *, anonymous_is_root: bool = False) -> RegistryAccess:
+def access(
+    policies: Policies | None = None, *, anonymous_is_root: bool = False, keys: AccessKeys | None = None
+) -> RegistryAccess:
+    if keys is None:
+        keys = AccessKeys()
+        keys.add(KEY_ID, USER)
     return RegistryAccess(
-        TOKENS, Authorizer(NoPrincipalPolicies()), policies or Policies(), anonymous_is_root=anonymous_is_root
+        TOKENS, Authorizer(NoPrincipalPolicies()), policies or Policies(), keys, anonymous_is_root=anonymous_is_root
     )
 
 
-def test_a_token_stands_for_the_principal_it_was_issued_to() -> None:
-    assert access().authenticate(TOKENS.issue(USER, NOW).token, SCOPE, NOW) == USER
+def token(principal: RequestPrincipal = USER, issued: datetime = NOW, key_id: str = KEY_ID) -> str:
+    return TOKENS.issue(principal, issued, access_key_id=key_id).token
 
 
-def test_no_token_is_the_anonymous_caller_or_with_an_anonymous_registry_the_root_user() -> None:
-    assert access().authenticate(None, SCOPE, NOW).type is PrincipalType.ANONYMOUS
-    assert access(anonymous_is_root=True).authenticate(None, SCOPE, NOW) == RequestPrincipal.root(SCOPE.account_id)
+async def test_a_token_stands_for_the_principal_it_was_issued_to() -> None:
+    assert await access().authenticate(token(), SCOPE, NOW) == USER
 
 
-def test_a_foreign_or_expired_token_is_refused_as_such() -> None:
+async def test_no_token_is_the_anonymous_caller_or_with_an_anonymous_registry_the_root_user() -> None:
+    assert (await access().authenticate(None, SCOPE, NOW)).type is PrincipalType.ANONYMOUS
+    root = RequestPrincipal.root(SCOPE.account_id)
+    assert await access(anonymous_is_root=True).authenticate(None, SCOPE, NOW) == root
+
+
+async def test_a_foreign_or_expired_token_is_refused_as_such() -> None:
     with pytest.raises(InvalidRegistryToken):
-        access().authenticate(RegistryTokens(b"o" * 32).issue(USER, NOW).token, SCOPE, NOW)
+        await access().authenticate(RegistryTokens(b"o" * 32).issue(USER, NOW, access_key_id=KEY_ID).token, SCOPE, NOW)
     with pytest.raises(ExpiredRegistryToken):
-        access().authenticate(TOKENS.issue(USER, NOW - timedelta(hours=13)).token, SCOPE, NOW)
+        await access().authenticate(token(issued=NOW - timedelta(hours=13)), SCOPE, NOW)
+
+
+@pytest.mark.parametrize("change", ["deactivate", "delete"])
+async def test_a_token_is_refused_once_the_key_that_obtained_it_is_made_inactive_or_deleted(change: str) -> None:
+    keys = AccessKeys()
+    keys.add(KEY_ID, USER)
+    registry = access(keys=keys)
+    assert await registry.authenticate(token(), SCOPE, NOW) == USER
+
+    getattr(keys, change)(KEY_ID)
+    await asyncio.sleep(KEY_CHECK_SECONDS * 1.5)  # what each process remembers of a key, at most
+
+    with pytest.raises(RevokedRegistryToken):
+        await registry.authenticate(token(), SCOPE, NOW)
+
+
+async def test_a_token_is_refused_once_the_session_that_obtained_it_is_over() -> None:
+    keys = AccessKeys()
+    session = RequestPrincipal.role_session(
+        "arn:aws:sts::123456789012:assumed-role/ci/run", "arn:aws:iam::123456789012:role/ci", "AROAEX", "ASIAEX"
+    )
+    keys.add("ASIAEX", session, expires_at=NOW + timedelta(minutes=5))
+    # A token minted without the session's expiry (as before tokens were capped by it) still ends with the session.
+    session_token = TOKENS.issue(session, NOW, access_key_id="ASIAEX").token
+
+    assert await access(keys=keys).authenticate(session_token, SCOPE, NOW + timedelta(minutes=4)) == session
+    with pytest.raises(RevokedRegistryToken):
+        await access(keys=keys).authenticate(session_token, SCOPE, NOW + timedelta(minutes=6))
+
+
+async def test_the_key_is_looked_up_once_a_second_not_once_a_request() -> None:
+    keys = AccessKeys()
+    keys.add(KEY_ID, USER)
+    registry = access(keys=keys)
+
+    for _ in range(50):
+        await registry.authenticate(token(), SCOPE, NOW)
+
+    assert keys.lookups == 1
 
 
 async def test_an_anonymous_callers_refusal_is_an_access_denied_too() -> None:

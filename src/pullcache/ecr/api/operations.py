@@ -344,7 +344,9 @@ class EcrOperations:
 
     async def get_authorization_token(self, params: Params, context: CallContext) -> Mapping[str, Any]:
         await self._authorize(context, "GetAuthorizationToken", None, None)
-        issued = self._service.authorization_token(context.principal)
+        issued = self._service.authorization_token(
+            context.principal, context.access_key_id, context.credentials_expire_at
+        )
         data = {
             "authorizationToken": basic_credentials(issued.token),
             "expiresAt": issued.expires_at,

@@ -21,13 +21,22 @@ from aiohttp import web
 
 from pullcache.auth.authorization import AccessDenied
 from pullcache.auth.registry_access import IMPORT, IMPORT_INTO_NEW, Access, RegistryAccess
-from pullcache.auth.registry_tokens import USERNAME, DownloadGrant, ExpiredRegistryToken, InvalidRegistryToken
+from pullcache.auth.registry_tokens import (
+    USERNAME,
+    DownloadGrant,
+    ExpiredRegistryToken,
+    InvalidRegistryToken,
+    RevokedRegistryToken,
+)
 from pullcache.core.scopes import RegistryScope
 from pullcache.policy import ContextValue, PrincipalType, RequestPrincipal
 from pullcache.registry.api.context import scope
 from pullcache.registry.errors import Denied, RegistryError, Unauthorized
 
 EXPIRED_TOKEN_MESSAGE = "Your authorization token has expired. Reauthenticate and try again."
+REVOKED_TOKEN_MESSAGE = (
+    "The credentials that obtained your authorization token are no longer valid. Reauthenticate and try again."
+)
 GRANT_PARAMETER = "grant"
 
 
@@ -38,15 +47,18 @@ class AccessControl:
     def __init__(self, access: RegistryAccess) -> None:
         self._access = access
 
-    def authenticate(self, authorization: str | None, scope: RegistryScope, now: datetime) -> RequestPrincipal:
+    async def authenticate(self, authorization: str | None, scope: RegistryScope, now: datetime) -> RequestPrincipal:
         """The caller an Authorization header stands for (anonymous without one).
 
-        Raises Unauthorized for credentials that are not a valid token, Denied for an expired one.
+        Raises Unauthorized for credentials that are not a valid token, Denied for an expired one or one whose
+        access key is no longer valid.
         """
         try:
-            return self._access.authenticate(_token(authorization), scope, now)
+            return await self._access.authenticate(_token(authorization), scope, now)
         except ExpiredRegistryToken:
             raise Denied(EXPIRED_TOKEN_MESSAGE) from None
+        except RevokedRegistryToken:
+            raise Denied(REVOKED_TOKEN_MESSAGE) from None
         except InvalidRegistryToken:
             raise Unauthorized() from None
 

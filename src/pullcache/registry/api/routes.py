@@ -113,7 +113,7 @@ async def registry_access(request: web.Request, handler: Handler) -> web.StreamR
         set_scope(request, grant.scope)
         return await handler(request)
     registry_scope = scope(request)
-    caller = control.authenticate(request.headers.get("Authorization"), registry_scope, moment)
+    caller = await control.authenticate(request.headers.get("Authorization"), registry_scope, moment)
     set_principal(request, caller)
     access = access_for(request)
     if access is not None:

@@ -14,9 +14,10 @@ from pullcache.auth.registry_access import Access, RegistryAccess
 from pullcache.auth.registry_tokens import RegistryTokens
 from pullcache.core.scopes import RegistryScope
 from pullcache.policy import PrincipalType, RequestPrincipal
-from pullcache.registry.api.access import EXPIRED_TOKEN_MESSAGE, AccessControl
+from pullcache.registry.api.access import EXPIRED_TOKEN_MESSAGE, REVOKED_TOKEN_MESSAGE, AccessControl
 from pullcache.registry.api.routes import CHECK_BLOB, PULL_MANIFEST, PUT_MANIFEST
 from pullcache.registry.errors import Denied, Unauthorized
+from tests.access_keys import AccessKeys
 
 SCOPE: Final = RegistryScope("123456789012", "us-east-1")
 NOW: Final = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
@@ -24,6 +25,7 @@ TOKENS: Final = RegistryTokens(b"k" * 32)
 ROOT: Final = RequestPrincipal.root("123456789012")
 USER: Final = RequestPrincipal.user("arn:aws:iam::123456789012:user/dev", "AIDAEXAMPLEEXAMPLE001")
 STRANGER: Final = RequestPrincipal.root("999999999999")
+KEY_ID: Final = "AKIAEXAMPLEEXAMPLE01"
 
 
 class Policies:
@@ -42,12 +44,16 @@ def policy(principal: object, *actions: str) -> str:
     return json.dumps({"Version": "2012-10-17", "Statement": [statement]})
 
 
-def access(policies: Policies | None = None, *, anonymous_is_root: bool = False) -> AccessControl:
-    return AccessControl(
-        RegistryAccess(
-            TOKENS, Authorizer(NoPrincipalPolicies()), policies or Policies(), anonymous_is_root=anonymous_is_root
-        )
+def access(
+    policies: Policies | None = None, *, anonymous_is_root: bool = False, keys: AccessKeys | None = None
+) -> AccessControl:
+    if keys is None:
+        keys = AccessKeys()
+        keys.add(KEY_ID, USER)
+    registry = RegistryAccess(
+        TOKENS, Authorizer(NoPrincipalPolicies()), policies or Policies(), keys, anonymous_is_root=anonymous_is_root
     )
+    return AccessControl(registry)
 
 
 def basic(user: str, password: str) -> str:
@@ -57,19 +63,19 @@ def basic(user: str, password: str) -> str:
 # -- authentication -----------------------------------------------------------------------------------------
 
 
-def test_a_request_with_a_token_is_its_principal() -> None:
-    token = TOKENS.issue(USER, NOW).token
+async def test_a_request_with_a_token_is_its_principal() -> None:
+    token = TOKENS.issue(USER, NOW, access_key_id=KEY_ID).token
 
-    assert access().authenticate(basic("AWS", token), SCOPE, NOW) == USER
+    assert await access().authenticate(basic("AWS", token), SCOPE, NOW) == USER
 
 
 @pytest.mark.parametrize("header", [None, "", basic("", "")], ids=["absent", "empty", "empty-basic"])
-def test_a_request_without_credentials_is_anonymous(header: str | None) -> None:
-    assert access().authenticate(header, SCOPE, NOW).type is PrincipalType.ANONYMOUS
+async def test_a_request_without_credentials_is_anonymous(header: str | None) -> None:
+    assert (await access().authenticate(header, SCOPE, NOW)).type is PrincipalType.ANONYMOUS
 
 
-def test_with_an_anonymous_registry_a_request_without_credentials_is_the_root_user() -> None:
-    assert access(anonymous_is_root=True).authenticate(None, SCOPE, NOW) == ROOT
+async def test_with_an_anonymous_registry_a_request_without_credentials_is_the_root_user() -> None:
+    assert await access(anonymous_is_root=True).authenticate(None, SCOPE, NOW) == ROOT
 
 
 @pytest.mark.parametrize(
@@ -79,20 +85,29 @@ def test_with_an_anonymous_registry_a_request_without_credentials_is_the_root_us
         "Basic !!!not-base64",
         basic("admin", "secret"),
         basic("AWS", "r1.not.valid"),
-        basic("AWS", RegistryTokens(b"o" * 32).issue(USER, NOW).token),
+        basic("AWS", RegistryTokens(b"o" * 32).issue(USER, NOW, access_key_id=KEY_ID).token),
     ],
     ids=["bearer", "bad-base64", "other-user", "garbage-token", "foreign-key"],
 )
-def test_credentials_that_are_no_valid_token_are_unauthorized(header: str) -> None:
+async def test_credentials_that_are_no_valid_token_are_unauthorized(header: str) -> None:
     with pytest.raises(Unauthorized):
-        access(anonymous_is_root=True).authenticate(header, SCOPE, NOW)
+        await access(anonymous_is_root=True).authenticate(header, SCOPE, NOW)
 
 
-def test_an_expired_token_is_denied_with_ecrs_words() -> None:
-    token = TOKENS.issue(USER, NOW - timedelta(hours=13)).token
+async def test_a_token_whose_key_was_deleted_is_denied_with_a_reason() -> None:
+    token = TOKENS.issue(USER, NOW, access_key_id="AKIAEXAMPLEDELETED01").token
 
     with pytest.raises(Denied) as denied:
-        access().authenticate(basic("AWS", token), SCOPE, NOW)
+        await access().authenticate(basic("AWS", token), SCOPE, NOW)
+
+    assert denied.value.message == REVOKED_TOKEN_MESSAGE
+
+
+async def test_an_expired_token_is_denied_with_ecrs_words() -> None:
+    token = TOKENS.issue(USER, NOW - timedelta(hours=13), access_key_id=KEY_ID).token
+
+    with pytest.raises(Denied) as denied:
+        await access().authenticate(basic("AWS", token), SCOPE, NOW)
 
     assert (
         denied.value.message
