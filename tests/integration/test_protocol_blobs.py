@@ -193,7 +193,7 @@ BLOB_FAULTS = [
     pytest.param(_same_digest("Upper/case"), 400, "NAME_INVALID", id="name-uppercase"),
     pytest.param(_same_digest("-leading/dash"), 400, "NAME_INVALID", id="name-leading-dash"),
     pytest.param(_same_digest("double..dot"), 400, "NAME_INVALID", id="name-double-dot"),
-    pytest.param(_same_digest("a" * 256), 400, "NAME_INVALID", id="name-too-long"),
+    pytest.param(_same_digest("a" * 257), 400, "NAME_INVALID", id="name-too-long"),  # past ECR's 256
 ]
 
 

@@ -445,7 +445,7 @@ async def test_mount_with_malformed_parameters_is_refused_with_400(
     [
         pytest.param("Upper/case", {}, id="start"),
         pytest.param("Upper/case", {"digest": str(Digest.of(b""))}, id="monolithic"),
-        pytest.param("a" * 256, {}, id="name-too-long"),
+        pytest.param("a" * 257, {}, id="name-too-long"),  # past ECR's 256
     ],
 )
 async def test_upload_into_an_invalid_repository_name_is_refused_with_400(

@@ -1,7 +1,8 @@
 """ECR's use cases of repositories: their settings, policies and resource tags, the registry policy, and
 authorization tokens. Images and layers are images.py and layers.py; all of it is the registry's own data.
 
-Repository names are checked against ECR's model before they get here.
+Repository names are checked against ECR's model before they get here; a repository is created only with a name
+that core.names admits (the rule of every door: the model's limits, and what /v2/ can push and pull).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from pullcache.auth.registry_tokens import IssuedToken, RegistryTokens
+from pullcache.core.names import MAX_NAME_LENGTH, MIN_NAME_LENGTH, is_valid_repository_name
 from pullcache.core.scopes import RegistryScope, parse_repository_arn
 from pullcache.ecr.errors import (
     InvalidParameter,
@@ -43,6 +45,7 @@ class EcrService:
         tags: Sequence[tuple[str, str]],
     ) -> RepositoryRecord:
         """Raises RepositoryAlreadyExists, InvalidParameter, InvalidTagParameter, TooManyTags."""
+        _check_name(name)
         _check_mutability(settings.tag_mutability)
         _check_tags(tags, 0)
         created = await self._store.create_repository(scope, name, settings, tags, _now())
@@ -158,6 +161,15 @@ def repository_of_arn(arn: str) -> tuple[RegistryScope, str]:
     if found is None:
         raise InvalidParameter("Invalid parameter at 'resourceArn' failed to satisfy constraint: 'Invalid ARN'")
     return found
+
+
+def _check_name(name: str) -> None:
+    """The model refuses a bad name at ECR's door in ECR's words; this holds for every other way in too."""
+    if not is_valid_repository_name(name):
+        raise InvalidParameter(
+            "Invalid parameter at 'repositoryName' failed to satisfy constraint: 'must be a repository name of "
+            f"{MIN_NAME_LENGTH} to {MAX_NAME_LENGTH} characters, lowercase components separated by slashes'"
+        )
 
 
 def _check_mutability(rule: TagMutabilityRule) -> None:

@@ -21,6 +21,7 @@ from alembic.config import Config
 from sqlalchemy import Connection, Engine, event, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from pullcache.metadata.full_database import storage_full_raised
 from pullcache.metadata.read_cache import EPOCH_SUFFIX, ReadCache, bump_epoch
 
 BUSY_TIMEOUT_MS = 30_000
@@ -87,13 +88,16 @@ class Writer:
 
     @asynccontextmanager
     async def begin(self) -> AsyncIterator[AsyncConnection]:
-        async with self._turns, self._engine.begin() as connection:
-            yield connection
+        """A write transaction, committed on leaving; raises StorageFull when the database has no room left."""
+        with storage_full_raised():
+            async with self._turns, self._engine.begin() as connection:
+                yield connection
 
     @asynccontextmanager
     async def connect(self) -> AsyncIterator[AsyncConnection]:
-        async with self._turns, self._engine.connect() as connection:
-            yield connection
+        with storage_full_raised():
+            async with self._turns, self._engine.connect() as connection:
+                yield connection
 
 
 # One queue of writers per engine, shared by every store over it.

@@ -31,11 +31,17 @@ _EPOCH_FILE_LIMIT = 1 << 20  # bytes before the epoch file starts over (its modi
 
 
 def bump_epoch(path: Path) -> None:
-    """Record that a write was committed."""
-    with open(path, "ab") as epoch:
-        epoch.write(b".")
-        if epoch.tell() > _EPOCH_FILE_LIMIT:
-            epoch.truncate(0)
+    """Record that a write was committed. On a full disk, where even one more byte may not fit, the file's
+    modification time moves instead: the epoch must move whatever happens, or other processes keep serving what
+    the write replaced."""
+    try:
+        with open(path, "ab") as epoch:
+            epoch.write(b".")
+            epoch.flush()
+            if epoch.tell() > _EPOCH_FILE_LIMIT:
+                epoch.truncate(0)
+    except OSError:
+        os.utime(path)
 
 
 def read_epoch(path: Path) -> tuple[int, int, int]:

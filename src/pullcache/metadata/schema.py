@@ -7,6 +7,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from pullcache.core.names import MAX_NAME_LENGTH
+
 
 class UtcDateTime(sa.TypeDecorator[datetime]):
     """An instant, stored in UTC and read back time-zone aware on every dialect.
@@ -34,6 +36,9 @@ class UtcDateTime(sa.TypeDecorator[datetime]):
 
 metadata = sa.MetaData()
 
+# Every column that holds a repository name is this wide: the longest name core.names admits (revision 0008).
+REPOSITORY_NAME_LENGTH = MAX_NAME_LENGTH
+
 # A repository lives in one registry scope: (account_id, region). The ECR settings are stored as ECR names them
 # (tag_mutability MUTABLE / IMMUTABLE / ..._WITH_EXCLUSION, encryption_type AES256 / KMS / KMS_DSSE); the exclusion
 # filters are a JSON list of wildcard strings; policy is the repository policy's text as it was set.
@@ -41,7 +46,7 @@ repositories = sa.Table(
     "repositories",
     metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("name", sa.String(255), nullable=False),
+    sa.Column("name", sa.String(REPOSITORY_NAME_LENGTH), nullable=False),
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("account_id", sa.String(12), nullable=False),
     sa.Column("region", sa.String(32), nullable=False),
@@ -100,7 +105,7 @@ uploads = sa.Table(
     "uploads",
     metadata,
     sa.Column("id", sa.String(36), primary_key=True),
-    sa.Column("repository", sa.String(255), nullable=False),
+    sa.Column("repository", sa.String(REPOSITORY_NAME_LENGTH), nullable=False),
     sa.Column("started_at", UtcDateTime, nullable=False),
     sa.Column("account_id", sa.String(12), nullable=False),
     sa.Column("region", sa.String(32), nullable=False),
@@ -366,7 +371,7 @@ pull_through_imports = sa.Table(
     sa.Column("id", sa.String(36), primary_key=True),
     sa.Column("account_id", sa.String(12), nullable=False),
     sa.Column("region", sa.String(32), nullable=False),
-    sa.Column("repository", sa.String(255), nullable=False),
+    sa.Column("repository", sa.String(REPOSITORY_NAME_LENGTH), nullable=False),
     sa.Column("started_at", UtcDateTime, nullable=False),
     sa.Index("ix_pull_through_imports_account", "account_id", "started_at"),
 )

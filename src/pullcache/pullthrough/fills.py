@@ -10,7 +10,8 @@ The fill runs in a task this object owns, never in a client's request, so a clie
 it. Every reader (the one that started the fill included) tails the staged file, and holds back the blob's last
 bytes until the verdict: served whole only once committed, cut off when the fill fails (filling.py). A fill
 whose process died (kill -9) leaves its lock free and its staged file behind; the next request takes the lock
-and starts over.
+and starts over. A fill that runs out of space is discarded at once like any failed fill (its staged bytes freed,
+nothing served), and the request that started it is answered StorageFull.
 
 Only a blob store that stages uploads in local files can host fills: readers tail the staged file, whose
 `find_staged(...).local_file()` must be a LocalFile. A store without local files cannot host them yet.
@@ -32,7 +33,7 @@ from pathlib import Path
 from pullcache.core.digests import Digest
 from pullcache.pullthrough.filling import POLL_FIRST, POLL_MAX, Filling
 from pullcache.pullthrough.ports import UpstreamBlob
-from pullcache.registry.errors import BlobFillFailed, DigestInvalid
+from pullcache.registry.errors import OUT_OF_SPACE, BlobFillFailed, DigestInvalid, StorageFull
 from pullcache.registry.ports import Blob, BlobStore, LocalFile
 
 # Filling is part of this module's face: what `open` returns while a fill runs.
@@ -66,7 +67,8 @@ class BlobFills:
         """The committed blob, or a handle on the fill under way (started here if none is).
 
         Raises what opening the upstream raises when this call started the fill (or found the one it joined
-        failed before its first byte): UpstreamNotFound, UpstreamDenied, UpstreamUnavailable, UpstreamInvalid.
+        failed before its first byte): UpstreamNotFound, UpstreamDenied, UpstreamUnavailable, UpstreamInvalid;
+        StorageFull when there is no room to stage the blob.
         """
         deadline = asyncio.get_running_loop().time() + self._wait_timeout
         delay = POLL_FIRST
@@ -86,6 +88,8 @@ class BlobFills:
                 if committed is not None:
                     return committed
                 # Started, then gone without a blob: this process's fill failed. Not again from this request.
+                if isinstance(lead.failure, StorageFull):
+                    raise StorageFull(f"blob {digest} could not be cached")
                 raise BlobFillFailed(str(digest), "the upstream's content was not right")
             else:
                 size = self._read_size(digest)
@@ -143,7 +147,9 @@ class BlobFills:
                 raise BlobFillFailed(str(digest), f"the upstream sent {written} of {lead.size} bytes")
             await self._blobs.commit(upload_id, digest)
             await on_commit(written)
-        except BaseException as error:
+        except BaseException as caught:
+            error = _out_of_space(caught, digest)
+            lead.failure = error
             if not lead.started.done():
                 lead.started.set_exception(
                     error if isinstance(error, Exception) else BlobFillFailed(str(digest), "cancelled")
@@ -151,6 +157,8 @@ class BlobFills:
                 lead.started.exception()  # retrieved: a fill nobody joined must not warn
             if isinstance(error, DigestInvalid):
                 log.error("upstream content of %s did not match its digest; nothing stored", digest)
+            elif isinstance(error, StorageFull):
+                log.error("fill of %s discarded: %s", digest, error)
             elif not isinstance(error, asyncio.CancelledError):
                 log.warning("fill of %s failed: %s", digest, error)
             await self._blobs.abort(upload_id)
@@ -204,6 +212,15 @@ class BlobFills:
 class _Lead:
     started: asyncio.Future[None]
     size: int = 0
+    failure: BaseException | None = None  # why the fill failed, once it has
+
+
+def _out_of_space(error: BaseException, digest: Digest) -> BaseException:
+    """A fill's failure for lack of space as its puller should read it: the store's StorageFull speaks of an upload
+    the puller never started, and the fill's own write (the lock file) raises the operating system's error."""
+    if isinstance(error, StorageFull) or (isinstance(error, OSError) and error.errno in OUT_OF_SPACE):
+        return StorageFull(f"blob {digest} could not be cached")
+    return error
 
 
 async def finish_or_cancel(tasks: set[asyncio.Task[None]], grace: float) -> None:
@@ -224,9 +241,15 @@ async def _once(chunk: bytes) -> AsyncIterator[bytes]:
 
 
 def _try_lock(path: Path) -> int | None:
-    """An fd holding the exclusive lock of `path` (created if missing), or None when another holds it."""
+    """An fd holding the exclusive lock of `path` (created if missing), or None when another holds it. Raises
+    StorageFull when there is no room to create it."""
     while True:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as error:
+            if error.errno in OUT_OF_SPACE:
+                raise StorageFull("a blob could not be cached") from error
+            raise
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -9,12 +9,19 @@ RegistryError
 ├── Unauthorized                                                        (no valid credentials, and they are needed)
 ├── Denied                                                              (the caller may not do this)
 ├── Unavailable                                                         (content is elsewhere, and it cannot be had)
-└── BlobFillFailed                                                      (a blob fetched while served was not right)
+├── BlobFillFailed                                                      (a blob fetched while served was not right)
+└── StorageFull                                                         (no room left for a write: nothing was kept)
+    └── UploadDiscarded                                                 (... and the upload it was part of is gone)
 """
 
 from __future__ import annotations
 
+import errno
 from collections.abc import Sequence
+
+# What the operating system answers a write when the disk (ENOSPC) or the user's quota (EDQUOT) is full: the
+# stores raise StorageFull for these.
+OUT_OF_SPACE = frozenset({errno.ENOSPC, errno.EDQUOT})
 
 
 class RegistryError(Exception):
@@ -132,3 +139,21 @@ class BlobFillFailed(RegistryError):
 
     def __init__(self, digest: str, reason: str) -> None:
         super().__init__(f"fetching blob {digest} from upstream failed: {reason}", {"digest": digest})
+
+
+class StorageFull(RegistryError):
+    """The registry has no room left for a write: its disk, its quota or its database is full. Whatever the write
+    had staged is gone already (`lost` says what the client lost), so the storage keeps what room it has; reads go
+    on being served."""
+
+    def __init__(self, lost: str = "nothing was written", detail: object = None) -> None:
+        super().__init__(f"the registry's storage is full: {lost}; try again once space is freed", detail)
+
+
+class UploadDiscarded(StorageFull):
+    """StorageFull that cost an upload: the store discarded it, and the client must start it again from its first
+    byte (the upload is unknown from now on)."""
+
+    def __init__(self, upload_id: str) -> None:
+        super().__init__("the upload was discarded and must be started again from its first byte", {"uuid": upload_id})
+        self.upload_id = upload_id

@@ -85,8 +85,9 @@ class BlobStore(Protocol):
     """Content-addressed blob storage with staged uploads.
 
     Nothing is visible under a digest until `commit` has verified it. Upload ids are opaque strings chosen by
-    the caller. Raises only the registry's domain errors listed per method. The blobs it returns hold nothing
-    open (their `close` does nothing) and may be read any number of times.
+    the caller. Raises only the registry's domain errors listed per method, and StorageFull from any write
+    refused for lack of space (`append` and `commit` discard the upload first: nothing staged is kept). The blobs
+    it returns hold nothing open (their `close` does nothing) and may be read any number of times.
     """
 
     async def open_blob(self, digest: Digest) -> Blob | None:

@@ -22,6 +22,7 @@ from pullcache.registry.errors import (
     ManifestUnknown,
     NameInvalid,
     NameUnknown,
+    StorageFull,
     TagInvalid,
 )
 from pullcache.registry.manifest_writes import ManifestWrites
@@ -144,7 +145,11 @@ class RegistryService:
                 return mounted
         upload = UploadRecord(str(uuid.uuid4()), scope, repository, datetime.now(UTC))
         await self._blobs.start_upload(upload.upload_id)
-        await self._metadata.create_upload(upload)
+        try:
+            await self._metadata.create_upload(upload)
+        except BaseException:
+            await self._blobs.abort(upload.upload_id)  # no staged file without its session (a full database)
+            raise
         return UploadStarted(upload.upload_id)
 
     async def _mount(self, scope: RegistryScope, repository: str, mount: str, source: str | None) -> BlobMounted | None:
@@ -191,10 +196,10 @@ class RegistryService:
     ) -> int:
         """Append a chunk that starts at `start` (None: a streamed chunk); returns the upload's new size.
 
-        Raises BlobUploadUnknown, RangeInvalid.
+        Raises BlobUploadUnknown, RangeInvalid, StorageFull (the upload is discarded).
         """
         await self._get_upload(scope, repository, upload_id)
-        return await self._blobs.append(upload_id, start, chunks)
+        return await self._append(upload_id, start, chunks)
 
     async def complete_upload(
         self,
@@ -205,13 +210,16 @@ class RegistryService:
         start: int | None,
         chunks: AsyncIterable[bytes] | None,
     ) -> Digest:
-        """Append the final chunk, if any, and commit the upload under `digest_text`."""
+        """Append the final chunk, if any, and commit the upload under `digest_text`.
+
+        Raises BlobUploadUnknown, DigestInvalid, RangeInvalid, StorageFull (the upload is discarded).
+        """
         await self._get_upload(scope, repository, upload_id)
         if digest_text is None:
             raise DigestInvalid("the digest query parameter is required to complete an upload")
         digest = _parse_digest(digest_text)
         if chunks is not None:
-            await self._blobs.append(upload_id, start, chunks)
+            await self._append(upload_id, start, chunks)
         return await self._commit(scope, repository, upload_id, digest)
 
     async def cancel_upload(self, scope: RegistryScope, repository: str, upload_id: str) -> None:
@@ -225,17 +233,32 @@ class RegistryService:
             await self._discard(upload_id)
         return len(expired)
 
+    async def _append(self, upload_id: str, start: int | None, chunks: AsyncIterable[bytes]) -> int:
+        try:
+            return await self._blobs.append(upload_id, start, chunks)
+        except StorageFull:
+            await self._discard(upload_id)  # the store dropped the bytes; the session goes with them
+            raise
+
     async def _commit(self, scope: RegistryScope, repository: str, upload_id: str, digest: Digest) -> Digest:
         try:
             size = await self._blobs.commit(upload_id, digest)
-        finally:
-            await self._metadata.delete_upload(upload_id)
+        except BaseException:
+            await self._discard(upload_id)  # refused (a wrong digest, a full disk): the client starts again
+            raise
+        await self._metadata.delete_upload(upload_id)
         await self._metadata.link_blob(scope, repository, digest, size)
         return digest
 
     async def _discard(self, upload_id: str) -> None:
+        """Discard the upload's bytes, then its session. The bytes go first and always: on a full disk, deleting
+        the session may be refused too, and it then stays (a few bytes of database, its upload unknown to every
+        step) until purge_uploads expires it."""
         await self._blobs.abort(upload_id)
-        await self._metadata.delete_upload(upload_id)
+        try:
+            await self._metadata.delete_upload(upload_id)
+        except StorageFull:
+            log.warning("upload %s discarded; its session stays until it expires: the storage is full", upload_id)
 
     async def _get_upload(self, scope: RegistryScope, repository: str, upload_id: str) -> UploadRecord:
         _check_name(repository)

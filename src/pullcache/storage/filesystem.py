@@ -10,6 +10,10 @@ An upload streams to its staging file while a sha256 runs over it; `commit` chec
 renames the file into place, so nothing partial or unverified is ever visible. The running hash lives in
 memory; when it is missing or stale (a restart, another worker process took a chunk) it is recomputed from
 the staging file, so uploads survive restarts and may move between processes.
+
+A full disk (or quota) keeps nothing half-done: a write refused for lack of space discards its upload at once -
+its staged bytes would otherwise hold the disk full until the upload expires - and raises StorageFull. Reads
+need no space and go on.
 """
 
 from __future__ import annotations
@@ -19,13 +23,20 @@ import contextlib
 import fcntl
 import hashlib
 import os
-from collections.abc import AsyncGenerator, AsyncIterable, Awaitable
+from collections.abc import AsyncGenerator, AsyncIterable, Awaitable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
 from pullcache.core.digests import CANONICAL, Digest
-from pullcache.registry.errors import BlobUploadUnknown, DigestInvalid, RangeInvalid
+from pullcache.registry.errors import (
+    OUT_OF_SPACE,
+    BlobUploadUnknown,
+    DigestInvalid,
+    RangeInvalid,
+    StorageFull,
+    UploadDiscarded,
+)
 from pullcache.registry.ports import BlobUrl, LocalFile
 
 T = TypeVar("T")
@@ -103,7 +114,12 @@ class FilesystemBlobStore:
         return FileBlob(path, size)
 
     async def start_upload(self, upload_id: str) -> None:
-        self._upload_path(upload_id).touch(exist_ok=False)
+        try:
+            self._upload_path(upload_id).touch(exist_ok=False)
+        except OSError as error:
+            if error.errno in OUT_OF_SPACE:
+                raise StorageFull("the upload was not started") from error
+            raise
         self._progress[upload_id] = _Progress()
 
     async def upload_size(self, upload_id: str) -> int | None:
@@ -116,42 +132,46 @@ class FilesystemBlobStore:
         fd = self._open_upload(upload_id, os.O_RDWR)  # read too: a stale running hash is recomputed
         try:
             await self._lock_staged(upload_id, fd)
-            size = os.fstat(fd).st_size
-            if offset is not None and offset != size:
-                raise RangeInvalid(f"chunk starts at {offset} but the upload has {size} bytes", size)
-            progress = self._progress.get(upload_id)
-            if progress is None or progress.size != size:  # recomputing reads the file: in a thread
-                progress = await _uninterrupted(asyncio.to_thread(self._current_progress, upload_id, fd, size))
-            os.lseek(fd, size, os.SEEK_SET)
-            pending: list[bytes] = []
-            pending_bytes = 0
-            async for chunk in chunks:
-                pending.append(chunk)
-                pending_bytes += len(chunk)
-                if pending_bytes >= FLUSH_BYTES:
-                    await _uninterrupted(asyncio.to_thread(progress.write, fd, b"".join(pending)))
-                    pending.clear()
-                    pending_bytes = 0
-            if pending_bytes > INLINE_BYTES:
-                await _uninterrupted(asyncio.to_thread(progress.write, fd, b"".join(pending)))
-            elif pending:
-                progress.write(fd, b"".join(pending))  # a small tail: into the page cache, cheaper than a thread
-            return progress.size
+            with self._discarded_when_full(upload_id):
+                return await self._append(upload_id, fd, offset, chunks)
         finally:
             os.close(fd)
+
+    async def _append(self, upload_id: str, fd: int, offset: int | None, chunks: AsyncIterable[bytes]) -> int:
+        """Append to the staged file `fd`, whose lock the caller holds."""
+        size = os.fstat(fd).st_size
+        if offset is not None and offset != size:
+            raise RangeInvalid(f"chunk starts at {offset} but the upload has {size} bytes", size)
+        progress = self._progress.get(upload_id)
+        if progress is None or progress.size != size:  # recomputing reads the file: in a thread
+            progress = await _uninterrupted(asyncio.to_thread(self._current_progress, upload_id, fd, size))
+        os.lseek(fd, size, os.SEEK_SET)
+        pending: list[bytes] = []
+        pending_bytes = 0
+        async for chunk in chunks:
+            pending.append(chunk)
+            pending_bytes += len(chunk)
+            if pending_bytes >= FLUSH_BYTES:
+                await _uninterrupted(asyncio.to_thread(progress.write, fd, b"".join(pending)))
+                pending.clear()
+                pending_bytes = 0
+        if pending_bytes > INLINE_BYTES:
+            await _uninterrupted(asyncio.to_thread(progress.write, fd, b"".join(pending)))
+        elif pending:
+            progress.write(fd, b"".join(pending))  # a small tail: into the page cache, cheaper than a thread
+        return progress.size
 
     async def commit(self, upload_id: str, digest: Digest) -> int:
         fd = self._open_upload(upload_id, os.O_RDONLY)
         try:
             await self._lock_staged(upload_id, fd)
-            return await _uninterrupted(asyncio.to_thread(self._commit, upload_id, fd, digest))
+            with self._discarded_when_full(upload_id):
+                return await _uninterrupted(asyncio.to_thread(self._commit, upload_id, fd, digest))
         finally:
             os.close(fd)
 
     async def abort(self, upload_id: str) -> None:
-        self._progress.pop(upload_id, None)
-        with contextlib.suppress(FileNotFoundError):
-            self._upload_path(upload_id).unlink()
+        self._discard(upload_id)
 
     async def find_staged(self, upload_id: str) -> FileBlob | None:
         path = self._upload_path(upload_id)
@@ -159,6 +179,19 @@ class FilesystemBlobStore:
             return FileBlob(path, os.stat(path).st_size)
         except FileNotFoundError:
             return None
+
+    @contextlib.contextmanager
+    def _discarded_when_full(self, upload_id: str) -> Iterator[None]:
+        """Turn a write refused for lack of space into StorageFull, discarding the upload first: its staged bytes
+        are freed now (once the caller closes its descriptor), not when the upload expires. The caller holds the
+        upload's lock, so no other request is writing to it."""
+        try:
+            yield
+        except OSError as error:
+            if error.errno not in OUT_OF_SPACE:
+                raise
+            self._discard(upload_id)
+            raise UploadDiscarded(upload_id) from error
 
     async def _lock_staged(self, upload_id: str, fd: int) -> None:
         """Take the upload's lock, then make sure `fd` still is the staged upload; raises BlobUploadUnknown.
@@ -206,6 +239,11 @@ class FilesystemBlobStore:
             progress.size = size
             self._progress[upload_id] = progress
         return progress
+
+    def _discard(self, upload_id: str) -> None:
+        self._progress.pop(upload_id, None)
+        with contextlib.suppress(FileNotFoundError):
+            self._upload_path(upload_id).unlink()
 
     def _open_upload(self, upload_id: str, flags: int) -> int:
         try:

@@ -184,3 +184,50 @@ async def test_the_same_name_may_exist_once_per_account_and_region(engine: Async
             await connection.execute(
                 sa.insert(repositories).values(account_id="111111111111", region="us-east-1", **row)
             )
+
+
+async def test_widening_repository_names_keeps_every_row_the_unique_names_and_the_cascades(engine: AsyncEngine) -> None:
+    async with engine.begin() as connection:
+        await connection.run_sync(upgrade_to("0007"))
+        for statement in (
+            "INSERT INTO repositories (id, name, created_at, account_id, region, tag_mutability, scan_on_push,"
+            " encryption_type) VALUES (7, 'library/app', '2026-01-01 00:00:00', '123456789012', 'us-east-1',"
+            " 'MUTABLE', 0, 'AES256')",
+            "INSERT INTO manifests (repository_id, digest, media_type, content, created_at)"
+            " VALUES (7, 'sha256:bb', 'application/vnd.oci.image.manifest.v1+json', x'7b7d', '2026-01-01 00:00:00')",
+            "INSERT INTO tags (repository_id, name, digest, updated_at)"
+            " VALUES (7, 'latest', 'sha256:bb', '2026-01-01 00:00:00')",
+            "INSERT INTO uploads (id, repository, started_at, account_id, region)"
+            " VALUES ('u1', 'library/app', '2026-01-01 00:00:00', '123456789012', 'us-east-1')",
+            "INSERT INTO pull_through_imports (id, account_id, region, repository, started_at)"
+            " VALUES ('i1', '123456789012', 'us-east-1', 'library/app', '2026-01-01 00:00:00')",
+        ):
+            await connection.exec_driver_sql(statement)
+
+    await migrate(engine)
+
+    repositories = metadata.tables["repositories"]
+    async with engine.connect() as connection:
+        assert await connection.run_sync(current_revision) == head_revision()
+        for table in ("repositories", "manifests", "tags", "uploads", "pull_through_imports"):
+            count = (await connection.exec_driver_sql(f"SELECT count(*) FROM {table}")).scalar()
+            assert count == 1, f"{table} lost its rows"
+    with pytest.raises(sa.exc.IntegrityError):
+        async with engine.begin() as connection:
+            await connection.execute(
+                sa.insert(repositories).values(
+                    name="library/app",
+                    created_at=sa.func.now(),
+                    account_id="123456789012",
+                    region="us-east-1",
+                    tag_mutability="MUTABLE",
+                    scan_on_push=False,
+                    encryption_type="AES256",
+                )
+            )
+    async with engine.begin() as connection:
+        await connection.execute(sa.delete(repositories).where(repositories.c.id == 7))
+    async with engine.connect() as connection:
+        for table in ("manifests", "tags"):
+            count = (await connection.exec_driver_sql(f"SELECT count(*) FROM {table}")).scalar()
+            assert count == 0, f"{table} kept the rows of a deleted repository"

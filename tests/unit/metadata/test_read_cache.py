@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -13,7 +14,7 @@ from pullcache.core import mediatypes
 from pullcache.core.digests import Digest
 from pullcache.core.scopes import RegistryScope
 from pullcache.metadata.engine import DataGroup, create_engine, migrate, read_cache
-from pullcache.metadata.read_cache import ReadCache, bump_epoch
+from pullcache.metadata.read_cache import ReadCache, bump_epoch, read_epoch
 from pullcache.metadata.reads import EngineReads, open_reads
 from pullcache.metadata.sql import SqlMetadataStore
 from pullcache.metadata.sql_ecr import SqlEcrStore
@@ -22,6 +23,7 @@ from pullcache.metadata.sql_pullthrough import SqlPullThroughStore
 from pullcache.registry.ports import ManifestRecord
 from tests.gated_loads import GatedLoad
 from tests.stores import sqlite_url
+from tests.tmpfs import mounted_tmpfs
 
 SCOPE = RegistryScope("123456789012", "us-east-1")
 REPO = "team/app"
@@ -200,3 +202,19 @@ async def test_a_policy_set_by_another_worker_is_seen_at_once_and_content_writes
     finally:
         await first.dispose()
         await second.dispose()
+
+
+def test_the_epoch_moves_on_a_full_disk_where_no_byte_fits(tmp_path: Path) -> None:
+    with mounted_tmpfs(tmp_path / "small", 64 << 10) as disk:
+        epoch = disk / "db-epoch"
+        epoch.write_bytes(b"." * 4096)  # the next byte needs a page of its own
+        filler = disk / "filler"
+        with contextlib.suppress(OSError), filler.open("wb") as fill:
+            while True:
+                fill.write(b"\0" * 4096)
+                fill.flush()
+        before = read_epoch(epoch)
+
+        bump_epoch(epoch)
+
+        assert read_epoch(epoch) != before

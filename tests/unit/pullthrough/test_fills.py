@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -13,7 +14,8 @@ import pytest
 from pullcache.core.digests import Digest
 from pullcache.pullthrough.errors import UpstreamNotFound
 from pullcache.pullthrough.fills import BlobFills, Filling, fill_upload_id
-from pullcache.registry.errors import BlobFillFailed
+from pullcache.registry.errors import BlobFillFailed, StorageFull
+from pullcache.storage import filesystem
 from pullcache.storage.filesystem import FilesystemBlobStore
 from tests.memory_blobs import MemoryBlob, read_all
 
@@ -159,3 +161,52 @@ async def test_what_a_dead_process_left_behind_is_discarded_by_the_next_fill(tmp
     blob = await fills.open(upstream.digest, upstream.open, Commits())
     assert await read_all(blob) == upstream.content
     assert upstream.opened == 1
+
+
+# -- a full disk ----------------------------------------------------------------------------------------------
+
+
+def fill_leftovers(root: Path) -> list[str]:
+    """What fills and staged uploads left on disk."""
+    return sorted(os.listdir(root / "uploads")) + sorted(os.listdir(root / "fills"))
+
+
+async def test_a_fill_that_runs_out_of_space_is_discarded_at_once_and_never_served(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    upstream = Upstream(os.urandom(2 * 1024 * 1024))
+    upstream.gate = asyncio.Event()
+    store, fills = new_fills(tmp_path)
+    blob = await fills.open(upstream.digest, upstream.open, Commits())
+    assert isinstance(blob, Filling)
+
+    def disk_full(*_: object) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(filesystem._Progress, "write", disk_full)  # the first half landed; the rest will not
+    upstream.gate.set()
+
+    with pytest.raises(BlobFillFailed):
+        await read_all(blob)
+    await fills.close(grace=5.0)
+    assert await store.open_blob(upstream.digest) is None
+    assert fill_leftovers(tmp_path) == []
+
+
+async def test_a_fill_that_cannot_start_for_lack_of_space_answers_its_puller_storage_full(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    upstream = Upstream(b"no room to stage it")
+    store, fills = new_fills(tmp_path)
+
+    def touch(path: Path, exist_ok: bool = True) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(Path, "touch", touch)
+    with pytest.raises(StorageFull, match="could not be cached") as refused:
+        await fills.open(upstream.digest, upstream.open, Commits())
+
+    assert refused.value.detail is None  # nothing of the fill's internal upload reaches the puller
+    await fills.close(grace=5.0)
+    assert await store.open_blob(upstream.digest) is None
+    assert fill_leftovers(tmp_path) == []

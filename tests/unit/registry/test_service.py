@@ -5,6 +5,8 @@ Covers the upload state machine, cross-repository mounts, manifest validation an
 
 from __future__ import annotations
 
+import errno
+import os
 import sqlite3
 import uuid
 from collections.abc import AsyncIterator
@@ -27,11 +29,13 @@ from pullcache.registry.errors import (
     NameInvalid,
     NameUnknown,
     RangeInvalid,
+    StorageFull,
     TagInvalid,
 )
 from pullcache.registry.manifest_writes import ManifestWrites
 from pullcache.registry.ports import MetadataStore
 from pullcache.registry.service import BlobMounted, Page, RegistryService, UploadStarted, referrers_index
+from pullcache.storage import filesystem
 from pullcache.storage.filesystem import FileBlob, FilesystemBlobStore
 from tests.oci_documents import (
     DOCKER_FOREIGN_LAYER,
@@ -239,7 +243,7 @@ async def test_monolithic_upload_under_a_malformed_digest_starts_nothing(service
     assert (await service.list_repositories(SCOPE, None, None)).items == []
 
 
-@pytest.mark.parametrize("name", ["UPPER", "a//b", "-x", "a" * 256])
+@pytest.mark.parametrize("name", ["UPPER", "a//b", "-x", "a", "a" * 257])
 async def test_invalid_repository_name_is_refused_everywhere(service: RegistryService, name: str) -> None:
     digest = str(Digest.of(b""))
     with pytest.raises(NameInvalid):
@@ -613,12 +617,93 @@ async def test_tags_of_an_unknown_repository_are_name_unknown(service: RegistryS
 
 
 async def test_repositories_come_in_pages_that_name_where_the_next_starts(service: RegistryService) -> None:
-    for name in ["c", "a/x", "b", "a"]:
+    for name in ["cc", "aa/x", "bb", "aa"]:
         await push_blob(service, name, b"blob")
 
     first = await service.list_repositories(SCOPE, 3, None)
     second = await service.list_repositories(SCOPE, 3, first.last)
 
-    assert first == Page(["a", "a/x", "b"], "b")
-    assert second == Page(["c"], None)
-    assert await service.list_repositories(SCOPE, 4, None) == Page(["a", "a/x", "b", "c"], None)
+    assert first == Page(["aa", "aa/x", "bb"], "bb")
+    assert second == Page(["cc"], None)
+    assert await service.list_repositories(SCOPE, 4, None) == Page(["aa", "aa/x", "bb", "cc"], None)
+
+
+# -- a full disk ----------------------------------------------------------------------------------------------
+
+
+def disk_full(*_: object) -> None:
+    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+
+@pytest.mark.parametrize("final", [False, True], ids=["patch", "put"])
+async def test_a_chunk_refused_for_lack_of_space_ends_the_upload_and_its_session(
+    service: RegistryService,
+    metadata: MetadataStore,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    final: bool,
+) -> None:
+    upload_id = await start(service)
+    await service.append_chunk(SCOPE, REPO, upload_id, 0, chunks(b"first"))
+    monkeypatch.setattr(filesystem._Progress, "write", disk_full)
+
+    refused = (
+        service.complete_upload(SCOPE, REPO, upload_id, str(Digest.of(b"first, last")), 5, chunks(b", last"))
+        if final
+        else service.append_chunk(SCOPE, REPO, upload_id, 5, chunks(b"second"))
+    )
+    with pytest.raises(StorageFull, match="started again"):
+        await refused
+
+    assert os.listdir(tmp_path / "blobs" / "uploads") == []
+    assert await metadata.find_upload(SCOPE, upload_id) is None
+    with pytest.raises(BlobUploadUnknown):
+        await service.upload_size(SCOPE, REPO, upload_id)
+
+
+async def test_a_blob_in_one_request_refused_for_lack_of_space_leaves_nothing(
+    service: RegistryService, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(filesystem._Progress, "write", disk_full)
+
+    with pytest.raises(StorageFull):
+        await push_blob(service, REPO, b"no room for it")
+
+    assert os.listdir(tmp_path / "blobs" / "uploads") == []
+
+
+async def test_an_upload_whose_session_cannot_be_recorded_leaves_no_staged_file(
+    service: RegistryService, metadata: MetadataStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def database_full(*_: object) -> None:
+        raise StorageFull()
+
+    monkeypatch.setattr(metadata, "create_upload", database_full)
+
+    with pytest.raises(StorageFull):
+        await start(service)
+
+    assert os.listdir(tmp_path / "blobs" / "uploads") == []
+
+
+async def test_when_the_session_of_a_refused_upload_cannot_be_deleted_its_bytes_go_and_it_stays_unknown(
+    service: RegistryService,
+    metadata: MetadataStore,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    upload_id = await start(service)
+
+    async def database_full(*_: object) -> None:
+        raise StorageFull()
+
+    monkeypatch.setattr(filesystem._Progress, "write", disk_full)
+    monkeypatch.setattr(metadata, "delete_upload", database_full)
+    with pytest.raises(StorageFull, match="started again"):
+        await service.append_chunk(SCOPE, REPO, upload_id, 0, chunks(b"no room"))
+
+    assert os.listdir(tmp_path / "blobs" / "uploads") == []
+    assert "stays until it expires" in caplog.text
+    with pytest.raises(BlobUploadUnknown):
+        await service.append_chunk(SCOPE, REPO, upload_id, 0, chunks(b"again"))

@@ -39,6 +39,7 @@ from pullcache.ecr.layers import PART_SIZE, EcrLayers
 from pullcache.ecr.ports import RepositorySettings
 from pullcache.ecr.service import EcrService, repository_of_arn
 from pullcache.policy import MalformedPolicyDocument, PolicyKind, PolicySourceType, SourcedPolicy, parse_policy
+from pullcache.registry.errors import StorageFull, UploadDiscarded
 
 # Each domain error is the model's error shape of the same name.
 ERROR_SHAPES: dict[type[Exception], str] = {
@@ -62,6 +63,14 @@ ERROR_SHAPES: dict[type[Exception], str] = {
     errors.InvalidLayer: "InvalidLayerException",
     errors.LayerAlreadyExists: "LayerAlreadyExistsException",
     errors.EmptyUpload: "EmptyUploadException",
+    # A full disk. ECR itself never runs out of room, so its model has no shape for it. The SDKs retry both a
+    # ServerException (a 500) and a LimitExceededException (botocore counts it as throttling), so the error a client
+    # finally sees is that of the last try: a write that cost an upload (a layer part, CompleteLayerUpload) is
+    # answered what any retry of it would be, UploadNotFoundException, its message saying why the upload is gone;
+    # any other write (InitiateLayerUpload, PutImage, CreateRepository ...) LimitExceededException, ECR's answer to
+    # a write past a limit - here the registry's storage - which the SDKs retry with backoff, then raise with it.
+    UploadDiscarded: "UploadNotFoundException",
+    StorageFull: "LimitExceededException",
 }
 # ECR's model has no shape for it; every AWS JSON service answers it alike (HTTP 400).
 COMMON_ERRORS: dict[type[Exception], tuple[int, str]] = {AccessDenied: (400, "AccessDeniedException")}

@@ -43,6 +43,12 @@ ERROR_TABLE: dict[type[errors.RegistryError], OciError] = {
     # CNCF Distribution's code for a proxy whose upstream fails (not in the OCI spec's list).
     errors.Unavailable: OciError(503, "UNAVAILABLE"),
     errors.BlobFillFailed: OciError(502, "UNAVAILABLE"),
+    # The spec has no code for a full disk; Distribution answers it 500 UNKNOWN. 507 Insufficient Storage (RFC 4918)
+    # says it even to clients that drop the body (docker's distribution client prints the status line of any 5xx);
+    # clients that read the body (containerd, skopeo) print the message, which says the upload must start again.
+    # UNAVAILABLE, Distribution's code for a registry that cannot serve now: the fault is the server's, not the push's.
+    errors.StorageFull: OciError(507, "UNAVAILABLE"),
+    errors.UploadDiscarded: OciError(507, "UNAVAILABLE"),  # the message says the upload must start again
 }
 UNKNOWN_ERROR = OciError(500, "UNKNOWN")
 DEFAULT_REALM = "pullcache"

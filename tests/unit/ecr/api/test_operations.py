@@ -16,6 +16,7 @@ from pullcache.core.scopes import RegistryScope
 from pullcache.ecr import errors
 from pullcache.ecr.api.operations import ERROR_SHAPES, EcrOperationTable
 from pullcache.policy import RequestPrincipal
+from pullcache.registry.errors import StorageFull, UploadDiscarded
 
 SCOPE: Final = RegistryScope("123456789012", "us-east-1")
 
@@ -27,11 +28,33 @@ def model() -> ServiceModel:
 
 def test_every_ecr_domain_error_has_a_shape_of_its_name(model: ServiceModel) -> None:
     domain = {cls for cls in vars(errors).values() if isinstance(cls, type) and issubclass(cls, errors.EcrError)}
+    own = {cls: shape for cls, shape in ERROR_SHAPES.items() if issubclass(cls, errors.EcrError)}
 
-    assert set(ERROR_SHAPES) == domain - {errors.EcrError}
-    for cls, shape in ERROR_SHAPES.items():
+    assert set(own) == domain - {errors.EcrError}
+    for cls, shape in own.items():
         assert shape == f"{cls.__name__}Exception"
+    assert set(ERROR_SHAPES) - set(own) == {StorageFull, UploadDiscarded}  # the registry's, answered by ECR
     EcrOperationTable(model, ERROR_SHAPES)  # raises for a shape the model lacks
+
+
+@pytest.mark.parametrize(
+    ("error", "shape"),
+    [
+        pytest.param(StorageFull(), "LimitExceededException", id="a-write-refused"),
+        pytest.param(UploadDiscarded("u-1"), "UploadNotFoundException", id="an-upload-discarded"),
+    ],
+)
+def test_a_full_storage_is_answered_with_the_shape_a_retry_would_get_and_says_why(
+    model: ServiceModel, error: StorageFull, shape: str
+) -> None:
+    reply = EcrOperationTable(model, ERROR_SHAPES).find_reply(error)
+    assert reply is not None
+
+    body = json.loads(JsonProtocol(model, VALIDATION_DIALECTS["ecr"]).render_error(reply, "r-1").body)
+
+    assert reply.http_status == 400
+    assert body == {"__type": shape, "message": error.message}
+    assert "storage is full" in error.message
 
 
 def test_access_denied_is_access_denied_exception_with_awss_text(model: ServiceModel) -> None:

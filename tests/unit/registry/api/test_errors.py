@@ -56,6 +56,8 @@ EXPECTED: Final[list[tuple[errors.RegistryError, OciError]]] = [
     (errors.Denied("read only"), OciError(403, "DENIED")),
     (errors.Unavailable("upstream down"), OciError(503, "UNAVAILABLE")),
     (errors.BlobFillFailed("sha256:" + "a" * 64, "digest mismatch"), OciError(502, "UNAVAILABLE")),
+    (errors.StorageFull(), OciError(507, "UNAVAILABLE")),
+    (errors.UploadDiscarded("some-id"), OciError(507, "UNAVAILABLE")),
 ]
 
 
