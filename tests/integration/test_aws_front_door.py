@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import stat
 import urllib.error
 import urllib.request
@@ -14,6 +15,7 @@ import botocore.auth
 import pytest
 from botocore.exceptions import ClientError
 
+from pullcache.aws.gateway import MAX_BODY_BYTES
 from testkit.aws_clients import cli_json, client, root_keys
 from testkit.servers import PullcacheServer
 
@@ -105,6 +107,45 @@ def test_unsigned_request_is_missing_authentication_token(server: PullcacheServe
         urllib.request.urlopen(request, timeout=10)
     assert raised.value.code == 403
     assert b"<Code>MissingAuthenticationToken</Code>" in raised.value.read()
+
+
+def test_a_layer_part_past_a_mebibyte_is_accepted(server: PullcacheServer) -> None:
+    ecr = client(server, "ecr")
+    ecr.create_repository(repositoryName="large-part")
+    upload_id = ecr.initiate_layer_upload(repositoryName="large-part")["uploadId"]
+
+    part = ecr.upload_layer_part(
+        repositoryName="large-part",
+        uploadId=upload_id,
+        partFirstByte=0,
+        partLastByte=(2 << 20) - 1,
+        layerPartBlob=b"x" * (2 << 20),
+    )
+
+    assert part["lastByteReceived"] == (2 << 20) - 1
+
+
+@pytest.mark.parametrize(
+    ("headers", "shape"),
+    [
+        ({"X-Amz-Target": "AmazonEC2ContainerRegistry_V20150921.UploadLayerPart"}, b'"__type":"RequestEntityTooLarge"'),
+        ({}, b"<Code>RequestEntityTooLarge</Code>"),
+    ],
+)
+def test_a_body_past_the_limit_is_refused_in_the_protocols_shape(
+    server: PullcacheServer, headers: dict[str, str], shape: bytes
+) -> None:
+    connection = http.client.HTTPConnection(server.address, timeout=10)
+    connection.putrequest("POST", "/")
+    for name, value in {**headers, "Content-Length": str(MAX_BODY_BYTES + 1)}.items():
+        connection.putheader(name, value)
+    connection.endheaders()  # and no body: the declared length alone is refused
+
+    response = connection.getresponse()
+
+    assert response.status == 413
+    assert shape in response.read()
+    connection.close()
 
 
 def test_root_key_from_the_environment_is_used_on_first_start_and_kept_after(tmp_path: Path) -> None:

@@ -213,6 +213,16 @@ async def test_tags_list_of_no_repository_is_refused(
     assert_oci_error(reply, status, code)
 
 
+@pytest.mark.parametrize("n", ["-1", "abc", "1.5", "①", "²"])
+@pytest.mark.parametrize("path", ["/v2/alpha/tags/list", "/v2/_catalog"])
+async def test_page_size_that_is_not_a_plain_number_is_unsupported(
+    catalog_registry: RegistryClient, path: str, n: str
+) -> None:
+    reply = await catalog_registry.request("GET", path, query={"n": n})
+
+    assert_oci_error(reply, 400, "UNSUPPORTED")
+
+
 # -- catalog ------------------------------------------------------------------------------------------------
 
 

@@ -28,7 +28,7 @@ from pullcache.aws.auth_errors import (
     aws_error_for,
 )
 from pullcache.aws.context import CallContext, PrincipalT
-from pullcache.aws.errors import UnknownOperation
+from pullcache.aws.errors import ErrorReply, UnknownOperation
 from pullcache.aws.operations import ServiceEndpoint
 from pullcache.aws.ports import CredentialLookup, SigningCredentials
 from pullcache.aws.sigv4 import ParsedSignature, SignedRequest, check_request_time, parse_signature, verify
@@ -36,8 +36,12 @@ from pullcache.aws.wire import WireRequest, WireResponse
 
 log = logging.getLogger(__name__)
 
-# AWS API bodies are small; the largest are ECR layer parts, sent base64-encoded in JSON.
+# AWS API bodies are small; the largest are ECR layer parts, sent base64-encoded in JSON. The body is read here,
+# past aiohttp's own limit (a mebibyte, which request.read() enforces with a plain-text 413).
 MAX_BODY_BYTES = 64 * 1024 * 1024
+READ_BYTES = 1024 * 1024
+# AWS documents no code for an oversized body; this one says what happened, in the shape of the request's protocol.
+BODY_TOO_LARGE = ErrorReply(413, "RequestEntityTooLarge", f"The request body is larger than {MAX_BODY_BYTES} bytes")
 
 
 class AwsGateway(Generic[PrincipalT]):
@@ -51,9 +55,10 @@ class AwsGateway(Generic[PrincipalT]):
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         request_id = str(uuid.uuid4())
-        if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
-            raise web.HTTPRequestEntityTooLarge(max_size=MAX_BODY_BYTES, actual_size=request.content_length)
-        body = await request.read()
+        body = await _read_body(request)
+        if body is None:
+            speaker = self._endpoint_speaking(_protocol_of(WireRequest(dict(request.headers), b"", "")))
+            return _response(speaker.protocol.render_error(BODY_TOO_LARGE, request_id))
         wire = WireRequest(dict(request.headers), body, request.query_string)
         signed = SignedRequest.build(
             request.method,
@@ -114,6 +119,18 @@ class AwsGateway(Generic[PrincipalT]):
 
     def _endpoint_speaking(self, protocol: AwsProtocol) -> ServiceEndpoint[CallContext[PrincipalT]]:
         return next(e for e in self._endpoints.values() if e.table.model.protocol == protocol)
+
+
+async def _read_body(request: web.Request) -> bytes | None:
+    """The whole body, or None when it is (or says it is) longer than MAX_BODY_BYTES."""
+    if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
+        return None
+    body = bytearray()
+    async for chunk in request.content.iter_chunked(READ_BYTES):
+        body += chunk
+        if len(body) > MAX_BODY_BYTES:
+            return None
+    return bytes(body)
 
 
 def _protocol_of(wire: WireRequest) -> AwsProtocol:

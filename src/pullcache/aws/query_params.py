@@ -27,7 +27,7 @@ def read_structure(shape: StructureShape, form: Mapping[str, str], prefix: str =
     found: dict[str, Any] = {}
     for name, member in shape.members.items():
         key = _join(prefix, member.serialization.get("name", name))
-        if _present(form, key) or (isinstance(member, ListShape) and _present(form, _list_prefix(member, key))):
+        if _holds(member, form, key):
             found[name] = _read(member, form, key)
     return found
 
@@ -44,7 +44,8 @@ def _read(shape: Shape, form: Mapping[str, str], key: str) -> Any:
 
 def _read_list(shape: ListShape, form: Mapping[str, str], key: str) -> list[Any]:
     prefix = _list_prefix(shape, key)
-    return [_read(shape.member, form, f"{prefix}.{index}") for index in _indices(form, prefix)]
+    elements = (f"{prefix}.{index}" for index in _indices(form, prefix))
+    return [_read(shape.member, form, element) for element in elements if _holds(shape.member, form, element)]
 
 
 def _list_prefix(shape: ListShape, key: str) -> str:
@@ -65,7 +66,7 @@ def _read_map(shape: MapShape, form: Mapping[str, str], key: str) -> dict[str, A
         item_key = form.get(f"{entry}.{key_name}")
         if item_key is not None:
             value_key = f"{entry}.{value_name}"
-            found[item_key] = _read(shape.value, form, value_key) if _present(form, value_key) else None
+            found[item_key] = _read(shape.value, form, value_key) if _holds(shape.value, form, value_key) else None
     return found
 
 
@@ -91,9 +92,19 @@ def _scalar(shape: Shape, text: str, key: str) -> Any:
     return text
 
 
-def _present(form: Mapping[str, str], key: str) -> bool:
+def _holds(shape: Shape, form: Mapping[str, str], key: str) -> bool:
+    """Whether the form has a value of `shape` at `key`: a scalar's own key (`UserName.0` is no UserName, and
+    `Names.member.01` no element 1); any key beneath it for a structure, list or map (and an empty list's `Name=`)."""
+    if isinstance(shape, ListShape) and _keys_under(form, _list_prefix(shape, key)):
+        return True
+    if isinstance(shape, StructureShape | ListShape | MapShape):
+        return key in form or _keys_under(form, key)
+    return key in form
+
+
+def _keys_under(form: Mapping[str, str], key: str) -> bool:
     dotted = f"{key}."
-    return key in form or any(name.startswith(dotted) for name in form)
+    return any(name.startswith(dotted) for name in form)
 
 
 def _indices(form: Mapping[str, str], prefix: str) -> list[int]:

@@ -10,6 +10,7 @@ Errors: `<ErrorResponse><Error><Type>Sender|Receiver</Type><Code/><Message/></Er
 from __future__ import annotations
 
 import base64
+import re
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -33,6 +34,7 @@ from pullcache.aws.wire import REQUEST_ID_HEADER, ParsedRequest, WireError, Wire
 CONTENT_TYPE = "text/xml"
 TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 _INDENT = "  "
+_NOT_XML_CHARACTER = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
 class QueryProtocol:
@@ -75,10 +77,10 @@ class QueryProtocol:
             f'<ErrorResponse xmlns="{self._namespace}">',
             f"{_INDENT}<Error>",
             f"{_INDENT * 2}<Type>{fault}</Type>",
-            f"{_INDENT * 2}<Code>{escape(error.error_code)}</Code>",
+            f"{_INDENT * 2}<Code>{_xml_text(error.error_code)}</Code>",
         ]
         if error.message is not None:
-            lines.append(f"{_INDENT * 2}<Message>{escape(error.message)}</Message>")
+            lines.append(f"{_INDENT * 2}<Message>{_xml_text(error.message)}</Message>")
         lines += [f"{_INDENT}</Error>", f"{_INDENT}<RequestId>{request_id}</RequestId>", "</ErrorResponse>"]
         return WireResponse(error.http_status, _document(lines), self._headers(request_id))
 
@@ -124,7 +126,7 @@ def _element(tag: str, shape: Shape, value: Any, depth: int) -> Iterator[str]:
     elif isinstance(shape, MapShape):
         yield from _map(tag, shape, value, depth)
     else:
-        yield f"{pad}<{tag}>{escape(_text(shape, value))}</{tag}>"
+        yield f"{pad}<{tag}>{_xml_text(_text(shape, value))}</{tag}>"
 
 
 def _members(shape: StructureShape, value: Any, depth: int) -> Iterator[str]:
@@ -171,6 +173,12 @@ def _wrap(tag: str, children: list[str], depth: int) -> list[str]:
     """`<tag>` around the lines of its children; `<tag/>` when it has none."""
     pad = _INDENT * depth
     return [f"{pad}<{tag}>", *children, f"{pad}</{tag}>"] if children else [f"{pad}<{tag}/>"]
+
+
+def _xml_text(text: str) -> str:
+    """`text` as XML character data: markup escaped, and each character XML 1.0 cannot hold (most control
+    characters, which a request may carry into an echoed message) replaced by U+FFFD, so the document parses."""
+    return _NOT_XML_CHARACTER.sub("\ufffd", escape(text))
 
 
 def _text(shape: Shape, value: Any) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
+from xml.etree import ElementTree
 
 import pytest
 
@@ -238,3 +239,32 @@ def test_list_elements_are_read_in_index_order(iam: QueryProtocol) -> None:
     )
 
     assert iam.parse(request).params["Tags"] == [{"Key": "k2", "Value": "v2"}, {"Key": "k10", "Value": "v10"}]
+
+
+@pytest.mark.parametrize("key", ["UserName.0", "UserName.-1", "UserName.1.2.3", "UserName.4294967296"])
+def test_a_scalar_written_as_a_structure_or_list_is_absent(iam: QueryProtocol, key: str) -> None:
+    parsed = iam.parse(form(Action="GetUser", Version="2010-05-08", **{key: "alice"}))
+
+    assert parsed.params == {}
+
+
+def test_list_elements_whose_number_is_not_written_plainly_are_absent(iam: QueryProtocol) -> None:
+    request = form(
+        Action="CreateOpenIDConnectProvider",
+        Version="2010-05-08",
+        Url="https://example.com",
+        **{"ClientIDList.member.01": "padded", "ClientIDList.member.2": "plain", "ClientIDList.member.3.x": "deep"},
+    )
+
+    assert iam.parse(request).params["ClientIDList"] == ["plain"]
+
+
+def test_an_error_echoing_control_characters_is_still_xml(iam: QueryProtocol) -> None:
+    with pytest.raises(UnknownOperation) as raised:
+        iam.parse(form(Action="a\x00b\x0bc", Version="2010-05-08"))
+
+    body = iam.render_error(iam.reply_for(raised.value), "request-id").body
+
+    message = ElementTree.fromstring(body).find(".//{*}Message")
+    assert message is not None
+    assert message.text == "Could not find operation a\ufffdb\ufffdc for version 2010-05-08"

@@ -48,7 +48,7 @@ def _pagination(request: web.Request) -> tuple[int | None, str | None]:
     text = request.query.get("n")
     if text is None:
         return None, request.query.get("last")
-    if not text.isdigit():
+    if not (text.isascii() and text.isdigit()):  # str.isdigit takes "①" and "²", which int() refuses
         raise Unsupported(f"n must be a non-negative integer, not {text!r}")
     return min(int(text), MAX_PAGE), request.query.get("last")
 
