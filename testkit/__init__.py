@@ -9,6 +9,8 @@
 - content.py       deterministic content of any size and the request bodies that carry it
 - hashing.py       a sha256 that hashes and counts bytes as they pass
 - rss.py           a process tree's resident memory, sampled in a background thread
+- small_images.py  small OCI images built in memory from a seed, pushed and pulled whole (every byte checked)
+- mixed_load.py    the soak's load: pushes, pulls, pull-through imports and ECR calls, measured over time
 
 Digests of whole byte strings are `pullcache.core.digests.Digest.of`; nothing here defines another.
 Fixtures and conftest files stay in tests/: this package knows nothing of pytest's collection.

@@ -8,6 +8,7 @@ the benchmark).
 from __future__ import annotations
 
 import os
+import resource
 import shutil
 import signal
 import socket
@@ -16,7 +17,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -72,6 +73,8 @@ class PullcacheServer:
     # authentication (the benchmark). Tests of authentication and authorization pass False and log in (see
     # aws_clients.py).
     anonymous_registry: bool = True
+    # The child's limit of open files, soft and hard alike (so that serve's raise to the hard limit keeps it).
+    open_file_limit: int | None = None
     process: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
 
@@ -109,6 +112,7 @@ class PullcacheServer:
             stderr=subprocess.STDOUT,
             start_new_session=True,
             env={**os.environ, **self.environment},
+            preexec_fn=None if self.open_file_limit is None else _limit_open_files(self.open_file_limit),
         )
         log.close()
         wait_until_serving(f"{self.url}/v2/", self.process)
@@ -120,6 +124,13 @@ class PullcacheServer:
 
     def log(self) -> str:
         return self.log_path.read_text() if self.log_path and self.log_path.exists() else ""
+
+
+def _limit_open_files(limit: int) -> Callable[[], None]:
+    def apply() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (limit, limit))
+
+    return apply
 
 
 def distribution_binary() -> str | None:

@@ -112,9 +112,24 @@ def build_app(settings: Settings) -> web.Application:
         service_linked_roles = ServiceLinkedRoleService(
             iam_store, SqlRoleDeletionTaskStore(engine), PullThroughRoleUsage(pull_through_store)
         )
-        upstream = UpstreamClient()
+        # One policy for both: rules refused by their URL, connections (redirects and token realms too) by address.
+        destinations = settings.upstream_destinations
+        upstream = UpstreamClient(
+            destinations=destinations,
+            connect_timeout=settings.upstream_connect_timeout,
+            first_byte_timeout=settings.upstream_first_byte_timeout,
+            idle_timeout=settings.upstream_idle_timeout,
+            request_timeout=settings.upstream_request_timeout,
+            failures_to_open=settings.upstream_breaker_failures,
+            cool_down=settings.upstream_breaker_cooldown,
+        )
         rules = PullThroughRuleService(
-            pull_through_store, secrets, upstream, service_linked_roles, tag_ttl=timedelta(seconds=settings.tag_ttl)
+            pull_through_store,
+            secrets,
+            upstream,
+            service_linked_roles,
+            tag_ttl=timedelta(seconds=settings.tag_ttl),
+            destinations=destinations,
         )
         templates = RepositoryTemplateService(pull_through_store)
         # Every manifest write (a /v2/ push, PutImage, a pull-through import) takes this one path.
@@ -134,6 +149,7 @@ def build_app(settings: Settings) -> web.Application:
             blob_imports,
             background,
             prefetch_platforms=settings.prefetch_platforms,
+            tag_check_timeout=settings.upstream_tag_check_timeout,
         )
         source = PullThroughSource(RuleResolver(pull_through_store), manifest_imports, blob_imports, role, background)
         registry = RegistryService(blob_store, metadata_store, manifest_writes, source=source)

@@ -43,6 +43,9 @@ def _serve(parser: argparse.ArgumentParser, arguments: argparse.Namespace) -> No
             max_manifest_bytes=arguments.max_manifest_bytes,
             log_level=arguments.log_level,
             shutdown_timeout=arguments.shutdown_timeout,
+            header_timeout=arguments.header_timeout,
+            idle_timeout=arguments.idle_timeout,
+            max_connections=arguments.max_connections,
             upload_expiry=arguments.upload_expiry,
             account_id=arguments.account_id,
             region=arguments.region,
@@ -51,6 +54,15 @@ def _serve(parser: argparse.ArgumentParser, arguments: argparse.Namespace) -> No
             anonymous_registry=arguments.anonymous_registry,
             tag_ttl=arguments.tag_ttl,
             prefetch_platforms=arguments.prefetch_platforms,
+            upstream_connect_timeout=arguments.upstream_connect_timeout,
+            upstream_first_byte_timeout=arguments.upstream_first_byte_timeout,
+            upstream_idle_timeout=arguments.upstream_idle_timeout,
+            upstream_request_timeout=arguments.upstream_request_timeout,
+            upstream_tag_check_timeout=arguments.upstream_tag_check_timeout,
+            upstream_breaker_failures=arguments.upstream_breaker_failures,
+            upstream_breaker_cooldown=arguments.upstream_breaker_cooldown,
+            upstream_allow=_destination_list(arguments.upstream_allow, "PULLCACHE_UPSTREAM_ALLOW"),
+            upstream_deny=_destination_list(arguments.upstream_deny, "PULLCACHE_UPSTREAM_DENY"),
         )
     except ConfigError as error:
         parser.error(str(error))
@@ -58,6 +70,12 @@ def _serve(parser: argparse.ArgumentParser, arguments: argparse.Namespace) -> No
         serve(settings)
     except DataDirInUse as error:
         sys.exit(f"pullcache serve: {error}")
+
+
+def _destination_list(given: list[str] | None, variable: str) -> tuple[str, ...]:
+    """The entries of a repeatable, comma-separated flag; without the flag, those of its environment twin."""
+    values = given if given is not None else [os.environ.get(variable, "")]
+    return tuple(entry.strip() for value in values for entry in value.split(",") if entry.strip())
 
 
 def _create_account(parser: argparse.ArgumentParser, arguments: argparse.Namespace) -> None:
@@ -107,10 +125,57 @@ def _parser() -> argparse.ArgumentParser:
     option("--max-manifest-bytes", int, defaults.max_manifest_bytes, "largest manifest accepted")
     option("--log-level", str, defaults.log_level, "debug, info, warning or error")
     option("--shutdown-timeout", float, defaults.shutdown_timeout, "seconds in-flight requests get on stop")
+    option("--header-timeout", float, defaults.header_timeout, "seconds a request's headers may take to arrive")
+    option("--idle-timeout", float, defaults.idle_timeout, "seconds a connection may wait for its next request")
+    option("--max-connections", int, defaults.max_connections, "connections a worker holds (0: from the file limit)")
     option("--upload-expiry", float, defaults.upload_expiry, "seconds before an unfinished upload is discarded")
     option("--account-id", str, defaults.account_id, "the 12-digit account created on first start")
     option("--region", str, defaults.region, "default region of the AWS APIs and the registry")
     option("--tag-ttl", float, defaults.tag_ttl, "seconds a new pull-through rule trusts a cached tag (0: never)")
+    option("--upstream-connect-timeout", float, defaults.upstream_connect_timeout, "seconds to connect to an upstream")
+    option(
+        "--upstream-first-byte-timeout",
+        float,
+        defaults.upstream_first_byte_timeout,
+        "seconds an upstream may take to start answering a request",
+    )
+    option("--upstream-idle-timeout", float, defaults.upstream_idle_timeout, "seconds an upstream body may stall")
+    option(
+        "--upstream-request-timeout",
+        float,
+        defaults.upstream_request_timeout,
+        "seconds for a whole upstream request with its retries (a blob's body: the idle bound alone)",
+    )
+    option(
+        "--upstream-tag-check-timeout",
+        float,
+        defaults.upstream_tag_check_timeout,
+        "seconds a cached tag's upstream check may take before the cached copy is served",
+    )
+    option(
+        "--upstream-breaker-failures",
+        int,
+        defaults.upstream_breaker_failures,
+        "upstream failures in a row after which it is not asked for the cool-down",
+    )
+    option(
+        "--upstream-breaker-cooldown",
+        float,
+        defaults.upstream_breaker_cooldown,
+        "seconds a failing upstream is not asked before one request probes it",
+    )
+    for flag, help_text in (
+        ("--upstream-allow", "the only upstream destinations allowed (none given: any not denied)"),
+        ("--upstream-deny", "upstream destinations refused, whatever the allow list says"),
+    ):
+        variable = "PULLCACHE_" + flag.removeprefix("--").replace("-", "_").upper()
+        serve_parser.add_argument(
+            flag,
+            action="append",
+            metavar="CIDR|HOST",
+            help=f"{help_text}: CIDRs, addresses, host names or *.domain, repeatable or comma-separated; "
+            f"link-local addresses are denied unless allowed (env {variable}, comma-separated)",
+        )
     serve_parser.add_argument(
         "--prefetch-platforms",
         action="store_true",

@@ -6,9 +6,20 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pullcache.pullthrough.destinations import DestinationPolicy, InvalidDestination
+from pullcache.pullthrough.manifest_imports import DEFAULT_TAG_CHECK_TIMEOUT
+from pullcache.pullthrough.upstream import (
+    DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_COOL_DOWN,
+    DEFAULT_FAILURES_TO_OPEN,
+    DEFAULT_FIRST_BYTE_TIMEOUT,
+    DEFAULT_IDLE_TIMEOUT,
+    DEFAULT_REQUEST_TIMEOUT,
+)
 from pullcache.registry.manifest_writes import DEFAULT_MAX_MANIFEST_BYTES
 
 DEFAULT_ACCOUNT_ID = "000000000000"
+MAX_UPSTREAM_WAIT = 3600.0  # seconds: a bound longer than an hour is a typo, not a bound
 _REGION = re.compile(r"[a-z]{2}(?:-[a-z]+)+-[0-9]+")
 
 
@@ -26,6 +37,12 @@ class Settings:
     max_manifest_bytes: int = DEFAULT_MAX_MANIFEST_BYTES
     log_level: str = "info"
     shutdown_timeout: float = 30.0  # seconds in-flight requests get to finish on SIGTERM
+    # Client connections (http_server.py, connection_budget.py): seconds a request's headers may take to arrive
+    # (from connecting, or from the first byte of a later request), seconds a connection may wait for its next
+    # request, and how many a worker holds (0: half of what its open-file limit leaves room for).
+    header_timeout: float = 15.0
+    idle_timeout: float = 60.0
+    max_connections: int = 0
     upload_expiry: float = 7 * 24 * 3600.0  # seconds after which an unfinished upload is discarded
     account_id: str = DEFAULT_ACCOUNT_ID  # the account created on first start
     region: str = "us-east-1"  # the default region of the AWS APIs and of /v2/
@@ -39,6 +56,22 @@ class Settings:
     tag_ttl: float = 24 * 3600.0
     # Fetch every platform of a multi-platform image pulled through the cache, not only those clients ask for.
     prefetch_platforms: bool = False
+    # Seconds each wait on an upstream may take (pullthrough/upstream/client.py): a new connection, the first byte
+    # of an answer, each silence within a body, a whole request with its retries (a blob's body aside: it is
+    # bounded by the idle bound alone), and a cached tag's check (then the cached copy is served).
+    upstream_connect_timeout: float = DEFAULT_CONNECT_TIMEOUT
+    upstream_first_byte_timeout: float = DEFAULT_FIRST_BYTE_TIMEOUT
+    upstream_idle_timeout: float = DEFAULT_IDLE_TIMEOUT
+    upstream_request_timeout: float = DEFAULT_REQUEST_TIMEOUT
+    upstream_tag_check_timeout: float = DEFAULT_TAG_CHECK_TIMEOUT
+    # An upstream that failed this many times in a row is not asked for this many seconds, then probed once
+    # (pullthrough/upstream/breaker.py).
+    upstream_breaker_failures: int = DEFAULT_FAILURES_TO_OPEN
+    upstream_breaker_cooldown: float = DEFAULT_COOL_DOWN
+    # Where pull-through cache upstreams may be: CIDRs, addresses and host names (pullthrough/destinations.py).
+    # Link-local addresses are refused unless allowed; an allow list, when given, is all that is allowed.
+    upstream_allow: tuple[str, ...] = ()
+    upstream_deny: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
@@ -51,6 +84,10 @@ class Settings:
             raise ConfigError(f"unknown log level {self.log_level!r}")
         if self.shutdown_timeout < 0:
             raise ConfigError("shutdown timeout must not be negative")
+        if self.header_timeout <= 0 or self.idle_timeout <= 0:
+            raise ConfigError("the header and idle timeouts must be positive")
+        if self.max_connections < 0:
+            raise ConfigError("max connections must be at least 1, or 0 for the default")
         if self.upload_expiry <= 0:
             raise ConfigError("upload expiry must be positive")
         if self.tag_ttl < 0:
@@ -63,6 +100,28 @@ class Settings:
             raise ConfigError(f"{self.region!r} is not a region name like us-east-1")
         if (self.root_access_key_id is None) != (self.root_secret_access_key is None):
             raise ConfigError("give both the root access key id and its secret, or neither")
+        for bound, seconds in (
+            ("connect", self.upstream_connect_timeout),
+            ("first byte", self.upstream_first_byte_timeout),
+            ("idle", self.upstream_idle_timeout),
+            ("request", self.upstream_request_timeout),
+            ("tag check", self.upstream_tag_check_timeout),
+        ):
+            if not 0 < seconds <= MAX_UPSTREAM_WAIT:
+                raise ConfigError(f"the upstream {bound} timeout must be above 0 and at most {MAX_UPSTREAM_WAIT:g} s")
+        if self.upstream_breaker_failures < 1:
+            raise ConfigError("the upstream breaker opens after at least 1 failure")
+        if not 0 <= self.upstream_breaker_cooldown <= MAX_UPSTREAM_WAIT:
+            raise ConfigError(f"the upstream breaker's cool-down must be 0-{MAX_UPSTREAM_WAIT:g} s")
+        for kind, entries in (("allow", self.upstream_allow), ("deny", self.upstream_deny)):
+            try:
+                DestinationPolicy(allow=entries)
+            except InvalidDestination as error:
+                raise ConfigError(f"upstream {kind} list: {error}") from None
+
+    @property
+    def upstream_destinations(self) -> DestinationPolicy:
+        return DestinationPolicy(allow=self.upstream_allow, deny=self.upstream_deny)
 
     @property
     def endpoint_url(self) -> str:

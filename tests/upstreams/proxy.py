@@ -65,7 +65,10 @@ def error_body(code: str, message: str) -> bytes:
 
 
 class BackgroundServer:
-    """An aiohttp application on 127.0.0.1:`port`, served by its own thread and event loop."""
+    """An aiohttp application on `host`:`port`, served by its own thread and event loop. All of 127.0.0.0/8 is
+    loopback: a subclass may listen on another address of it (`host = "127.0.0.2"`)."""
+
+    host: str = "127.0.0.1"
 
     def __init__(self) -> None:
         self.port = free_port()
@@ -76,11 +79,11 @@ class BackgroundServer:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"http://{self.host}:{self.port}"
 
     @property
     def address(self) -> str:
-        return f"127.0.0.1:{self.port}"
+        return f"{self.host}:{self.port}"
 
     def application(self) -> web.Application:
         raise NotImplementedError
@@ -123,7 +126,7 @@ class BackgroundServer:
 
     async def listen(self) -> None:
         assert self._runner is not None
-        self._site = web.TCPSite(self._runner, "127.0.0.1", self.port, reuse_address=True)
+        self._site = web.TCPSite(self._runner, self.host, self.port, reuse_address=True)
         await self._site.start()
 
     async def stop_listening(self) -> None:

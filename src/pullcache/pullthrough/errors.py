@@ -6,6 +6,7 @@ PullThroughError
     UpstreamDenied          401/403 after authenticating: the rule's credentials are wrong or lack access
     UpstreamUnavailable     5xx, 429, timeouts, refused connections, after the client's retries
     UpstreamInvalid         an answer that breaks the protocol (a digest that does not match, no size)
+    UpstreamRefused         the server's destination policy refuses the address: never connected, never retried
 """
 
 from __future__ import annotations
@@ -34,4 +35,8 @@ class UpstreamUnavailable(UpstreamError):
 
 
 class UpstreamInvalid(UpstreamError):
+    pass
+
+
+class UpstreamRefused(UpstreamError):
     pass

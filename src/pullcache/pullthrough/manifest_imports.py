@@ -4,26 +4,36 @@
                                        ecr:CreateRepository for a new repository); then the image's blobs are
                                        fetched in the background
     a cached tag                       served; asked of the upstream again (a HEAD) once its check is older than
-                                       the rule's TTL; an upstream that fails then is answered by the cached copy
+                                       the rule's TTL; an upstream that fails then, or does not answer within
+                                       the check's budget, is answered by the cached copy
     a cached digest                    served, never asked again: content under a digest does not change
 
 An import checks the manifest as any push is checked, then, as the service-linked role, creates the repository
 from its creation template (ecr:GetAuthorizationToken first, as ECR's cache asks) and stores the manifest
 through the registry's write path (ecr:PutImage). Pullers of one image at once share one import, and pullers of
 one stale tag one check.
+
+A tag's check has a budget of its own, `tag_check_timeout` seconds (5 by default), far shorter than an import's
+request budget: there is a copy to serve, so a slow upstream is not waited for. The HEAD (and the GET a HEAD
+that states no digest turns into) is bounded by the upstream client within it, so the pullers sharing the check
+all get the cached copy the moment it fails or its budget ends, and the upstream's circuit breaker counts the
+overrun; a new manifest the check finds is fetched within what is left of the puller's budget, then stored
+unbounded (a write is not cut halfway). A miss has nothing to serve instead: it waits for the request budget.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import UTC, datetime
+from typing import Final
 
 from pullcache.caching.single_flight import SingleFlight
 from pullcache.core.digests import Digest
 from pullcache.core.scopes import RegistryScope
 from pullcache.pullthrough.background import BackgroundWork
 from pullcache.pullthrough.blob_imports import BlobImporter
-from pullcache.pullthrough.errors import UpstreamError, UpstreamNotFound
+from pullcache.pullthrough.errors import UpstreamError, UpstreamNotFound, UpstreamUnavailable
 from pullcache.pullthrough.ports import (
     CachedRepositories,
     ManifestWriter,
@@ -42,6 +52,7 @@ log = logging.getLogger(__name__)
 # The role's writes of an image, as ECR's pull-through cache makes them (the role's policy allows exactly these).
 AUTHORIZE = ("ecr:GetAuthorizationToken",)
 PUT_IMAGE = ("ecr:PutImage",)
+DEFAULT_TAG_CHECK_TIMEOUT: Final = 5.0  # seconds
 
 
 def tag_is_fresh(rule: PullThroughRule, cached: ManifestRecord) -> bool:
@@ -62,8 +73,10 @@ class ManifestImporter:
         background: BackgroundWork,
         *,
         prefetch_platforms: bool = False,
+        tag_check_timeout: float = DEFAULT_TAG_CHECK_TIMEOUT,
     ) -> None:
-        """`prefetch_platforms`: an imported index's child manifests are imported too, in the background."""
+        """`prefetch_platforms`: an imported index's child manifests are imported too, in the background.
+        `tag_check_timeout`: seconds a cached tag's check may take before the cached copy is served."""
         self._upstream = upstream
         self._role = role
         self._repositories = repositories
@@ -72,6 +85,7 @@ class ManifestImporter:
         self._blobs = blobs
         self._background = background
         self._prefetch_platforms = prefetch_platforms
+        self._tag_check_timeout = tag_check_timeout
         self._imports: SingleFlight[tuple[RegistryScope, str, str], ManifestRecord | None] = SingleFlight()
         self._checks: SingleFlight[tuple[RegistryScope, str, str], UpstreamManifestHead] = SingleFlight()
 
@@ -100,17 +114,23 @@ class ManifestImporter:
         cached: ManifestRecord,
         requester: PullRequester,
     ) -> ManifestRecord:
-        """What `tag` names upstream now: `cached` when it still names that (or the upstream cannot say), else
-        the manifest it names, imported."""
+        """What `tag` names upstream now: `cached` when it still names that (or the upstream cannot say within
+        the check's budget), else the manifest it names, imported."""
+        budget = self._tag_check_timeout
+        deadline = asyncio.get_running_loop().time() + budget
         try:
             head = await self._checks.run(
-                (scope, repository, tag), lambda: self._upstream.head_manifest(rule, repository, tag)
+                (scope, repository, tag), lambda: self._upstream.head_manifest(rule, repository, tag, budget=budget)
             )
             if head.digest == cached.digest:
                 await self._content.mark_tag_checked(scope, repository, tag, _now())
                 return cached
             await requester.authorize_import(repository, True)
-            fetched = await self._upstream.get_manifest(rule, repository, str(head.digest))
+            try:
+                async with asyncio.timeout_at(deadline):
+                    fetched = await self._upstream.get_manifest(rule, repository, str(head.digest))
+            except TimeoutError:
+                raise UpstreamUnavailable(f"the upstream did not send {head.digest} within {budget:g} s") from None
             return await self._store(rule, scope, repository, tag, fetched, True)
         except (UpstreamError, Denied, Unavailable) as error:
             # Stale-if-error: the cached image is the best answer there is.

@@ -143,7 +143,7 @@ class UpstreamRegistry(Protocol):
     """The OCI distribution API of upstream registries, with their authentication handshakes.
 
     Raises the errors of pullthrough/errors.py: UpstreamNotFound, UpstreamDenied, UpstreamUnavailable (after
-    its retries), UpstreamInvalid.
+    its retries, past its time bounds, or at once while the upstream is known to be failing), UpstreamInvalid.
     """
 
     async def check(self, endpoint: UpstreamEndpoint, repository: str | None = None) -> None:
@@ -151,8 +151,10 @@ class UpstreamRegistry(Protocol):
         ...
 
     async def head_manifest(
-        self, endpoint: UpstreamEndpoint, repository: str, reference: str
-    ) -> UpstreamManifestHead: ...
+        self, endpoint: UpstreamEndpoint, repository: str, reference: str, *, budget: float | None = None
+    ) -> UpstreamManifestHead:
+        """`budget`: seconds for the whole answer, retries included (None: the implementation's own)."""
+        ...
 
     async def get_manifest(self, endpoint: UpstreamEndpoint, repository: str, reference: str) -> UpstreamManifest: ...
 

@@ -33,9 +33,12 @@ class RuleUpstream:
         self._upstream = upstream
         self._credentials = credentials
 
-    async def head_manifest(self, rule: PullThroughRule, repository: str, tag: str) -> UpstreamManifestHead:
+    async def head_manifest(
+        self, rule: PullThroughRule, repository: str, tag: str, *, budget: float | None = None
+    ) -> UpstreamManifestHead:
+        """`budget`: seconds for the upstream's answer (None: the upstream client's request budget)."""
         endpoint = await self._endpoint(rule)
-        return await self._upstream.head_manifest(endpoint, rule.upstream_repository(repository), tag)
+        return await self._upstream.head_manifest(endpoint, rule.upstream_repository(repository), tag, budget=budget)
 
     async def get_manifest(self, rule: PullThroughRule, repository: str, reference: str) -> UpstreamManifest:
         endpoint = await self._endpoint(rule)

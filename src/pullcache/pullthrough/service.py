@@ -4,6 +4,11 @@ Creating the first rule of an account creates its service-linked role AWSService
 does; the caller must then be allowed iam:CreateServiceLinkedRole (the `authorize_role_creation` callback of
 create_rule decides, and refuses by raising), and nothing is created when it is not.
 
+A rule's upstream must be a destination the operator's DestinationPolicy allows (destinations.py): creating or
+updating a rule checks its URL's host as written, without a lookup (a literal address, a denied or unlisted
+name), and refuses it with UnsupportedUpstreamRegistry; the addresses a name resolves to are checked by the
+upstream client on every connection (pulls, ValidatePullThroughCacheRule), where DNS answers are current.
+
 A rule's credentials are a Secrets Manager secret of the rule's account and region whose current value is JSON
 with `username` and `accessToken`. Secret values never leave this module except as UpstreamCredentials (whose
 token has no repr) handed to the upstream client, and are never logged.
@@ -18,7 +23,8 @@ from datetime import UTC, datetime, timedelta
 
 from pullcache.core.scopes import RegistryScope
 from pullcache.ecr.pagination import page_after
-from pullcache.pullthrough.errors import UpstreamDenied, UpstreamError, UpstreamUnavailable
+from pullcache.pullthrough.destinations import DestinationPolicy
+from pullcache.pullthrough.errors import UpstreamDenied, UpstreamError, UpstreamRefused, UpstreamUnavailable
 from pullcache.pullthrough.ports import (
     PullThroughRuleStore,
     SecretReader,
@@ -36,9 +42,10 @@ from pullcache.pullthrough.rule_errors import (
     RuleNotFound,
     SecretNotFoundForRule,
     UnableToAccessSecret,
+    UnsupportedUpstreamRegistry,
 )
 from pullcache.pullthrough.rules import DEFAULT_TAG_TTL, ROOT_PREFIX, PullThroughRule
-from pullcache.pullthrough.upstreams import check_credentials, parse_upstream
+from pullcache.pullthrough.upstreams import Upstream, check_credentials, parse_upstream
 from pullcache.secrets.errors import InvalidSecretRequest, SecretNotFound
 from pullcache.secrets.service import Place
 
@@ -65,6 +72,9 @@ AUTHENTICATION_FAILED = (
 )
 UPSTREAM_UNREACHABLE = "Amazon ECR was unable to reach the upstream registry. Verify the upstream registry URL."
 UPSTREAM_NOT_A_REGISTRY = "The upstream registry did not answer as an OCI distribution registry."
+UPSTREAM_REFUSED = (
+    "The upstream registry URL is not an allowed destination of this registry. Verify the upstream registry URL."
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,9 +108,12 @@ class PullThroughRuleService:
         roles: ServiceLinkedRoles,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         tag_ttl: timedelta = DEFAULT_TAG_TTL,
+        destinations: DestinationPolicy | None = None,
     ) -> None:
-        """`tag_ttl`: how long the rules created here trust a cached tag before asking the upstream again."""
+        """`tag_ttl`: how long the rules created here trust a cached tag before asking the upstream again;
+        `destinations`: the upstreams rules may name (default: any but a link-local address)."""
         self._tag_ttl = tag_ttl
+        self._destinations = destinations or DestinationPolicy()
         self._store = store
         self._secrets = secrets
         self._upstream = upstream
@@ -119,6 +132,7 @@ class PullThroughRuleService:
         if prefix == ROOT_PREFIX and upstream_prefix not in (None, ROOT_PREFIX):
             raise InvalidRuleParameter(UPSTREAM_PREFIX_WITH_ROOT)
         upstream = parse_upstream(request.upstream_url, request.upstream_registry)
+        self._check_destination(upstream, request.upstream_url)
         check_credentials(upstream, request.credential_arn, request.custom_role_arn)
         if request.credential_arn is not None:
             await self.read_credentials(scope, request.credential_arn)
@@ -167,8 +181,8 @@ class PullThroughRuleService:
         self, scope: RegistryScope, prefix: str, credential_arn: str | None, custom_role_arn: str | None
     ) -> PullThroughRule:
         """Changes the rule's secret and/or role. Raises InvalidRuleParameter (neither given), RuleNotFound,
-        UnsupportedUpstreamRegistry (credentials its upstream does not take), SecretNotFoundForRule,
-        UnableToAccessSecret."""
+        UnsupportedUpstreamRegistry (credentials its upstream does not take, an upstream the policy now refuses),
+        SecretNotFoundForRule, UnableToAccessSecret."""
         if credential_arn is None and custom_role_arn is None:
             raise InvalidRuleParameter(NOTHING_TO_UPDATE)
         rule = await self.get_rule(scope, prefix)
@@ -178,9 +192,9 @@ class PullThroughRuleService:
             custom_role_arn=custom_role_arn if custom_role_arn is not None else rule.custom_role_arn,
             updated_at=self._clock(),
         )
-        check_credentials(
-            parse_upstream(rule.upstream_url, rule.upstream_registry), updated.credential_arn, updated.custom_role_arn
-        )
+        upstream = parse_upstream(rule.upstream_url, rule.upstream_registry)
+        self._check_destination(upstream, rule.upstream_url)
+        check_credentials(upstream, updated.credential_arn, updated.custom_role_arn)
         if credential_arn is not None:
             await self.read_credentials(scope, credential_arn)
         if not await self._store.replace_rule(updated):
@@ -207,6 +221,15 @@ class PullThroughRuleService:
         except UpstreamError as error:
             return Validation(rule, False, _failure(error))
         return Validation(rule, True)
+
+    def _check_destination(self, upstream: Upstream, url: str) -> None:
+        """Raises UnsupportedUpstreamRegistry when the policy refuses the upstream's host as written."""
+        if self._destinations.refusal(upstream.hostname) is not None:
+            # Reasoned, in the words of ECR's text for a URL it refuses (upstreams.py).
+            raise UnsupportedUpstreamRegistry(
+                f"The upstream registry URL {url} is not an allowed destination of this registry. Specify a valid "
+                "upstream registry URL and try again"
+            )
 
     async def read_credentials(self, scope: RegistryScope, credential_arn: str) -> UpstreamCredentials:
         """The credentials the secret holds. Raises SecretNotFoundForRule, UnableToAccessSecret, InvalidRuleParameter
@@ -265,6 +288,8 @@ def _rule_prefix(rule: PullThroughRule) -> str:
 
 def _failure(error: UpstreamError) -> str:
     """UpstreamNotFound and UpstreamInvalid: the URL answers, but not as a registry's /v2/ does."""
+    if isinstance(error, UpstreamRefused):
+        return UPSTREAM_REFUSED
     if isinstance(error, UpstreamDenied):
         return AUTHENTICATION_FAILED
     if isinstance(error, UpstreamUnavailable):

@@ -77,6 +77,13 @@ class Upstream:
         """ECR's upstreamRegistry: the kind's name, None for any other registry."""
         return self.kind.name or None
 
+    @property
+    def hostname(self) -> str:
+        """The host without its port (an IPv6 address without its brackets)."""
+        if self.host.startswith("["):
+            return self.host[1:].partition("]")[0]
+        return self.host.partition(":")[0]
+
 
 def parse_upstream(url: str, declared: str | None) -> Upstream:
     """The upstream `url` names; `declared` is the request's upstreamRegistry, which must agree with the URL.

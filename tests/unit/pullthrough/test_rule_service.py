@@ -115,7 +115,9 @@ class FakeUpstream:
         if self.failure is not None:
             raise self.failure
 
-    async def head_manifest(self, endpoint: UpstreamEndpoint, repository: str, reference: str) -> UpstreamManifestHead:
+    async def head_manifest(
+        self, endpoint: UpstreamEndpoint, repository: str, reference: str, *, budget: float | None = None
+    ) -> UpstreamManifestHead:
         raise NotImplementedError
 
     async def get_manifest(self, endpoint: UpstreamEndpoint, repository: str, reference: str) -> UpstreamManifest:

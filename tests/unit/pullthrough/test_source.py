@@ -24,7 +24,7 @@ from pullcache.pullthrough.blob_imports import BlobImporter
 from pullcache.pullthrough.errors import UpstreamDenied, UpstreamError, UpstreamNotFound, UpstreamUnavailable
 from pullcache.pullthrough.fills import BlobFills
 from pullcache.pullthrough.imports_in_flight import ImportsInFlight
-from pullcache.pullthrough.manifest_imports import ManifestImporter
+from pullcache.pullthrough.manifest_imports import DEFAULT_TAG_CHECK_TIMEOUT, ManifestImporter
 from pullcache.pullthrough.ports import (
     UpstreamCredentials,
     UpstreamEndpoint,
@@ -150,6 +150,7 @@ class MemoryUpstream:
         self.blob_opens: list[Digest] = []
         self.endpoints: list[UpstreamEndpoint] = []
         self.gate: asyncio.Event | None = None  # when set, manifest GETs wait for it
+        self.head_budgets: list[float | None] = []
 
     def serve(self, repository: str, tag: str, image: Image) -> None:
         self.manifests[repository, tag] = image.manifest
@@ -164,8 +165,11 @@ class MemoryUpstream:
         if self.failure is not None:
             raise self.failure
 
-    async def head_manifest(self, endpoint: UpstreamEndpoint, repository: str, reference: str) -> UpstreamManifestHead:
+    async def head_manifest(
+        self, endpoint: UpstreamEndpoint, repository: str, reference: str, *, budget: float | None = None
+    ) -> UpstreamManifestHead:
         self.heads.append((repository, reference))
+        self.head_budgets.append(budget)
         manifest = self._manifest(endpoint, repository, reference)
         return UpstreamManifestHead(manifest.digest, manifest.media_type, len(manifest.content))
 
@@ -302,7 +306,9 @@ class World:
 
 
 @contextlib.asynccontextmanager
-async def open_world(scratch: Path, rule: PullThroughRule, *, role: Role | None) -> AsyncIterator[World]:
+async def open_world(
+    scratch: Path, rule: PullThroughRule, *, role: Role | None, tag_check_timeout: float = DEFAULT_TAG_CHECK_TIMEOUT
+) -> AsyncIterator[World]:
     async with sqlite_metadata_store(scratch) as metadata:
         rules = MemoryRules([rule])
         upstream = MemoryUpstream()
@@ -316,7 +322,14 @@ async def open_world(scratch: Path, rule: PullThroughRule, *, role: Role | None)
         background = BackgroundWork()
         blob_imports = BlobImporter(rule_upstream, acting, blobs, metadata, fills, background, background_delay=0.0)
         manifest_imports = ManifestImporter(
-            rule_upstream, acting, repositories, ManifestWrites(metadata), metadata, blob_imports, background
+            rule_upstream,
+            acting,
+            repositories,
+            ManifestWrites(metadata),
+            metadata,
+            blob_imports,
+            background,
+            tag_check_timeout=tag_check_timeout,
         )
         source = PullThroughSource(RuleResolver(rules), manifest_imports, blob_imports, acting, background)
         try:
@@ -578,6 +591,35 @@ async def test_a_cached_tag_past_the_ttl_is_served_when_the_upstream_fails(
 
     assert served is cached
     assert world.upstream.heads == [(UPSTREAM_REPOSITORY, TAG)]  # it did ask
+
+
+async def test_a_cached_tags_check_asks_the_upstream_within_the_checks_own_budget(tmp_path: Path, image: Image) -> None:
+    async with open_world(
+        tmp_path, make_rule(timedelta(0)), role=service_linked_role(), tag_check_timeout=2.5
+    ) as world:
+        world.upstream.serve(UPSTREAM_REPOSITORY, TAG, image)
+        await pull_tag(world)
+        await pull_tag(world)
+
+    assert world.upstream.head_budgets == [2.5]
+
+
+async def test_a_moved_tag_whose_new_manifest_does_not_come_within_the_budget_serves_the_cached_copy(
+    tmp_path: Path, image: Image
+) -> None:
+    async with open_world(
+        tmp_path, make_rule(timedelta(0)), role=service_linked_role(), tag_check_timeout=0.2
+    ) as world:
+        world.upstream.serve(UPSTREAM_REPOSITORY, TAG, image)
+        await pull_tag(world)
+        cached = await world.metadata.find_manifest(SCOPE, REPOSITORY, TAG)
+        world.upstream.serve(UPSTREAM_REPOSITORY, TAG, make_image())
+        world.upstream.gate = asyncio.Event()  # the new manifest's GET never ends
+
+        served = await asyncio.wait_for(pull_tag(world), STEP_TIMEOUT)
+
+    assert served == cached
+    assert world.upstream.gets[-1][0] == UPSTREAM_REPOSITORY  # it did ask
 
 
 async def test_a_cached_digest_is_never_checked_again_even_with_a_zero_ttl(ttl_zero: World, image: Image) -> None:

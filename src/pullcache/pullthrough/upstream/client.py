@@ -11,14 +11,28 @@ The package's layers call one way, each only the ones below it:
     transport.py     one exchange: authenticated, statuses mapped, retried         UpstreamTransport
     auth.py          the answer to a 401: Bearer tokens, Basic credentials         Authenticator
     retry.py         when to ask again and how long to wait                        RetryPolicy
+    breaker.py       which upstreams are failing, left alone for a while           CircuitBreaker
     http_session.py  pooled connections, redirects followed safely, bodies read    HttpSession
 
 A manifest is read whole (at most `max_manifest_bytes`) inside the retries; a blob's bytes go to the caller as
 they arrive, so a failure while reading them is UpstreamUnavailable at once.
+
+Every wait is bounded, in seconds:
+
+    connect_timeout      a new connection (TCP and TLS)
+    first_byte_timeout   the response's first byte once the request is sent (and each gap within its headers)
+    idle_timeout         each gap between the body's bytes
+    request_timeout      the whole request: its attempts, token fetches, redirects and retry waits; a manifest's
+                         body is read within it, a blob's headers arrive within it and its body, which may take
+                         as long as it keeps flowing, is bounded by idle_timeout alone
+
+`head_manifest` takes a budget of its own (a cached tag's check: the cache can answer instead). An upstream
+that keeps failing is not asked at all for a cool-down (breaker.py).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import random
 from collections.abc import AsyncIterator, Callable
@@ -26,12 +40,15 @@ from contextlib import asynccontextmanager
 from typing import Final
 
 import aiohttp
+from aiohttp.abc import AbstractResolver
 
 from pullcache.core import mediatypes
 from pullcache.core.digests import CANONICAL, Digest, InvalidDigest, looks_like_digest
+from pullcache.pullthrough.destinations import DestinationPolicy
 from pullcache.pullthrough.errors import UpstreamInvalid, UpstreamUnavailable
 from pullcache.pullthrough.ports import UpstreamBlob, UpstreamEndpoint, UpstreamManifest, UpstreamManifestHead
 from pullcache.pullthrough.upstream.auth import Authenticator, pull_scope
+from pullcache.pullthrough.upstream.breaker import DEFAULT_COOL_DOWN, DEFAULT_FAILURES_TO_OPEN, CircuitBreaker
 from pullcache.pullthrough.upstream.http_session import (
     READ_BUFFER_BYTES,
     TRANSPORT_ERRORS,
@@ -43,6 +60,12 @@ from pullcache.pullthrough.upstream.retry import RetryPolicy
 from pullcache.pullthrough.upstream.transport import UpstreamTransport
 
 DEFAULT_MAX_MANIFEST_BYTES: Final = 4 << 20
+# Seconds. A registry answers a manifest in well under a second; these let a slow one through and stop a hung
+# one from holding a pull for minutes.
+DEFAULT_CONNECT_TIMEOUT: Final = 5.0
+DEFAULT_FIRST_BYTE_TIMEOUT: Final = 15.0
+DEFAULT_IDLE_TIMEOUT: Final = 30.0
+DEFAULT_REQUEST_TIMEOUT: Final = 30.0
 DEFAULT_USER_AGENT: Final = "pullcache"
 # A blob arrives in the pieces its connection has buffered: fewer, larger pieces cost less Python than reads of a
 # fixed size. aiohttp stops reading the socket once twice READ_BUFFER_BYTES wait, so a piece is at most that and
@@ -66,8 +89,12 @@ class UpstreamClient:
     def __init__(
         self,
         *,
-        connect_timeout: float = 10.0,
-        read_timeout: float = 60.0,
+        connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+        first_byte_timeout: float = DEFAULT_FIRST_BYTE_TIMEOUT,
+        idle_timeout: float = DEFAULT_IDLE_TIMEOUT,
+        request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
+        failures_to_open: int = DEFAULT_FAILURES_TO_OPEN,
+        cool_down: float = DEFAULT_COOL_DOWN,
         retries: int = 3,
         backoff_base: float = 0.2,
         retry_after_cap: float = 30.0,
@@ -75,20 +102,31 @@ class UpstreamClient:
         user_agent: str = DEFAULT_USER_AGENT,
         connections: int = 100,
         jitter: Callable[[], float] = random.random,
+        destinations: DestinationPolicy | None = None,
+        resolver: AbstractResolver | None = None,
     ) -> None:
+        """`destinations`: where the client may connect (default: anywhere but link-local, destinations.py);
+        `resolver`: looks host names up (default: aiohttp's), its answers filtered by the policy."""
         self._max_manifest_bytes = max_manifest_bytes
+        # No bound on the wait for a pooled connection (`connect`): a busy pool is no failure of the upstream, and
+        # the request budget bounds that wait.
         self._http = HttpSession(
             timeout=aiohttp.ClientTimeout(
-                total=None, connect=connect_timeout, sock_connect=connect_timeout, sock_read=read_timeout
+                total=None, connect=None, sock_connect=connect_timeout, sock_read=first_byte_timeout
             ),
+            idle_timeout=idle_timeout,
             user_agent=user_agent,
             connections=connections,
+            destinations=destinations,
+            resolver=resolver,
         )
         self._transport = UpstreamTransport(
             self._http,
             Authenticator(self._http),
             RetryPolicy(retries=retries, backoff_base=backoff_base, retry_after_cap=retry_after_cap),
-            jitter,
+            CircuitBreaker(failures_to_open=failures_to_open, cool_down=cool_down),
+            request_timeout=request_timeout,
+            jitter=jitter,
         )
 
     async def close(self) -> None:
@@ -105,11 +143,16 @@ class UpstreamClient:
         await self._transport.check(endpoint, "/v2/", scope=scope)
 
     async def get_manifest(self, endpoint: UpstreamEndpoint, repository: str, reference: str) -> UpstreamManifest:
+        return await self._get_manifest(endpoint, repository, reference, None)
+
+    async def _get_manifest(
+        self, endpoint: UpstreamEndpoint, repository: str, reference: str, deadline: float | None
+    ) -> UpstreamManifest:
         expected = Digest.parse(reference) if looks_like_digest(reference) else None
         path = f"/v2/{repository}/manifests/{reference}"
         limit = self._max_manifest_bytes
         headers, content = await self._transport.read(
-            endpoint, path, scope=pull_scope(repository), accept=MANIFEST_ACCEPT, limit=limit
+            endpoint, path, scope=pull_scope(repository), accept=MANIFEST_ACCEPT, limit=limit, deadline=deadline
         )
         if content is None:
             raise UpstreamInvalid(f"upstream {endpoint.base_url} served {path} larger than {limit} bytes")
@@ -121,14 +164,20 @@ class UpstreamClient:
             raise UpstreamInvalid(f"upstream {endpoint.base_url} served {path} as {stated} but it is {digest}")
         return UpstreamManifest(digest, _media_type(endpoint, path, headers, content), content)
 
-    async def head_manifest(self, endpoint: UpstreamEndpoint, repository: str, reference: str) -> UpstreamManifestHead:
+    async def head_manifest(
+        self, endpoint: UpstreamEndpoint, repository: str, reference: str, *, budget: float | None = None
+    ) -> UpstreamManifestHead:
+        """`budget`: seconds for the whole answer, a GET in place of a HEAD included (None: the request budget)."""
         expected = Digest.parse(reference) if looks_like_digest(reference) else None
         path = f"/v2/{repository}/manifests/{reference}"
-        headers, size = await self._transport.head(endpoint, path, scope=pull_scope(repository), accept=MANIFEST_ACCEPT)
+        deadline = None if budget is None else asyncio.get_running_loop().time() + budget
+        headers, size = await self._transport.head(
+            endpoint, path, scope=pull_scope(repository), accept=MANIFEST_ACCEPT, deadline=deadline
+        )
         stated = _stated_digest(endpoint, path, headers)
         content_type = _content_type(headers)
         if stated is None or size is None or content_type not in mediatypes.MANIFESTS:
-            manifest = await self.get_manifest(endpoint, repository, reference)
+            manifest = await self._get_manifest(endpoint, repository, reference, deadline)
             return UpstreamManifestHead(manifest.digest, manifest.media_type, len(manifest.content))
         if expected is not None and stated != expected:
             raise UpstreamInvalid(f"upstream {endpoint.base_url} states the digest {stated} for {path}")
@@ -141,7 +190,11 @@ class UpstreamClient:
     ) -> AsyncIterator[UpstreamBlob]:
         path = f"/v2/{repository}/blobs/{digest}"
         response = await self._transport.open(endpoint, path, scope=pull_scope(repository))
-        blob = _StreamedBlob(response, f"upstream {endpoint.base_url}: {path}")
+        blob = _StreamedBlob(
+            response,
+            f"upstream {endpoint.base_url}: {path}",
+            lambda reason: self._transport.broke_off(endpoint, reason),
+        )
         try:
             stated = _stated_digest(endpoint, path, response.headers)
             if stated is not None and stated != digest:
@@ -161,9 +214,10 @@ class _StreamedBlob:
     """UpstreamBlob over an open response. A failure while reading is UpstreamUnavailable, never retried: the
     caller already has some of the bytes."""
 
-    def __init__(self, response: aiohttp.ClientResponse, where: str) -> None:
+    def __init__(self, response: aiohttp.ClientResponse, where: str, broke_off: Callable[[str], None]) -> None:
         self._response = response
         self._where = where
+        self._broke_off = broke_off
         self._started = False
         self.finished = False
 
@@ -182,9 +236,11 @@ class _StreamedBlob:
                 yield chunk
         except TRANSPORT_ERRORS as error:
             reason = describe_transport_error(error)
+            self._broke_off(f"a body broke off ({reason})")
             message = f"{self._where} broke off after {received} of {self.size} bytes ({reason})"
             raise UpstreamUnavailable(message) from None
         if received != self.size:
+            self._broke_off("a body ended short")
             raise UpstreamUnavailable(f"{self._where} ended after {received} of {self.size} bytes")
         self.finished = True
 

@@ -3,7 +3,9 @@
 The bottom layer of the upstream package: it knows HTTP, not registries. Redirects are followed by hand, up to
 MAX_REDIRECTS, and Authorization goes only to the origin first asked: blobs are often redirected to object
 storage that must not see it. Bodies are asked for as stored (`Accept-Encoding: identity` is the caller's), and
-read with a limit, so an upstream cannot make the client hold more than it asked for.
+read with a limit, so an upstream cannot make the client hold more than it asked for. Every connection, the
+first and each redirect hop (a token realm's too), goes only where the DestinationPolicy allows: the
+DestinationGuard is the connector's resolver and checks hosts written as addresses (destination_guard.py).
 """
 
 from __future__ import annotations
@@ -12,10 +14,13 @@ import asyncio
 from typing import Final
 
 import aiohttp
+from aiohttp.abc import AbstractResolver
 from multidict import CIMultiDictProxy
 from yarl import URL
 
+from pullcache.pullthrough.destinations import DestinationPolicy
 from pullcache.pullthrough.errors import UpstreamInvalid
+from pullcache.pullthrough.upstream.destination_guard import DestinationGuard
 
 MAX_REDIRECTS: Final = 5
 REDIRECT_STATUSES: Final = frozenset({301, 302, 303, 307, 308})
@@ -30,12 +35,24 @@ Headers = CIMultiDictProxy[str]
 
 
 class HttpSession:
-    """One pooled aiohttp session, created in the event loop that first uses it; `close` ends it."""
+    """One pooled aiohttp session, created in the event loop that first uses it; `close` ends it (and
+    `resolver`, which looks names up: aiohttp's default when None)."""
 
-    def __init__(self, *, timeout: aiohttp.ClientTimeout, user_agent: str, connections: int = 100) -> None:
+    def __init__(
+        self,
+        *,
+        timeout: aiohttp.ClientTimeout,
+        idle_timeout: float | None = None,
+        user_agent: str,
+        connections: int = 100,
+        destinations: DestinationPolicy | None = None,
+        resolver: AbstractResolver | None = None,
+    ) -> None:
         self._timeout = timeout
+        self._idle_timeout = idle_timeout
         self._user_agent = user_agent
         self._connections = connections
+        self._guard = DestinationGuard(destinations or DestinationPolicy(), resolver)
         self._session: aiohttp.ClientSession | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -43,20 +60,23 @@ class HttpSession:
         if self._session is not None:
             await self._session.close()
             self._session = None
+        await self._guard.close()
 
     async def send(
         self, method: str, url: URL, headers: dict[str, str], authorization: str | None
     ) -> aiohttp.ClientResponse:
         """The response at the end of up to MAX_REDIRECTS redirects, its body unread; Authorization goes only to
-        `url`'s origin. Raises UpstreamInvalid (a redirect without a Location, too many redirects) and the
-        TRANSPORT_ERRORS."""
+        `url`'s origin. Raises UpstreamInvalid (a redirect without a Location, too many redirects), UpstreamRefused
+        (a destination the policy refuses: nothing is sent there) and the TRANSPORT_ERRORS."""
         home = url.origin()
         session = self._client()
         for _ in range(MAX_REDIRECTS + 1):
             sent = dict(headers)
             if authorization is not None and url.origin() == home:
                 sent["Authorization"] = authorization
+            self._guard.check_literal(url.raw_host or "")
             response = await session.request(method, url, headers=sent, allow_redirects=False)
+            _bound_idle_reads(response, self._idle_timeout)
             if response.status not in REDIRECT_STATUSES:
                 return response
             location = response.headers.get("Location")
@@ -76,12 +96,24 @@ class HttpSession:
             self._session = aiohttp.ClientSession(
                 timeout=self._timeout,
                 headers={"User-Agent": self._user_agent},
-                connector=aiohttp.TCPConnector(limit=self._connections),
+                connector=aiohttp.TCPConnector(limit=self._connections, resolver=self._guard),
                 cookie_jar=aiohttp.DummyCookieJar(),
                 read_bufsize=READ_BUFFER_BYTES,
             )
             self._loop = loop
         return self._session
+
+
+def _bound_idle_reads(response: aiohttp.ClientResponse, idle_timeout: float | None) -> None:
+    """The session's `sock_read` bounds the wait for a response's first byte (aiohttp starts it once the request
+    is sent, and restarts it at each read); once the headers are in, each wait between body bytes gets
+    `idle_timeout` instead, from now: the body bytes that came with the headers armed the old bound. (A
+    connection's reading is paused only once megabytes wait unread, not as its headers arrive.) None: `sock_read`
+    throughout."""
+    connection = response.connection
+    if idle_timeout is not None and connection is not None and connection.protocol is not None:
+        connection.protocol.read_timeout = idle_timeout
+        connection.protocol.start_timeout()
 
 
 async def read_limited(response: aiohttp.ClientResponse, limit: int) -> bytes | None:

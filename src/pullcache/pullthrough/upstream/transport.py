@@ -1,10 +1,19 @@
-"""UpstreamTransport: one exchange with an upstream registry, authenticated and retried.
+"""UpstreamTransport: one exchange with an upstream registry, authenticated, retried and bounded.
 
 An exchange: send (with the Authorization kept for its upstream, scope and credentials) through the session,
 which follows redirects (http_session.py); on 401 have the Authenticator answer the challenge (auth.py) and send
 once more; on 5xx, 429, a broken connection or a timeout, wait and ask again (retry.py). A body read whole is
 read inside the retries, so one that breaks off while it is read is asked for again; a body handed on as a
 stream is beyond retrying.
+
+Bounds. Each connection, first byte and silence between bytes has its own bound (http_session.py); the whole
+exchange, retries, token fetches and waits included, has the request budget (`request_timeout`, or a deadline
+the caller sets): an exchange that would need longer is UpstreamUnavailable at the budget's end, and a retry
+whose wait would end past it is not tried. A body handed on as a stream (a blob) is bounded by the budget until
+its headers arrive, then by the idle bound alone: a blob that keeps flowing is never cut.
+
+Before every attempt the CircuitBreaker (breaker.py) is asked whether the upstream may be asked at all, and
+after it is told how the attempt went: an upstream that keeps failing is UpstreamUnavailable at once.
 
 Statuses keep their meaning: 404 UpstreamNotFound, 401/403 after authenticating UpstreamDenied, what still fails
 after the retries UpstreamUnavailable (with the last status), any other answer UpstreamInvalid. Messages name the
@@ -22,9 +31,15 @@ from typing import TypeVar
 import aiohttp
 from yarl import URL
 
-from pullcache.pullthrough.errors import UpstreamDenied, UpstreamInvalid, UpstreamNotFound, UpstreamUnavailable
+from pullcache.pullthrough.errors import (
+    UpstreamDenied,
+    UpstreamInvalid,
+    UpstreamNotFound,
+    UpstreamUnavailable,
+)
 from pullcache.pullthrough.ports import UpstreamEndpoint
 from pullcache.pullthrough.upstream.auth import Authenticator, AuthorizationKey
+from pullcache.pullthrough.upstream.breaker import CircuitBreaker
 from pullcache.pullthrough.upstream.http_session import (
     TRANSPORT_ERRORS,
     Headers,
@@ -32,7 +47,13 @@ from pullcache.pullthrough.upstream.http_session import (
     describe_transport_error,
     read_limited,
 )
-from pullcache.pullthrough.upstream.retry import RetryPolicy, Transient, is_retryable, parse_retry_after
+from pullcache.pullthrough.upstream.retry import (
+    TOO_MANY_REQUESTS,
+    RetryPolicy,
+    Transient,
+    is_retryable,
+    parse_retry_after,
+)
 
 log = logging.getLogger(__name__)
 
@@ -40,32 +61,51 @@ T = TypeVar("T")
 
 
 class UpstreamTransport:
-    """Each method raises UpstreamNotFound, UpstreamDenied, UpstreamUnavailable, UpstreamInvalid."""
+    """Each method raises UpstreamNotFound, UpstreamDenied, UpstreamUnavailable, UpstreamInvalid. A `deadline`
+    is a reading of the event loop's clock by which the exchange must be over (None: the request budget)."""
 
     def __init__(
         self,
         http: HttpSession,
         authenticator: Authenticator,
         policy: RetryPolicy,
+        breaker: CircuitBreaker,
+        *,
+        request_timeout: float,
         jitter: Callable[[], float] = random.random,
     ) -> None:
         self._http = http
         self._authenticator = authenticator
         self._policy = policy
+        self._breaker = breaker
+        self._request_timeout = request_timeout
         self._jitter = jitter
 
     async def check(self, endpoint: UpstreamEndpoint, path: str, *, scope: str | None) -> None:
         """GET `path` for its status alone (the body is let go unread)."""
-        await self._exchange(endpoint, "GET", path, scope, None, _release)
+        await self._exchange(endpoint, "GET", path, scope, None, _release, None)
 
     async def head(
-        self, endpoint: UpstreamEndpoint, path: str, *, scope: str | None, accept: str | None
+        self,
+        endpoint: UpstreamEndpoint,
+        path: str,
+        *,
+        scope: str | None,
+        accept: str | None,
+        deadline: float | None = None,
     ) -> tuple[Headers, int | None]:
         """The headers and the stated Content-Length of HEAD `path`."""
-        return await self._exchange(endpoint, "HEAD", path, scope, accept, _headers)
+        return await self._exchange(endpoint, "HEAD", path, scope, accept, _headers, deadline)
 
     async def read(
-        self, endpoint: UpstreamEndpoint, path: str, *, scope: str | None, accept: str | None, limit: int
+        self,
+        endpoint: UpstreamEndpoint,
+        path: str,
+        *,
+        scope: str | None,
+        accept: str | None,
+        limit: int,
+        deadline: float | None = None,
     ) -> tuple[Headers, bytes | None]:
         """The headers and the whole body of GET `path`; None for a body longer than `limit` bytes."""
 
@@ -75,11 +115,16 @@ class UpstreamTransport:
             finally:
                 response.release()
 
-        return await self._exchange(endpoint, "GET", path, scope, accept, whole)
+        return await self._exchange(endpoint, "GET", path, scope, accept, whole, deadline)
 
     async def open(self, endpoint: UpstreamEndpoint, path: str, *, scope: str | None) -> aiohttp.ClientResponse:
-        """The 2xx response to GET `path`, its body unread: the caller owns it (and releases or closes it)."""
-        return await self._exchange(endpoint, "GET", path, scope, None, _keep)
+        """The 2xx response to GET `path`, its body unread: the caller owns it (and releases or closes it), and
+        tells `broke_off` when the body fails."""
+        return await self._exchange(endpoint, "GET", path, scope, None, _keep, None)
+
+    def broke_off(self, endpoint: UpstreamEndpoint, reason: str) -> None:
+        """A body handed on as a stream failed while it was read: a failure of its upstream."""
+        self._breaker.failed(origin_of(endpoint), reason)
 
     async def _exchange(
         self,
@@ -89,36 +134,91 @@ class UpstreamTransport:
         scope: str | None,
         accept: str | None,
         read: Callable[[aiohttp.ClientResponse], Awaitable[T]],
+        deadline: float | None,
     ) -> T:
-        """What `read` makes of the 2xx response to `method path`, retried as the module says. `read` owns the
-        response: it releases it, or hands it on."""
+        """What `read` makes of the 2xx response to `method path`, retried and bounded as the module says. `read`
+        owns the response: it releases it, or hands it on."""
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        deadline = started + self._request_timeout if deadline is None else deadline
+        where = f"upstream {endpoint.base_url}"
         tried = 0
-        while True:
-            try:
-                response = await self._attempt(endpoint, method, path, scope, accept)
-                return await read(response)
-            except Transient as error:
-                failure = error
-            except TRANSPORT_ERRORS as error:
-                failure = Transient(describe_transport_error(error))
-            delay = self._policy.delay(tried, failure.retry_after, self._jitter())
-            tried += 1
-            if delay is None:
-                status = "" if failure.status is None else f" {failure.status}"
-                raise UpstreamUnavailable(
-                    f"upstream {endpoint.base_url} failed{status} on {method} {path} ({failure.reason})"
-                    f" after {tried} attempt{'s' if tried > 1 else ''}",
-                    failure.status,
-                ) from None
-            log.warning(
-                "upstream %s: %s %s failed (%s); asking again in %.2f s",
-                endpoint.base_url,
-                method,
-                path,
-                failure.reason,
-                delay,
-            )
-            await asyncio.sleep(delay)
+        failure: Transient | None = None
+        try:
+            async with asyncio.timeout_at(deadline) as budget:
+                while True:
+                    try:
+                        return await self._recorded(
+                            endpoint, lambda: self._attempt_read(endpoint, method, path, scope, accept, read), budget
+                        )
+                    except Transient as error:
+                        failure = error
+                    tried += 1
+                    delay = self._policy.delay(tried - 1, failure.retry_after, self._jitter())
+                    if delay is None or loop.time() + delay >= deadline:
+                        status = "" if failure.status is None else f" {failure.status}"
+                        raise UpstreamUnavailable(
+                            f"{where} failed{status} on {method} {path} ({failure.reason})"
+                            f" after {tried} attempt{'s' if tried > 1 else ''}",
+                            failure.status,
+                        ) from None
+                    log.warning(
+                        "%s: %s %s failed (%s); asking again in %.2f s", where, method, path, failure.reason, delay
+                    )
+                    await asyncio.sleep(delay)
+        except TimeoutError:
+            if not budget.expired():
+                raise
+            last = "" if failure is None else f"; before that: {failure.reason}"
+            raise UpstreamUnavailable(
+                f"{where} did not answer {method} {path} within {deadline - started:.3g} s{last}",
+                None if failure is None else failure.status,
+            ) from None
+
+    async def _recorded(
+        self, endpoint: UpstreamEndpoint, attempt: Callable[[], Awaitable[T]], budget: asyncio.Timeout
+    ) -> T:
+        """The result of one `attempt`, the breaker asked first and told how it went; transport errors are raised
+        as Transient."""
+        origin = origin_of(endpoint)
+        probe = self._breaker.admit(origin)
+        try:
+            result = await attempt()
+        except Transient as error:
+            if error.status == TOO_MANY_REQUESTS:
+                self._breaker.succeeded(origin)  # up, and saying when to come back
+            else:
+                self._breaker.failed(origin, error.reason)
+            raise
+        except TRANSPORT_ERRORS as error:
+            reason = describe_transport_error(error)
+            self._breaker.failed(origin, reason)
+            raise Transient(reason) from None
+        except (UpstreamNotFound, UpstreamDenied, UpstreamInvalid):
+            self._breaker.succeeded(origin)  # an answer: the upstream is up
+            raise
+        except asyncio.CancelledError:
+            if budget.expired():
+                self._breaker.failed(origin, "the request budget ran out")
+            else:
+                self._breaker.abandoned(origin, probe)
+            raise
+        except BaseException:
+            self._breaker.abandoned(origin, probe)
+            raise
+        self._breaker.succeeded(origin)
+        return result
+
+    async def _attempt_read(
+        self,
+        endpoint: UpstreamEndpoint,
+        method: str,
+        path: str,
+        scope: str | None,
+        accept: str | None,
+        read: Callable[[aiohttp.ClientResponse], Awaitable[T]],
+    ) -> T:
+        return await read(await self._attempt(endpoint, method, path, scope, accept))
 
     async def _attempt(
         self, endpoint: UpstreamEndpoint, method: str, path: str, scope: str | None, accept: str | None
@@ -165,3 +265,8 @@ async def _headers(response: aiohttp.ClientResponse) -> tuple[Headers, int | Non
 
 async def _keep(response: aiohttp.ClientResponse) -> aiohttp.ClientResponse:
     return response
+
+
+def origin_of(endpoint: UpstreamEndpoint) -> str:
+    """What the circuit breaker keeps apart: scheme, host and port."""
+    return str(URL(endpoint.base_url).origin())
