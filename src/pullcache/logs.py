@@ -1,17 +1,35 @@
-"""Structured logs: one JSON object a line, for the server's own events and for every request."""
+"""Structured logs: one JSON object a line, for the server's own events and for every request.
+
+Floods stay bounded: a warning or error that repeats (asyncio's accept() at the open-file limit, a request the HTTP
+parser rejects, a connection refused at the connection cap) is written at most once per REPEAT_INTERVAL, with the
+count of the repeats held back (RepeatedLines). asyncio's own errors go through the same path (log_loop_error, the
+event loop's exception handler), those of the operating system running out of a resource without a traceback.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import copy
+import errno
 import json
 import logging
+import os
 import sys
 import time
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 
 ACCESS_LOGGER = "pullcache.access"
+REPEAT_INTERVAL = 60.0  # seconds: the same warning or error is written at most once in this long
+MAX_TRACKED_LINES = 512  # distinct repeated lines remembered; the least recent is forgotten past it
+# What accept() (or any other call) answers when the process or the system runs out of files, buffers or memory.
+RESOURCE_ERRNOS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
+
+_asyncio_log = logging.getLogger("asyncio")
 
 
 class JsonFormatter(logging.Formatter):
@@ -29,12 +47,110 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry)
 
 
-def configure_logging(level: str) -> None:
+def configure_logging(level: str) -> RepeatedLines:
+    """JSON lines on stderr at `level`, repeats held back; the filter returned reports them (its flush())."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())
+    repeats = RepeatedLines()
+    handler.addFilter(repeats)
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    return repeats
+
+
+@dataclass(slots=True)
+class _Line:
+    since: float  # when the line was last written
+    held: int = 0  # repeats held back since
+    last: logging.LogRecord | None = None  # the last of them
+
+
+class RepeatedLines(logging.Filter):
+    """Lets each warning or error through at most once per `interval` seconds and counts the repeats it holds back.
+
+    Two lines are the same when the same logger writes them at the same level from the same format string (their
+    arguments may differ) with the same exception raised at the same place, and the same `repeat_key` if the caller
+    gives one in `extra` (a cause, say, to count causes apart). The first line after repeats carries
+    `"suppressed": n`, the number held back since the previous one; flush() writes the last repeat of an interval that
+    ended quietly the same way, so no count is lost when a flood stops. Info and debug lines (the access log: one a
+    request, by design) always pass. At most MAX_TRACKED_LINES distinct lines are remembered.
+    """
+
+    def __init__(self, interval: float = REPEAT_INTERVAL, clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__()
+        self.interval = interval
+        self._clock = clock
+        self._lines: dict[Hashable, _Line] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno < logging.WARNING or getattr(record, "repeat_report", False):
+            return True
+        key = _identity(record)
+        now = self._clock()
+        line = self._lines.get(key)
+        if line is not None and now < line.since + self.interval:
+            line.held += 1
+            line.last = record
+            return False
+        self._lines.pop(key, None)  # re-inserted last: the dict's order is the order of recent use
+        self._lines[key] = _Line(since=now)
+        if line is not None and line.held:
+            _add_fields(record, suppressed=line.held)
+        while len(self._lines) > MAX_TRACKED_LINES:
+            del self._lines[next(iter(self._lines))]
+        return True
+
+    def flush(self, *, everything: bool = False) -> None:
+        """Write the held-back repeats of every line whose interval has ended (of every line: `everything`, as the
+        process stops): its last repeat, with the count of the others. Lines quiet for an interval are forgotten."""
+        now = self._clock()
+        for key, line in list(self._lines.items()):
+            if now < line.since + self.interval and not (everything and line.held):
+                continue
+            if not line.held or line.last is None:
+                del self._lines[key]
+                continue
+            report = copy.copy(line.last)
+            report.exc_info = report.exc_text = report.stack_info = None  # the first line showed the traceback
+            setattr(report, "repeat_report", True)  # noqa: B010 (an attribute logging does not declare)
+            _add_fields(report, suppressed=line.held - 1)
+            self._lines[key] = _Line(since=now)
+            logging.getLogger(report.name).handle(report)
+
+
+def _identity(record: logging.LogRecord) -> Hashable:
+    where: tuple[str, int] | None = None
+    if record.exc_info and record.exc_info[2] is not None:
+        traceback = record.exc_info[2]
+        while traceback.tb_next is not None:
+            traceback = traceback.tb_next
+        where = (traceback.tb_frame.f_code.co_filename, traceback.tb_lineno)
+    kind = record.exc_info[0] if record.exc_info else None
+    return (record.name, record.levelno, str(record.msg), getattr(record, "repeat_key", None), kind, where)
+
+
+def _add_fields(record: logging.LogRecord, **fields: object) -> None:
+    """Add to the record's fields without touching the dict the caller passed (it may be shared)."""
+    setattr(record, "fields", {**getattr(record, "fields", {}), **fields})  # noqa: B010
+
+
+def log_loop_error(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    """The event loop's exception handler (loop.set_exception_handler): asyncio's own errors as JSON lines,
+    repeats held back. The operating system running out of a resource (accept() at the open-file limit) is a
+    warning without a traceback: the traceback says nothing the error number does not."""
+    message = str(context.get("message") or "unhandled error in the event loop")
+    error = context.get("exception")
+    if isinstance(error, OSError) and error.errno in RESOURCE_ERRNOS:
+        _asyncio_log.warning(
+            "%s: %s",
+            message,
+            os.strerror(error.errno),
+            extra={"repeat_key": (message, error.errno), "fields": {"errno": errno.errorcode[error.errno]}},
+        )
+        return
+    exc_info = (type(error), error, error.__traceback__) if isinstance(error, BaseException) else None
+    _asyncio_log.error("%s", message, exc_info=exc_info, extra={"repeat_key": message})
 
 
 class JsonAccessLogger(AbstractAccessLogger):

@@ -6,6 +6,10 @@ Shutdown is graceful: on SIGTERM or SIGINT a worker stops accepting connections 
 `shutdown_timeout` seconds to finish, request bodies still arriving included; requests still running then
 are cancelled (aiohttp's own shutdown may take as long again). An upload cut short keeps the bytes it had
 staged, so the client can ask where it stands and resume.
+
+Connections: a worker serves at most `max_connections` at once (by default what its open-file limit leaves room for)
+and closes those that are slow to send a request's headers or idle too long (http_server.py, connection_budget.py);
+the event loop's own errors are logged through logs.py, repeats held back.
 """
 
 from __future__ import annotations
@@ -25,13 +29,17 @@ from pullcache.app import build_app
 from pullcache.auth.bootstrap import ensure_root_key, write_client_files
 from pullcache.auth.ports import RootKey
 from pullcache.config import Settings
-from pullcache.logs import ACCESS_LOGGER, JsonAccessLogger, configure_logging
+from pullcache.connection_budget import max_connections_for, open_file_limit
+from pullcache.http_server import BoundedAppRunner
+from pullcache.logs import ACCESS_LOGGER, JsonAccessLogger, RepeatedLines, configure_logging, log_loop_error
 from pullcache.metadata.engine import create_engine, migrate
 from pullcache.metadata.sql_accounts import SqlAccountStore
 from pullcache.registry.api.routes import Handler
 from pullcache.server_lock import claim_data_dir, die_with_parent, join_data_dir
 
 log = logging.getLogger(__name__)
+
+LISTEN_BACKLOG = 1024  # connections the kernel queues for accept()
 
 
 def serve(settings: Settings) -> None:
@@ -86,50 +94,73 @@ async def _prepare(settings: Settings) -> None:
 
 def run_worker(settings: Settings, master_pid: int | None = None) -> None:
     """Serve until SIGTERM or SIGINT; `master_pid`: the process supervising this worker, which it dies with."""
-    configure_logging(settings.log_level)
+    repeats = configure_logging(settings.log_level)
     if master_pid is not None:
         die_with_parent(master_pid)
         join_data_dir(settings.data_dir)  # held until this process ends
-    asyncio.run(_run_worker(settings))
+    asyncio.run(_run_worker(settings, repeats))
 
 
-async def _run_worker(settings: Settings) -> None:
+async def _run_worker(settings: Settings, repeats: RepeatedLines) -> None:
+    loop = asyncio.get_running_loop()
+    loop.set_exception_handler(log_loop_error)
+    reporting = asyncio.create_task(_report_repeats(repeats))
     app = build_app(settings)
     in_flight = InFlightRequests()
     app.middlewares.insert(0, in_flight.track)
-    runner = web.AppRunner(
+    file_limit = open_file_limit()
+    max_connections = max_connections_for(settings.max_connections, file_limit)
+    runner = BoundedAppRunner(
         app,
+        header_timeout=settings.header_timeout,
+        idle_timeout=settings.idle_timeout,
+        max_connections=max_connections,
         access_log_class=JsonAccessLogger,
         access_log=logging.getLogger(ACCESS_LOGGER),
         shutdown_timeout=settings.shutdown_timeout,
     )
     await runner.setup()
-    site = web.TCPSite(
-        runner,
-        settings.host,
-        settings.port,
-        backlog=1024,
-        reuse_port=settings.workers > 1,
-    )
-    await site.start()
+    sites = [
+        web.SockSite(runner, sock, backlog=LISTEN_BACKLOG)
+        for sock in runner.listening_sockets(settings.host, settings.port, reuse_port=settings.workers > 1)
+    ]
+    for site in sites:
+        await site.start()
     stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     log.info(
         "listening",
-        extra={"fields": {"host": settings.host, "port": settings.port, "data_dir": str(settings.data_dir)}},
+        extra={
+            "fields": {
+                "host": settings.host,
+                "port": settings.port,
+                "data_dir": str(settings.data_dir),
+                "max_connections": max_connections,
+                "open_file_limit": file_limit,
+            }
+        },
     )
     await stop.wait()
     log.info("shutting down: finishing in-flight requests")
-    await site.stop()
+    for site in sites:
+        await site.stop()
     try:
         async with asyncio.timeout(settings.shutdown_timeout):
             await in_flight.wait_idle()
     except TimeoutError:
         log.warning("in-flight requests outlasted the shutdown timeout: cancelling them")
     await runner.cleanup()
+    reporting.cancel()
+    repeats.flush(everything=True)
     log.info("stopped")
+
+
+async def _report_repeats(repeats: RepeatedLines) -> None:
+    """Write the counts of repeated log lines held back, once an interval."""
+    while True:
+        await asyncio.sleep(repeats.interval)
+        repeats.flush()
 
 
 class InFlightRequests:

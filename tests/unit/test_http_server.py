@@ -1,0 +1,211 @@
+"""aiohttp's server with the connection rules, in process on loopback: the header and idle timeouts, and the cap
+with its eviction of idle connections and refusals. These drive the aiohttp internals http_server.py leans on."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+
+import pytest
+from aiohttp import web
+
+from pullcache.http_server import BoundedAppRunner, BoundedServer
+
+HEADER_TIMEOUT = 0.6
+IDLE_TIMEOUT = 1.2
+BOUND = 10.0  # seconds any wait here may take at most, however loaded the machine
+
+
+@dataclass
+class Served:
+    runner: BoundedAppRunner
+    port: int
+    release: asyncio.Event  # lets the /hold handlers finish
+
+    @property
+    def server(self) -> BoundedServer:
+        assert isinstance(self.runner.server, BoundedServer)
+        return self.runner.server
+
+
+ServerFactory = Callable[[int], Awaitable[Served]]
+
+
+@pytest.fixture
+async def serve() -> AsyncIterator[ServerFactory]:
+    runners: list[BoundedAppRunner] = []
+    release = asyncio.Event()
+    writers.clear()
+
+    async def start(max_connections: int = 100) -> Served:
+        app = web.Application()
+
+        async def hello(_request: web.Request) -> web.Response:
+            return web.Response(text="hello")
+
+        async def hold(_request: web.Request) -> web.Response:
+            await release.wait()
+            return web.Response(text="held")
+
+        async def slow(_request: web.Request) -> web.StreamResponse:
+            response = web.StreamResponse()
+            await response.prepare(_request)
+            for _ in range(4):  # past both timeouts, mid-response
+                await asyncio.sleep(HEADER_TIMEOUT)
+                await response.write(b"x" * 1024)
+            await response.write_eof()
+            return response
+
+        app.router.add_get("/hello", hello)
+        app.router.add_get("/hold", hold)
+        app.router.add_get("/slow", slow)
+        runner = BoundedAppRunner(
+            app, header_timeout=HEADER_TIMEOUT, idle_timeout=IDLE_TIMEOUT, max_connections=max_connections
+        )
+        runners.append(runner)
+        await runner.setup()
+        [sock] = runner.listening_sockets("127.0.0.1", 0, reuse_port=False)
+        site = web.SockSite(runner, sock)
+        await site.start()
+        return Served(runner, sock.getsockname()[1], release)
+
+    yield start
+    release.set()
+    for writer in writers:
+        writer.close()
+        with contextlib.suppress(OSError):
+            await writer.wait_closed()
+    for runner in runners:
+        await runner.cleanup()
+
+
+writers: list[asyncio.StreamWriter] = []  # the test's client connections, closed after it
+
+
+async def connect(port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    reader, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port), BOUND)
+    writers.append(writer)
+    return reader, writer
+
+
+async def closed_by_server(reader: asyncio.StreamReader) -> bytes:
+    """All the server sends until it closes the connection."""
+    return await asyncio.wait_for(reader.read(), BOUND)
+
+
+async def get(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, path: str) -> bytes:
+    writer.write(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), BOUND)
+    length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+    return head + await asyncio.wait_for(reader.readexactly(length), BOUND)
+
+
+async def test_a_connection_sending_its_headers_a_byte_at_a_time_is_closed_at_the_header_timeout(
+    serve: ServerFactory,
+) -> None:
+    served = await serve(100)
+    reader, writer = await connect(served.port)
+    request = b"GET /hello HTTP/1.1\r\nHost: x\r\nX-Slow: " + b"a" * 100 + b"\r\n\r\n"
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    closing = asyncio.ensure_future(closed_by_server(reader))
+    sent = 0
+    while not closing.done() and sent < len(request):
+        writer.write(request[sent : sent + 1])
+        sent += 1
+        await asyncio.wait([closing], timeout=0.1)
+
+    assert await closing == b""  # closed without an answer
+    assert sent < len(request)
+    assert HEADER_TIMEOUT <= loop.time() - started < HEADER_TIMEOUT + BOUND
+
+
+async def test_a_connection_that_sends_nothing_is_closed(serve: ServerFactory) -> None:
+    served = await serve(100)
+    reader, _writer = await connect(served.port)
+
+    assert await closed_by_server(reader) == b""
+
+
+async def test_a_kept_alive_connection_waits_the_idle_timeout_and_times_the_next_headers_from_their_first_byte(
+    serve: ServerFactory,
+) -> None:
+    served = await serve(100)
+    reader, writer = await connect(served.port)
+    assert (await get(reader, writer, "/hello")).endswith(b"hello")
+
+    await asyncio.sleep(HEADER_TIMEOUT * 1.5)  # longer than the header timeout, within the idle timeout
+    writer.write(b"G")
+    await asyncio.sleep(HEADER_TIMEOUT / 2)
+    writer.write(b"ET /hello HTTP/1.1\r\nHost: x\r\n\r\n")
+    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), BOUND)
+    assert head.startswith(b"HTTP/1.1 200")
+    assert await asyncio.wait_for(reader.readexactly(5), BOUND) == b"hello"
+
+    assert await closed_by_server(reader) == b""  # idle past the idle timeout
+
+
+async def test_a_response_under_way_is_never_cut_by_the_timeouts(serve: ServerFactory) -> None:
+    served = await serve(100)
+    reader, writer = await connect(served.port)
+    writer.write(b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
+    await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), BOUND)
+
+    body = await asyncio.wait_for(reader.readuntil(b"\r\n0\r\n\r\n"), BOUND)  # the chunked body's end
+    assert body.count(b"x") == 4 * 1024
+
+
+async def test_at_the_cap_the_longest_connected_idle_connection_makes_room(serve: ServerFactory) -> None:
+    served = await serve(3)
+    idle = [await connect(served.port) for _ in range(3)]
+    await asyncio.sleep(0.1)
+
+    reader, writer = await connect(served.port)
+    assert (await get(reader, writer, "/hello")).endswith(b"hello")
+    assert await closed_by_server(idle[0][0]) == b""
+    assert served.server.budget.evicted == 1
+    assert served.server.budget.open <= 3
+
+
+async def test_at_the_cap_with_none_idle_a_connection_is_refused_at_once_in_both_error_shapes(
+    serve: ServerFactory,
+) -> None:
+    served = await serve(2)
+    busy = [await connect(served.port) for _ in range(2)]
+    for _, writer in busy:
+        writer.write(b"GET /hold HTTP/1.1\r\nHost: x\r\n\r\n")
+    await asyncio.sleep(0.2)
+
+    reader, writer = await connect(served.port)
+    refusal = await closed_by_server(reader)
+
+    head, body = refusal.split(b"\r\n\r\n", 1)
+    assert head.startswith(b"HTTP/1.1 503")
+    assert b"Connection: close" in head
+    assert b"Retry-After: 1" in head
+    document = json.loads(body)
+    assert document["errors"][0]["code"] == "UNAVAILABLE"
+    assert document["__type"] == "ServiceUnavailableException"
+    assert served.server.budget.refused == 1
+    served.release.set()
+    for busy_reader, _ in busy:
+        assert b"held" in await asyncio.wait_for(busy_reader.readuntil(b"held"), BOUND)
+
+
+async def test_every_connection_is_counted_out_when_it_closes(serve: ServerFactory) -> None:
+    served = await serve(5)
+    clients = [await connect(served.port) for _ in range(8)]  # 3 of them make room
+    for reader, writer in clients[-2:]:
+        assert (await get(reader, writer, "/hello")).endswith(b"hello")
+    for _, writer in clients:
+        writer.close()
+        await writer.wait_closed()
+
+    for _ in range(int(BOUND / 0.05)):
+        if served.server.budget.open == 0:
+            break
+        await asyncio.sleep(0.05)
+    assert served.server.budget.open == 0
