@@ -45,6 +45,7 @@ def _serve(parser: argparse.ArgumentParser, arguments: argparse.Namespace) -> No
             shutdown_timeout=arguments.shutdown_timeout,
             header_timeout=arguments.header_timeout,
             idle_timeout=arguments.idle_timeout,
+            body_timeout=arguments.body_timeout,
             max_connections=arguments.max_connections,
             upload_expiry=arguments.upload_expiry,
             account_id=arguments.account_id,
@@ -127,6 +128,7 @@ def _parser() -> argparse.ArgumentParser:
     option("--shutdown-timeout", float, defaults.shutdown_timeout, "seconds in-flight requests get on stop")
     option("--header-timeout", float, defaults.header_timeout, "seconds a request's headers may take to arrive")
     option("--idle-timeout", float, defaults.idle_timeout, "seconds a connection may wait for its next request")
+    option("--body-timeout", float, defaults.body_timeout, "seconds a request body may fall silent")
     option("--max-connections", int, defaults.max_connections, "connections a worker holds (0: from the file limit)")
     option("--upload-expiry", float, defaults.upload_expiry, "seconds before an unfinished upload is discarded")
     option("--account-id", str, defaults.account_id, "the 12-digit account created on first start")

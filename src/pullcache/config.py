@@ -39,9 +39,11 @@ class Settings:
     shutdown_timeout: float = 30.0  # seconds in-flight requests get to finish on SIGTERM
     # Client connections (http_server.py, connection_budget.py): seconds a request's headers may take to arrive
     # (from connecting, or from the first byte of a later request), seconds a connection may wait for its next
-    # request, and how many a worker holds (0: half of what its open-file limit leaves room for).
+    # request, seconds a request body may fall silent, and how many a worker holds (0: half of what its open-file
+    # limit leaves room for).
     header_timeout: float = 15.0
     idle_timeout: float = 60.0
+    body_timeout: float = 60.0
     max_connections: int = 0
     upload_expiry: float = 7 * 24 * 3600.0  # seconds after which an unfinished upload is discarded
     account_id: str = DEFAULT_ACCOUNT_ID  # the account created on first start
@@ -84,8 +86,8 @@ class Settings:
             raise ConfigError(f"unknown log level {self.log_level!r}")
         if self.shutdown_timeout < 0:
             raise ConfigError("shutdown timeout must not be negative")
-        if self.header_timeout <= 0 or self.idle_timeout <= 0:
-            raise ConfigError("the header and idle timeouts must be positive")
+        if self.header_timeout <= 0 or self.idle_timeout <= 0 or self.body_timeout <= 0:
+            raise ConfigError("the header, idle and body timeouts must be positive")
         if self.max_connections < 0:
             raise ConfigError("max connections must be at least 1, or 0 for the default")
         if self.upload_expiry <= 0:

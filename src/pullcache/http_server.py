@@ -12,6 +12,10 @@ request beyond what aiohttp runs, and per connection one timer and a few counter
   sends nothing is closed at the first of the two timeouts. Once a request's first byte is in, the idle timeout waits
   for the header timeout. Both apply only while the connection waits for headers; a request being handled, its
   body arriving or its response being sent (a long blob download) is never cut by either.
+- Body timeout: a request body may fall silent for `body_timeout` at most while its handler waits for it (an upload
+  whose client stopped sending); the connection is then aborted, which cancels the handler (an upload keeps what it
+  had staged, so the client can resume). Silence the server causes - reading paused because the handler is not
+  keeping up - does not count, and neither does a response being sent.
 - A connection waiting for a request is idle: at the connection cap the longest-connected idle one makes room for a
   new connection (BoundedServer.evict_idle).
 
@@ -36,6 +40,7 @@ from pullcache.unreadable_requests import answer, rejection_for
 
 log = logging.getLogger(__name__)
 
+CLIENT_CLOSED_REQUEST = 499  # the access log's status for a request whose client left (nginx's number)
 HEAD_BYTES = 1024  # of a request's first bytes, kept to shape the answer should the parser reject it
 
 
@@ -43,6 +48,8 @@ class BoundedRequestHandler(RequestHandler):
     """One connection: aiohttp's request handler with the header timeout, the budget's count and idle eviction."""
 
     __slots__ = (
+        "_body_timeout",
+        "_body_timer",
         "_budget",
         "_evicted",
         "_head",
@@ -50,13 +57,17 @@ class BoundedRequestHandler(RequestHandler):
         "_header_deadline",
         "_header_timeout",
         "_header_timer",
+        "_heard_at",
         "_timed_request",
     )
 
-    def __init__(self, manager: BoundedServer, *, header_timeout: float, **kwargs: Any) -> None:
+    def __init__(self, manager: BoundedServer, *, header_timeout: float, body_timeout: float, **kwargs: Any) -> None:
         super().__init__(manager, **kwargs)
         self._budget: ConnectionBudget | None = manager.budget
         self._header_timeout = header_timeout
+        self._body_timeout = body_timeout
+        self._body_timer: asyncio.TimerHandle | None = None
+        self._heard_at = 0.0
         self._header_timer: asyncio.TimerHandle | None = None
         self._header_deadline = 0.0
         self._timed_request = 0  # the value of _request_count while the timed request's headers are awaited
@@ -70,6 +81,7 @@ class BoundedRequestHandler(RequestHandler):
         self._header_timer = self._loop.call_at(self._header_deadline, self._header_time_is_up)
 
     def data_received(self, data: bytes) -> None:
+        self._heard_at = self._loop.time()
         if data and self._head_of != self._request_count:
             waiter = self._waiter
             if (waiter is not None and not waiter.done()) or not self._request_count:
@@ -83,6 +95,8 @@ class BoundedRequestHandler(RequestHandler):
         now = self._loop.time()
         # aiohttp's keep-alive check, should it come first, finds its close time moved past the header deadline.
         self._next_keepalive_close_time = max(self._next_keepalive_close_time, now + 2 * self._header_timeout)
+        if self._body_timer is None:
+            self._body_timer = self._loop.call_at(now + self._body_timeout, self._body_time_is_up)
         if self._request_count:
             self._timed_request = self._request_count
             self._header_deadline = now + self._header_timeout
@@ -106,6 +120,34 @@ class BoundedRequestHandler(RequestHandler):
             log.debug("closed a connection that sent no request", extra={"fields": {"remote": _remote(self.peername)}})
         self.force_close()
 
+    def _body_time_is_up(self) -> None:
+        """Abort a connection whose request body has been silent for the body timeout while its handler waits."""
+        self._body_timer = None
+        if self.transport is None or self._force_close:
+            return
+        request = self._current_request
+        if request is None or request.content.is_eof():
+            if self.is_idle():
+                return  # the next request's first bytes start the watch again
+            wake_at = self._loop.time() + self._body_timeout
+        elif self._reading_paused:  # the handler is not keeping up: the silence is ours
+            wake_at = self._loop.time() + self._body_timeout
+        else:
+            wake_at = self._heard_at + self._body_timeout
+            if wake_at <= self._loop.time():
+                log.warning(
+                    "aborted a request whose body stopped arriving",
+                    extra={
+                        "repeat_key": "request body timeout",
+                        "fields": {"body_timeout": self._body_timeout, "remote": _remote(self.peername)},
+                    },
+                )
+                self.force_close()
+                if self.transport is not None:
+                    self.transport.abort()
+                return
+        self._body_timer = self._loop.call_at(wake_at, self._body_time_is_up)
+
     def is_idle(self) -> bool:
         """Waiting for a request (none parsed and unanswered), and still connected."""
         waiter = self._waiter
@@ -120,9 +162,10 @@ class BoundedRequestHandler(RequestHandler):
             transport.abort()
 
     def connection_lost(self, exc: BaseException | None) -> None:
-        if self._header_timer is not None:
-            self._header_timer.cancel()
-            self._header_timer = None
+        for timer in (self._header_timer, self._body_timer):
+            if timer is not None:
+                timer.cancel()
+        self._header_timer = self._body_timer = None
         budget, self._budget = self._budget, None
         if budget is not None:
             budget.release(evicted=self._evicted)
@@ -136,7 +179,19 @@ class BoundedRequestHandler(RequestHandler):
         message: str | None = None,
     ) -> StreamResponse:
         """A request the parser rejected: answered in its API's shape, logged once per cause and interval, without
-        a traceback (it is the client's fault, not a bug here). Any other error: aiohttp's answer."""
+        a traceback (it is the client's fault, not a bug here). A request whose client went away while it was
+        handled (its body stopped, the connection dropped): one line, no traceback, nothing to answer. Any other
+        error: aiohttp's answer."""
+        if isinstance(exc, ConnectionError) and (self.transport is None or self.transport.is_closing()):
+            log.info(
+                "a client went away during its request",
+                extra={
+                    "repeat_key": "client went away",
+                    "fields": {"method": request.method, "path": request.path, "remote": request.remote},
+                },
+            )
+            self.force_close()
+            return web.Response(status=CLIENT_CLOSED_REQUEST, reason="Client Closed Request")
         if not isinstance(exc, HttpProcessingError):
             return super().handle_error(request, status, exc, message)
         # The head kept last is that of the request that failed: bytes a client goes on sending after it may fail
@@ -162,13 +217,22 @@ class BoundedRequestHandler(RequestHandler):
 class BoundedServer(web.Server):
     """aiohttp's server (the protocol factory) making BoundedRequestHandlers, and the owner of the budget."""
 
-    def __init__(self, *args: Any, max_connections: int, header_timeout: float, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, max_connections: int, header_timeout: float, body_timeout: float, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.budget = ConnectionBudget(max_connections, make_room=self.evict_idle)
         self._header_timeout = header_timeout
+        self._body_timeout = body_timeout
 
     def __call__(self) -> RequestHandler:
-        return BoundedRequestHandler(self, loop=self._loop, header_timeout=self._header_timeout, **self._kwargs)
+        return BoundedRequestHandler(
+            self,
+            loop=self._loop,
+            header_timeout=self._header_timeout,
+            body_timeout=self._body_timeout,
+            **self._kwargs,
+        )
 
     def evict_idle(self) -> bool:
         """Close the longest-connected idle connection, if any."""
@@ -182,13 +246,21 @@ class BoundedServer(web.Server):
 class BoundedAppRunner(web.AppRunner):
     """An AppRunner whose server is a BoundedServer, with aiohttp's keep-alive timeout as the idle timeout."""
 
-    __slots__ = ("_header_timeout", "_max_connections")
+    __slots__ = ("_body_timeout", "_header_timeout", "_max_connections")
 
     def __init__(
-        self, app: web.Application, *, header_timeout: float, idle_timeout: float, max_connections: int, **kwargs: Any
+        self,
+        app: web.Application,
+        *,
+        header_timeout: float,
+        idle_timeout: float,
+        max_connections: int,
+        body_timeout: float,
+        **kwargs: Any,
     ) -> None:
         super().__init__(app, keepalive_timeout=idle_timeout, **kwargs)
         self._header_timeout = header_timeout
+        self._body_timeout = body_timeout
         self._max_connections = max_connections
 
     async def _make_server(self) -> web.Server:
@@ -199,6 +271,7 @@ class BoundedAppRunner(web.AppRunner):
             handler_cancellation=plain.handler_cancellation,
             max_connections=self._max_connections,
             header_timeout=self._header_timeout,
+            body_timeout=self._body_timeout,
             **plain._kwargs,
         )
 

@@ -114,6 +114,7 @@ async def _run_worker(settings: Settings, repeats: RepeatedLines) -> None:
         app,
         header_timeout=settings.header_timeout,
         idle_timeout=settings.idle_timeout,
+        body_timeout=settings.body_timeout,
         max_connections=max_connections,
         access_log_class=JsonAccessLogger,
         access_log=logging.getLogger(ACCESS_LOGGER),

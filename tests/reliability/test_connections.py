@@ -252,3 +252,68 @@ def test_a_download_read_slowly_past_both_timeouts_is_never_cut(tmp_path: Path, 
         "16 MiB blob read at 4 MiB/s, header and idle timeouts 1 s",
         f"whole and verified after {took:.0f} s: timeouts never cut a response",
     )
+
+
+def start_upload(server: PullcacheServer, repository: str) -> str:
+    """The path of a new upload session of `repository`."""
+    start = urllib.request.Request(f"{server.url}/v2/{repository}/blobs/uploads/", data=b"", method="POST")
+    with urllib.request.urlopen(start, timeout=ANSWERED_WITHIN) as reply:
+        return str(reply.headers["Location"]).removeprefix(server.url)
+
+
+def test_uploads_whose_body_stops_arriving_are_cut_at_the_body_timeout_and_can_resume(
+    tmp_path: Path, record: Record
+) -> None:
+    body_timeout = 2.0
+    stalled_clients = 5
+    server = PullcacheServer(
+        tmp_path / "data", open_file_limit=FILE_LIMIT, extra_args=["--body-timeout", str(body_timeout)]
+    ).start()
+    sockets: list[socket.socket] = []
+    try:
+        blob = bytes(range(256)) * (16 * 1024)  # 4 MiB, of which each stalled client sends the first 2.5 MiB
+        sent = 5 * 512 * 1024
+        digest = "sha256:" + hashlib.sha256(blob).hexdigest()
+        paths = [start_upload(server, "stalled/upload") for _ in range(stalled_clients)]
+        for path in paths:
+            sock = socket.create_connection(("127.0.0.1", server.port), timeout=ANSWERED_WITHIN)
+            sockets.append(sock)
+            sock.sendall(
+                f"PATCH {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\n"
+                f"Content-Length: {len(blob)}\r\n\r\n".encode()
+                + blob[:sent]
+            )
+        closed = seconds_until_closed(sockets, within=CLOSED_WITHIN)
+        reachable = version_check(server)
+        with urllib.request.urlopen(f"{server.url}{paths[0]}", timeout=ANSWERED_WITHIN) as status:
+            end = int(str(status.headers["Range"]).rsplit("-", 1)[1]) + 1
+        separator = "&" if "?" in paths[0] else "?"
+        resume = urllib.request.Request(
+            f"{server.url}{paths[0]}{separator}digest={digest}", data=blob[end:], method="PUT"
+        )
+        resume.add_header("Content-Type", "application/octet-stream")
+        resume.add_header("Content-Range", f"{end}-{len(blob) - 1}")
+        with urllib.request.urlopen(resume, timeout=ANSWERED_WITHIN) as reply:
+            committed = reply.status
+        with urllib.request.urlopen(f"{server.url}/v2/stalled/upload/blobs/{digest}", timeout=60) as reply:
+            fetched = reply.read()
+        log = server.log()
+    finally:
+        for sock in sockets:
+            sock.close()
+        server.stop()
+
+    assert len(closed) == stalled_clients
+    assert min(closed.values()) >= body_timeout * 0.9  # not before the body timeout
+    assert max(closed.values()) < body_timeout + CLOSED_WITHIN
+    assert reachable == 200
+    assert 1 << 20 <= end <= sent  # what had arrived was kept (staged a mebibyte at a time)
+    assert committed == 201
+    assert hashlib.sha256(fetched).hexdigest() == digest.removeprefix("sha256:")
+    assert "Traceback" not in log
+    assert 1 <= log.count("aborted a request whose body stopped arriving") <= 2  # once, and the repeats counted
+    record(
+        "request bodies that stop arriving",
+        f"{stalled_clients} uploads stalled mid-body, body timeout {body_timeout:.0f} s",
+        "each aborted at the body timeout; what had arrived kept, the upload resumed and verified",
+    )

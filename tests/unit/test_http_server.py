@@ -16,6 +16,7 @@ from pullcache.http_server import BoundedAppRunner, BoundedServer
 
 HEADER_TIMEOUT = 0.6
 IDLE_TIMEOUT = 1.2
+BODY_TIMEOUT = 0.8
 BOUND = 10.0  # seconds any wait here may take at most, however loaded the machine
 
 
@@ -24,6 +25,7 @@ class Served:
     runner: BoundedAppRunner
     port: int
     release: asyncio.Event  # lets the /hold handlers finish
+    uploads: list[str]  # what became of each /upload: "read N bytes", or the error its body read ended with
 
     @property
     def server(self) -> BoundedServer:
@@ -38,6 +40,7 @@ ServerFactory = Callable[[int], Awaitable[Served]]
 async def serve() -> AsyncIterator[ServerFactory]:
     runners: list[BoundedAppRunner] = []
     release = asyncio.Event()
+    uploads: list[str] = []
     writers.clear()
 
     async def start(max_connections: int = 100) -> Served:
@@ -59,18 +62,34 @@ async def serve() -> AsyncIterator[ServerFactory]:
             await response.write_eof()
             return response
 
+        async def upload(request: web.Request) -> web.Response:
+            received = 0
+            try:
+                async for chunk in request.content.iter_any():
+                    received += len(chunk)
+            except (asyncio.CancelledError, ConnectionError) as cut:  # the body fails; or the handler is cancelled
+                uploads.append(f"{type(cut).__name__} after {received} bytes")
+                raise
+            uploads.append(f"read {received} bytes")
+            return web.Response(text=f"got {received}")
+
+        app.router.add_put("/upload", upload)
         app.router.add_get("/hello", hello)
         app.router.add_get("/hold", hold)
         app.router.add_get("/slow", slow)
         runner = BoundedAppRunner(
-            app, header_timeout=HEADER_TIMEOUT, idle_timeout=IDLE_TIMEOUT, max_connections=max_connections
+            app,
+            header_timeout=HEADER_TIMEOUT,
+            idle_timeout=IDLE_TIMEOUT,
+            body_timeout=BODY_TIMEOUT,
+            max_connections=max_connections,
         )
         runners.append(runner)
         await runner.setup()
         [sock] = runner.listening_sockets("127.0.0.1", 0, reuse_port=False)
         site = web.SockSite(runner, sock)
         await site.start()
-        return Served(runner, sock.getsockname()[1], release)
+        return Served(runner, sock.getsockname()[1], release, uploads)
 
     yield start
     release.set()
@@ -209,3 +228,35 @@ async def test_every_connection_is_counted_out_when_it_closes(serve: ServerFacto
             break
         await asyncio.sleep(0.05)
     assert served.server.budget.open == 0
+
+
+async def test_a_request_body_that_stops_arriving_is_aborted_at_the_body_timeout(serve: ServerFactory) -> None:
+    served = await serve(100)
+    reader, writer = await connect(served.port)
+    writer.write(b"PUT /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n" + b"u" * 10)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+
+    assert await closed_by_server(reader) == b""  # aborted, no answer
+
+    assert BODY_TIMEOUT <= loop.time() - started < BODY_TIMEOUT + BOUND
+    for _ in range(100):  # the cancelled handler reports once it has run
+        if served.uploads:
+            break
+        await asyncio.sleep(0.05)
+    [cut_off] = served.uploads
+    assert cut_off.endswith(" after 10 bytes") and not cut_off.startswith("read")
+
+
+async def test_a_request_body_that_keeps_arriving_slowly_is_never_cut(serve: ServerFactory) -> None:
+    served = await serve(100)
+    reader, writer = await connect(served.port)
+    pieces = 8  # well past the header, idle and body timeouts in all
+    writer.write(f"PUT /upload HTTP/1.1\r\nHost: x\r\nContent-Length: {pieces}\r\n\r\n".encode())
+    for _ in range(pieces):
+        await asyncio.sleep(BODY_TIMEOUT / 3)
+        writer.write(b"u")
+
+    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), BOUND)
+    assert head.startswith(b"HTTP/1.1 200")
+    assert served.uploads == [f"read {pieces} bytes"]
