@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Iterator
-from dataclasses import dataclass
 from typing import Final
 
 import pytest
@@ -21,41 +20,24 @@ from pullcache.pullthrough.errors import UpstreamNotFound, UpstreamUnavailable
 from pullcache.pullthrough.ports import UpstreamEndpoint
 from pullcache.pullthrough.upstream import UpstreamClient
 from testkit.hashing import Sha256Tap
-from testkit.images import ImageTree, OciLayout, write_image
-from testkit.servers import DistributionServer
-from tests.integration import skopeo
 from tests.upstreams import MANIFEST_PATTERN, FaultyUpstream, HangingUpstream
+from tests.upstreams.seeded import SeededRegistry, seeded_registry
 
 REPOSITORY: Final = "library/app"
 CUT_OFF: Final = 20.0  # seconds any one call may take here, whatever the client does
 LAYER_BYTES: Final = 2 << 20
 
 
-@dataclass(frozen=True)
-class Seeded:
-    registry: DistributionServer
-    image: ImageTree
-
-    @property
-    def layer(self) -> Digest:
-        return Digest.parse(self.image.layers[self.image.digest][-1])
-
-
 @pytest.fixture(scope="module")
-def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seeded]:
-    root = tmp_path_factory.mktemp("upstream-bounds")
-    registry = DistributionServer(root / "distribution").start()
-    try:
-        layout = OciLayout(root / "oci")
-        image = write_image(layout, "v1", (1024, LAYER_BYTES), seed=3)
-        skopeo.copy_all(layout.reference("v1"), skopeo.docker_reference(registry.address, REPOSITORY, "v1"))
-        yield Seeded(registry, image)
-    finally:
-        registry.stop()
+def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeededRegistry]:
+    with seeded_registry(
+        tmp_path_factory.mktemp("upstream-bounds"), REPOSITORY, "v1", (1024, LAYER_BYTES), 3
+    ) as seeded:
+        yield seeded
 
 
 @pytest.fixture
-def hanging(seeded: Seeded) -> Iterator[HangingUpstream]:
+def hanging(seeded: SeededRegistry) -> Iterator[HangingUpstream]:
     with HangingUpstream(seeded.registry.url) as server:
         yield server
 
@@ -105,7 +87,9 @@ async def test_a_response_that_does_not_start_is_cut_at_the_first_byte_bound(han
     assert hanging.requests() == 2
 
 
-async def test_a_blob_body_that_stalls_is_cut_at_the_idle_bound(seeded: Seeded, hanging: HangingUpstream) -> None:
+async def test_a_blob_body_that_stalls_is_cut_at_the_idle_bound(
+    seeded: SeededRegistry, hanging: HangingUpstream
+) -> None:
     hanging.hang("stall_blobs", stall_after=1000)
     async with UpstreamClient(idle_timeout=0.5, first_byte_timeout=30, request_timeout=60) as client:
         error, took = await timed_failure(read_blob(client, UpstreamEndpoint(hanging.url), seeded.layer))
@@ -116,7 +100,7 @@ async def test_a_blob_body_that_stalls_is_cut_at_the_idle_bound(seeded: Seeded, 
     assert took < 10
 
 
-async def test_a_blob_that_keeps_flowing_is_not_cut_by_the_request_budget(seeded: Seeded) -> None:
+async def test_a_blob_that_keeps_flowing_is_not_cut_by_the_request_budget(seeded: SeededRegistry) -> None:
     """The body takes about four times the request budget; no gap in it comes near the idle bound."""
     with FaultyUpstream(seeded.registry.url) as faulty:
         faulty.throttle(LAYER_BYTES // 2)  # bytes a second: about 2 s for the layer
@@ -139,7 +123,7 @@ async def test_a_tag_check_has_a_budget_of_its_own(hanging: HangingUpstream) -> 
 
 
 async def test_a_failing_upstream_is_left_alone_for_its_cool_down_then_probed(
-    seeded: Seeded, hanging: HangingUpstream
+    seeded: SeededRegistry, hanging: HangingUpstream
 ) -> None:
     endpoint = UpstreamEndpoint(hanging.url)
     hanging.hang("silent")
@@ -181,7 +165,7 @@ async def test_a_failed_probe_opens_the_circuit_for_another_cool_down(hanging: H
     assert hanging.requests() == requests == 2
 
 
-async def test_answers_that_refuse_do_not_open_the_circuit(seeded: Seeded) -> None:
+async def test_answers_that_refuse_do_not_open_the_circuit(seeded: SeededRegistry) -> None:
     with FaultyUpstream(seeded.registry.url) as faulty:
         faulty.fail(MANIFEST_PATTERN, 404, times=None)
         async with UpstreamClient(failures_to_open=1, cool_down=60) as client:
@@ -191,7 +175,7 @@ async def test_answers_that_refuse_do_not_open_the_circuit(seeded: Seeded) -> No
         assert faulty.requests("GET") == 3
 
 
-async def test_a_retry_whose_wait_ends_past_the_budget_is_not_tried(seeded: Seeded) -> None:
+async def test_a_retry_whose_wait_ends_past_the_budget_is_not_tried(seeded: SeededRegistry) -> None:
     with FaultyUpstream(seeded.registry.url) as faulty:
         faulty.fail(MANIFEST_PATTERN, 503, times=None, retry_after=5)
         async with UpstreamClient(request_timeout=2) as client:

@@ -25,11 +25,10 @@ from pullcache.pullthrough.ports import UpstreamCredentials, UpstreamEndpoint
 from pullcache.pullthrough.service import UPSTREAM_REFUSED
 from pullcache.pullthrough.upstream import UpstreamClient
 from testkit.aws_clients import client, client_error
-from testkit.images import ImageTree, OciLayout, write_image
-from testkit.servers import DistributionServer, PullcacheServer, free_port
-from tests.integration import skopeo
+from testkit.servers import PullcacheServer, free_port
 from tests.integration.cached_images import get
 from tests.upstreams import FaultyUpstream, TokenGate
+from tests.upstreams.seeded import SeededRegistry, seeded_registry
 
 REPOSITORY: Final = "library/app"
 TAG: Final = "v1"
@@ -76,31 +75,14 @@ class StubResolver(AbstractResolver):
         pass
 
 
-@dataclass(frozen=True)
-class Seeded:
-    registry: DistributionServer
-    image: ImageTree
-
-    @property
-    def layer(self) -> Digest:
-        return Digest.parse(self.image.layers[self.image.digest][-1])
-
-
 @pytest.fixture(scope="module")
-def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seeded]:
-    root = tmp_path_factory.mktemp("upstream-destinations")
-    registry = DistributionServer(root / "distribution").start()
-    try:
-        oci = OciLayout(root / "oci")
-        image = write_image(oci, TAG, (1024, 4096))
-        skopeo.copy_all(oci.reference(TAG), skopeo.docker_reference(registry.address, REPOSITORY, TAG))
-        yield Seeded(registry, image)
-    finally:
-        registry.stop()
+def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeededRegistry]:
+    with seeded_registry(tmp_path_factory.mktemp("upstream-destinations"), REPOSITORY, TAG, (1024, 4096)) as seeded:
+        yield seeded
 
 
 @pytest.fixture
-def denied(seeded: Seeded) -> Iterator[DeniedListener]:
+def denied(seeded: SeededRegistry) -> Iterator[DeniedListener]:
     """A registry on 127.0.0.2 (a proxy in front of the seeded one)."""
     with DeniedListener(seeded.registry.url) as listener:
         yield listener
@@ -129,7 +111,7 @@ async def test_a_name_resolving_to_a_link_local_address_is_refused_at_connection
     assert resolver.asked == ["metadata.test"]  # refused once, not retried
 
 
-async def test_a_name_resolving_to_an_allowed_address_is_served(seeded: Seeded) -> None:
+async def test_a_name_resolving_to_an_allowed_address_is_served(seeded: SeededRegistry) -> None:
     resolver = StubResolver({"registry.test": ["127.0.0.1"]})
     port = seeded.registry.url.rsplit(":", 1)[1]
 
@@ -149,7 +131,7 @@ async def test_an_upstream_on_a_denied_address_is_never_asked(
 
 
 async def test_a_redirect_from_an_allowed_upstream_to_a_denied_address_is_refused(
-    seeded: Seeded, denied: DeniedListener, deny_127_0_0_2: UpstreamClient
+    seeded: SeededRegistry, denied: DeniedListener, deny_127_0_0_2: UpstreamClient
 ) -> None:
     with FaultyUpstream(seeded.registry.url) as allowed:
         allowed.redirect_blobs(denied.url)
@@ -162,7 +144,7 @@ async def test_a_redirect_from_an_allowed_upstream_to_a_denied_address_is_refuse
     assert denied.requests() == 0
 
 
-async def test_a_redirect_to_a_name_resolving_to_a_link_local_address_is_refused(seeded: Seeded) -> None:
+async def test_a_redirect_to_a_name_resolving_to_a_link_local_address_is_refused(seeded: SeededRegistry) -> None:
     resolver = StubResolver({"metadata.test": ["169.254.169.254"]})
 
     with FaultyUpstream(seeded.registry.url) as allowed:
@@ -176,7 +158,9 @@ async def test_a_redirect_to_a_name_resolving_to_a_link_local_address_is_refused
     assert resolver.asked == ["metadata.test"]
 
 
-async def test_a_token_realm_on_a_denied_address_is_refused(seeded: Seeded, deny_127_0_0_2: UpstreamClient) -> None:
+async def test_a_token_realm_on_a_denied_address_is_refused(
+    seeded: SeededRegistry, deny_127_0_0_2: UpstreamClient
+) -> None:
     with GateWithRealmElsewhere(seeded.registry.url, USERNAME, PASSWORD) as gate, DeniedListener(gate.url) as realm:
         gate.realm_url = realm.url
         endpoint = UpstreamEndpoint(gate.url, UpstreamCredentials(USERNAME, PASSWORD))
@@ -188,7 +172,7 @@ async def test_a_token_realm_on_a_denied_address_is_refused(seeded: Seeded, deny
         assert gate.token_requests == 0
 
 
-async def test_a_token_realm_on_an_allowed_address_is_reached(seeded: Seeded) -> None:
+async def test_a_token_realm_on_an_allowed_address_is_reached(seeded: SeededRegistry) -> None:
     """The same gate and realm with the default policy: the refusal above is the policy's doing."""
     with GateWithRealmElsewhere(seeded.registry.url, USERNAME, PASSWORD) as gate, DeniedListener(gate.url) as realm:
         gate.realm_url = realm.url
@@ -201,7 +185,9 @@ async def test_a_token_realm_on_an_allowed_address_is_reached(seeded: Seeded) ->
         assert realm.requests("GET", "/token") == 1
 
 
-async def test_an_allow_list_narrows_the_upstreams_to_those_it_lists(seeded: Seeded, denied: DeniedListener) -> None:
+async def test_an_allow_list_narrows_the_upstreams_to_those_it_lists(
+    seeded: SeededRegistry, denied: DeniedListener
+) -> None:
     async with upstream_client(DestinationPolicy(allow=[f"{DENIED_HOST}/32"])) as upstream:
         with pytest.raises(UpstreamRefused):
             await upstream.check(UpstreamEndpoint(seeded.registry.url))
@@ -238,7 +224,7 @@ def test_a_rule_to_the_metadata_address_is_refused_at_creation(pullcache: Pullca
 
 
 def test_a_denied_upstream_is_refused_to_pulls_validation_and_new_rules(
-    seeded: Seeded, denied: DeniedListener, tmp_path: Path
+    seeded: SeededRegistry, denied: DeniedListener, tmp_path: Path
 ) -> None:
     """A rule made before the operator denied its address: pulls answer an OCI error, the refusal is logged."""
     data_dir = tmp_path / "data"
@@ -280,7 +266,7 @@ def test_a_denied_upstream_is_refused_to_pulls_validation_and_new_rules(
 
 
 def test_an_allow_list_from_the_environment_narrows_rules_and_pulls(
-    seeded: Seeded, denied: DeniedListener, tmp_path: Path
+    seeded: SeededRegistry, denied: DeniedListener, tmp_path: Path
 ) -> None:
     server = PullcacheServer(tmp_path / "data", environment={"PULLCACHE_UPSTREAM_ALLOW": f"{DENIED_HOST}/32"}).start()
     try:
