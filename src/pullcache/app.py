@@ -27,11 +27,12 @@ from pullcache.ecr.images import EcrImages
 from pullcache.ecr.layers import EcrLayers
 from pullcache.ecr.lifecycle import EcrLifecyclePolicies
 from pullcache.ecr.service import EcrService
+from pullcache.health import READINESS, ReadinessCheck, add_health_routes
 from pullcache.iam.api.operations import iam_operations
 from pullcache.iam.principal_policies import IamPrincipalPolicies
 from pullcache.iam.service import IamService
 from pullcache.iam.service_linked_roles import ServiceLinkedRoleService
-from pullcache.metadata.engine import DataGroup, create_engine, read_cache
+from pullcache.metadata.engine import DataGroup, check_database, create_engine, read_cache
 from pullcache.metadata.reads import open_reads
 from pullcache.metadata.sql import SqlMetadataStore
 from pullcache.metadata.sql_accounts import SqlAccountStore
@@ -84,6 +85,7 @@ def build_app(settings: Settings) -> web.Application:
     app = web.Application(middlewares=[request_ids, registry_errors, registry_access])
     app[DEFAULT_SCOPE] = RegistryScope(settings.account_id, settings.region)
     add_registry_routes(app)
+    add_health_routes(app)
     app.router.add_route("POST", "/", _aws_api)
     app.router.add_route("GET", "/", _aws_api)
 
@@ -154,6 +156,11 @@ def build_app(settings: Settings) -> web.Application:
         source = PullThroughSource(RuleResolver(pull_through_store), manifest_imports, blob_imports, role, background)
         registry = RegistryService(blob_store, metadata_store, manifest_writes, source=source)
         app[REGISTRY] = registry
+        readiness: dict[str, ReadinessCheck] = {
+            "database": lambda: check_database(engine),
+            "blob store": blob_store.check_writable,
+        }
+        app[READINESS] = readiness
         models = load_service_models()
         sts = StsService(iam_store, principal_policies, sessions)
         tables: list[OperationTable[CallContext]] = [sts_operations(models.get("sts"), sts)]

@@ -23,6 +23,8 @@ from typing import Any
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 
+from pullcache.health import HEALTH_PATHS
+
 ACCESS_LOGGER = "pullcache.access"
 REPEAT_INTERVAL = 60.0  # seconds: the same warning or error is written at most once in this long
 MAX_TRACKED_LINES = 512  # distinct repeated lines remembered; the least recent is forgotten past it
@@ -154,10 +156,12 @@ def log_loop_error(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> 
 
 
 class JsonAccessLogger(AbstractAccessLogger):
-    """One line a request: who asked what, the answer, its size and how long it took."""
+    """One line a request: who asked what, the answer, its size and how long it took. Health checks, asked every
+    few seconds by load balancers, are logged at debug."""
 
     def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
-        self.logger.info(
+        self.logger.log(
+            logging.DEBUG if request.path in HEALTH_PATHS else logging.INFO,
             "%s %s %s",
             request.method,
             request.path,

@@ -18,6 +18,8 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, event, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
@@ -188,7 +190,28 @@ def _check_foreign_keys(connection: Connection) -> None:
 
 
 def _upgrade(connection: Connection) -> None:
-    config = Config()
-    config.set_main_option("script_location", str(resources.files("pullcache.metadata") / "migrations"))
+    config = _alembic_config()
     config.attributes["connection"] = connection
     command.upgrade(config, "head")
+
+
+async def check_database(engine: AsyncEngine) -> None:
+    """Raises DatabaseNotReady unless the database answers and its schema is at the newest revision."""
+    try:
+        async with engine.connect() as connection:
+            current = await connection.run_sync(lambda sync: MigrationContext.configure(sync).get_current_revision())
+    except Exception as error:  # any driver's failure to connect or to read: not ready, and why
+        raise DatabaseNotReady(f"the database does not answer: {type(error).__name__}") from None
+    head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
+    if current != head:
+        raise DatabaseNotReady(f"the schema is at revision {current}, not {head}: migrations have not run")
+
+
+class DatabaseNotReady(Exception):
+    """The database cannot serve: it does not answer, or its schema is not the newest."""
+
+
+def _alembic_config() -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(resources.files("pullcache.metadata") / "migrations"))
+    return config

@@ -23,6 +23,7 @@ import contextlib
 import fcntl
 import hashlib
 import os
+import uuid
 from collections.abc import AsyncGenerator, AsyncIterable, Awaitable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -104,6 +105,15 @@ class FilesystemBlobStore:
 
     def blob_path(self, digest: Digest) -> Path:
         return self._blobs / digest.algorithm / digest.encoded[:2] / digest.encoded
+
+    async def check_writable(self) -> None:
+        """Raises StoreNotWritable unless a small file can be written where uploads are staged (what readiness asks
+        of the store: a full disk, a read-only mount or a missing directory all fail here)."""
+        probe = self._uploads / f".ready-{uuid.uuid4().hex}"
+        try:
+            await asyncio.to_thread(_write_and_remove, probe, b"ready")
+        except OSError as error:
+            raise StoreNotWritable(f"the blob store cannot write: {error.strerror or type(error).__name__}") from None
 
     async def open_blob(self, digest: Digest) -> FileBlob | None:
         path = self.blob_path(digest)
@@ -254,6 +264,19 @@ class FilesystemBlobStore:
     def _upload_path(self, upload_id: str) -> Path:
         # The service admits only UUIDs, so an id never escapes the uploads directory.
         return self._uploads / upload_id
+
+
+class StoreNotWritable(Exception):
+    """The blob store cannot take new bytes."""
+
+
+def _write_and_remove(path: Path, data: bytes) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        os.write(fd, data)
+    finally:
+        os.close(fd)
+        path.unlink(missing_ok=True)
 
 
 def _hash_file(fd: int, hasher: hashlib._Hash, size: int) -> hashlib._Hash:
