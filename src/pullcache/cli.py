@@ -8,13 +8,14 @@ import sys
 from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
+from typing import NoReturn
 
 from pullcache import __version__, admin
 from pullcache.auth import accounts
 from pullcache.auth.accounts import AccountError
 from pullcache.config import ConfigError, Settings
 from pullcache.core.scopes import RegistryScope
-from pullcache.server import serve
+from pullcache.server import CannotStart, serve
 from pullcache.server_lock import DataDirInUse
 
 
@@ -22,7 +23,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = _parser()
     arguments = parser.parse_args(argv)
     if arguments.command == "serve":
-        _serve(parser, arguments)
+        _serve(arguments.command_parser, arguments)
     elif arguments.command == "accounts":
         _create_account(arguments.command_parser, arguments)
     elif arguments.command == "rules":
@@ -69,7 +70,7 @@ def _serve(parser: argparse.ArgumentParser, arguments: argparse.Namespace) -> No
         parser.error(str(error))
     try:
         serve(settings)
-    except DataDirInUse as error:
+    except (CannotStart, DataDirInUse) as error:
         sys.exit(f"pullcache serve: {error}")
 
 
@@ -101,11 +102,19 @@ def _create_account(parser: argparse.ArgumentParser, arguments: argparse.Namespa
     )
 
 
+class OneLineErrors(argparse.ArgumentParser):
+    """An argument parser whose refusals are one line (its subcommands' too), pointing at --help for the usage."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="pullcache", description=__doc__)
+    parser = OneLineErrors(prog="pullcache", description=__doc__)
     parser.add_argument("--version", action="version", version=f"pullcache {__version__}")
     commands = parser.add_subparsers(dest="command")
     serve_parser = commands.add_parser("serve", help="run the registry")
+    serve_parser.set_defaults(command_parser=serve_parser)
     defaults = Settings()
 
     def option(flag: str, kind: type, default: object, help_text: str) -> None:
@@ -114,7 +123,7 @@ def _parser() -> argparse.ArgumentParser:
         serve_parser.add_argument(
             flag,
             type=kind,
-            default=kind(value) if value is not None else default,
+            default=value if value is not None else default,  # argparse converts a string default, or says why not
             help=f"{help_text} (env {variable}; default %(default)s)",
         )
 
@@ -197,7 +206,7 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _add_accounts_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser], defaults: Settings) -> None:
+def _add_accounts_commands(commands: argparse._SubParsersAction[OneLineErrors], defaults: Settings) -> None:
     accounts_parser = commands.add_parser("accounts", help="manage accounts (safe while the server runs)")
     accounts_commands = accounts_parser.add_subparsers(dest="accounts_command", metavar="COMMAND", required=True)
     create = accounts_commands.add_parser(
@@ -241,7 +250,7 @@ def _rules(parser: argparse.ArgumentParser, arguments: argparse.Namespace) -> No
         print(f"{rule.prefix}\t{rule.upstream_url}\ttag TTL {int(rule.tag_ttl.total_seconds())} s")
 
 
-def _add_rules_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser], defaults: Settings) -> None:
+def _add_rules_commands(commands: argparse._SubParsersAction[OneLineErrors], defaults: Settings) -> None:
     rules_parser = commands.add_parser(
         "rules", help="pull-through cache rules: what ECR's API does not show (safe while the server runs)"
     )

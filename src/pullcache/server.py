@@ -20,10 +20,14 @@ import multiprocessing
 import os
 import resource
 import signal
+import socket
 import sys
 from multiprocessing.process import BaseProcess
 
 from aiohttp import web
+from alembic.util.exc import CommandError
+from sqlalchemy import make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from pullcache.app import build_app
 from pullcache.auth.bootstrap import ensure_root_key, write_client_files
@@ -42,17 +46,60 @@ log = logging.getLogger(__name__)
 LISTEN_BACKLOG = 1024  # connections the kernel queues for accept()
 
 
+class CannotStart(Exception):
+    """What keeps the server from starting, in one line for its operator."""
+
+
 def serve(settings: Settings) -> None:
-    """Raises DataDirInUse when another server runs on the data dir."""
+    """Raises CannotStart (DataDirInUse: another server runs on the data dir) before anything is written: the data
+    dir, the port and the database are checked first."""
     configure_logging(settings.log_level)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    claim_data_dir(settings.data_dir)  # held until this process ends
+    try:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        claim_data_dir(settings.data_dir)  # held until this process ends
+    except OSError as error:
+        raise CannotStart(f"cannot use the data dir {settings.data_dir}: {error.strerror or error}") from None
     raise_open_file_limit()
-    asyncio.run(_prepare(settings))
+    check_port_free(settings.host, settings.port)
+    try:
+        asyncio.run(_prepare(settings))
+    except (SQLAlchemyError, CommandError, ImportError, OSError) as error:
+        database = _shown(settings.resolved_database_url)
+        raise CannotStart(f"cannot open the database {database}: {_first_line(error)}") from None
     if settings.workers == 1:
         run_worker(settings)
     else:
         _supervise(settings)
+
+
+def check_port_free(host: str, port: int) -> None:
+    """Raises CannotStart when `host:port` cannot be listened on (in use, or not an address of this machine)."""
+    if port == 0:
+        return
+    try:
+        infos = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as error:
+        raise CannotStart(f"cannot listen on {host}:{port}: {error.strerror}") from None
+    family, kind, protocol, _name, address = infos[0]
+    with socket.socket(family, kind, protocol) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server's own socket: TIME_WAIT is fine
+        try:
+            probe.bind(address)
+        except OSError as error:
+            raise CannotStart(f"cannot listen on {host}:{port}: {error.strerror or error}") from None
+
+
+def _shown(url: str) -> str:
+    """A database URL as it may be printed: without its password."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "(an unreadable URL)"
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return text[0] if text else type(error).__name__
 
 
 def raise_open_file_limit() -> None:
@@ -78,7 +125,10 @@ async def _prepare(settings: Settings) -> None:
         key, created = await ensure_root_key(SqlAccountStore(engine), settings.account_id, given)
     finally:
         await engine.dispose()
-    credentials = write_client_files(settings.data_dir, key, settings.region, settings.endpoint_url)
+    try:
+        credentials = write_client_files(settings.data_dir, key, settings.region, settings.endpoint_url)
+    except OSError as error:
+        raise CannotStart(f"cannot write the AWS tools' files in {settings.data_dir}: {error.strerror}") from None
     log.info(
         "root credentials created" if created else "root credentials",
         extra={

@@ -1,11 +1,12 @@
-"""The server's processes: one server per data dir, workers that die with their master (kill -9 included), and
-the open file limit raised to the hard limit."""
+"""The server's processes: one server per data dir, workers that die with their master (kill -9 included), the
+open file limit raised to the hard limit, and starts that cannot happen stopped with one line."""
 
 from __future__ import annotations
 
 import os
 import resource
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -103,3 +104,75 @@ def test_the_server_raises_its_open_file_limit_to_the_hard_limit(tmp_path: Path)
             assert served_by.rlimit(psutil.RLIMIT_NOFILE)[0] == expected
     finally:
         stop_process_group(process)
+
+
+def refused_start(*arguments: str, environment: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """`pullcache serve ARGUMENTS` expected to stop at once."""
+    return subprocess.run(
+        [sys.executable, "-m", "pullcache", "serve", *arguments],
+        capture_output=True,
+        text=True,
+        timeout=REFUSAL_WITHIN,
+        env={**os.environ, **(environment or {})},
+    )
+
+
+def one_line(result: subprocess.CompletedProcess[str]) -> str:
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip() and not line.startswith("{")]
+    assert len(lines) == 1, result.stderr
+    return lines[0]
+
+
+def test_a_port_in_use_stops_the_start_with_one_line_before_anything_is_written(tmp_path: Path) -> None:
+    server = PullcacheServer(tmp_path / "first").start()
+    try:
+        data_dir = tmp_path / "second"
+        refused = refused_start("--port", str(server.port), "--data-dir", str(data_dir))
+    finally:
+        server.stop()
+
+    assert one_line(refused) == (f"pullcache serve: cannot listen on 127.0.0.1:{server.port}: Address already in use")
+    assert not (data_dir / "credentials").exists()  # the first start's files come after the checks
+    assert not (data_dir / "metadata.db").exists()
+
+
+def test_a_data_dir_that_cannot_be_made_stops_the_start_with_one_line(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+
+    refused = refused_start("--port", str(free_port()), "--data-dir", str(blocker / "data"))
+
+    assert one_line(refused) == f"pullcache serve: cannot use the data dir {blocker / 'data'}: Not a directory"
+
+
+def test_a_database_that_cannot_be_opened_stops_the_start_with_one_line_and_no_password(tmp_path: Path) -> None:
+    url = "postgresql+asyncpg://pullcache:secret-password@127.0.0.1:1/pullcache"
+
+    refused = refused_start("--port", str(free_port()), "--data-dir", str(tmp_path / "data"), "--database-url", url)
+
+    line = one_line(refused)
+    assert line.startswith("pullcache serve: cannot open the database postgresql+asyncpg://pullcache:***@127.0.0.1:1/")
+    assert "secret-password" not in refused.stderr
+
+
+def test_a_database_newer_than_the_code_stops_the_start_with_one_line(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    PullcacheServer(data_dir).start().stop()
+    database = sqlite3.connect(data_dir / "metadata.db")
+    with database:
+        database.execute("UPDATE alembic_version SET version_num = 'from_a_newer_pullcache'")
+    database.close()
+
+    refused = refused_start("--port", str(free_port()), "--data-dir", str(data_dir))
+
+    line = one_line(refused)
+    assert line.startswith(f"pullcache serve: cannot open the database sqlite+aiosqlite:///{data_dir.resolve()}")
+    assert "from_a_newer_pullcache" in line
+
+
+def test_an_unreadable_setting_in_the_environment_is_one_line_naming_the_flag(tmp_path: Path) -> None:
+    refused = refused_start("--data-dir", str(tmp_path / "data"), environment={"PULLCACHE_PORT": "five thousand"})
+
+    assert "argument --port: invalid int value: 'five thousand'" in one_line(refused)
