@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-START_TIMEOUT = 30.0
+START_TIMEOUT = 90.0  # seconds: a loaded machine (CI, parallel suites) can take long to start a server
 
 
 def free_port() -> int:
