@@ -179,7 +179,8 @@ def _refusal(max_connections: int) -> bytes:
     message = f"the server holds its limit of {max_connections} connections; retry later"
     body = json.dumps(
         {
-            "errors": [{"code": "UNAVAILABLE", "message": message, "detail": {"max_connections": max_connections}}],
+            # UNSUPPORTED: the spec's code that claims least, as for the registry's other 5xx (registry/api/errors.py).
+            "errors": [{"code": "UNSUPPORTED", "message": message, "detail": {"max_connections": max_connections}}],
             "__type": "ServiceUnavailableException",
             "message": message,
         }

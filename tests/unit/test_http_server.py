@@ -206,7 +206,7 @@ async def test_at_the_cap_with_none_idle_a_connection_is_refused_at_once_in_both
     assert b"Connection: close" in head
     assert b"Retry-After: 1" in head
     document = json.loads(body)
-    assert document["errors"][0]["code"] == "UNAVAILABLE"
+    assert document["errors"][0]["code"] == "UNSUPPORTED"
     assert document["__type"] == "ServiceUnavailableException"
     assert served.server.budget.refused == 1
     served.release.set()
@@ -245,7 +245,8 @@ async def test_a_request_body_that_stops_arriving_is_aborted_at_the_body_timeout
             break
         await asyncio.sleep(0.05)
     [cut_off] = served.uploads
-    assert cut_off.endswith(" after 10 bytes") and not cut_off.startswith("read")
+    assert cut_off.endswith(" after 10 bytes")
+    assert not cut_off.startswith("read")
 
 
 async def test_a_request_body_that_keeps_arriving_slowly_is_never_cut(serve: ServerFactory) -> None:
