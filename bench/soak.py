@@ -42,7 +42,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     started = now()
     with tempfile.TemporaryDirectory(prefix="pullcache-soak-", dir=arguments.work_dir) as work:
         upstream = DistributionServer(Path(work) / "upstream").start()
-        server = PullcacheServer(Path(work) / "data", workers=arguments.workers)
+        # The mixed load pushes to fresh repositories: a ROOT CREATE_ON_PUSH template lets them be created.
+        server = PullcacheServer(Path(work) / "data", workers=arguments.workers, create_on_push=True)
         try:
             server.start()
             print(

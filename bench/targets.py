@@ -58,6 +58,7 @@ def _pullcache(
             launcher=launcher,
             log_level=ACCESS_LOGGED,
             anonymous_registry=True,  # Distribution runs without authentication too
+            create_on_push=True,  # and creates a repository on its first push: a ROOT CREATE_ON_PUSH template
         )
         return server.start()
 

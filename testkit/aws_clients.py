@@ -52,11 +52,20 @@ def cli_environment(server: PullcacheServer) -> dict[str, str]:
     return environment
 
 
-def aws_cli(server: PullcacheServer, *arguments: str) -> subprocess.CompletedProcess[str]:
-    """Run `aws <arguments> --output json` the way a user would, with the files the server wrote."""
+def aws_cli(
+    server: PullcacheServer, *arguments: str, key: Mapping[str, Any] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run `aws <arguments> --output json` the way a user would, with the files the server wrote, or with `key`'s
+    credentials exported (an AccessKey of CreateAccessKey, or the Credentials of a session with its token)."""
+    environment = cli_environment(server)
+    if key is not None:
+        environment["AWS_ACCESS_KEY_ID"] = key["AccessKeyId"]
+        environment["AWS_SECRET_ACCESS_KEY"] = key["SecretAccessKey"]
+        if "SessionToken" in key:
+            environment["AWS_SESSION_TOKEN"] = key["SessionToken"]
     return subprocess.run(
         [str(Path(sys.executable).with_name("aws")), *arguments, "--output", "json"],
-        env=cli_environment(server),
+        env=environment,
         capture_output=True,
         text=True,
         timeout=CLI_TIMEOUT,

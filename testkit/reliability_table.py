@@ -54,21 +54,23 @@ def read_rows(lines: Iterable[str]) -> list[Row]:
 
 def render_table(rows: Sequence[Row]) -> str:
     """The Markdown table of `rows`, a line for the header, one for its rule, one per row."""
-    lines = [_line(HEADER), _line(("---",) * len(HEADER))]
-    lines += [_line(row) for row in rows]
+    lines = [markdown_row(HEADER), markdown_row(("---",) * len(HEADER))]
+    lines += [markdown_row(row) for row in rows]
     return "\n".join(lines)
 
 
-def rewrite_section(readme: str, table: str) -> str:
-    """`readme` with what lies between the markers replaced by `table`; raises MarkersMissing."""
-    if readme.count(BEGIN) != 1 or readme.count(END) != 1 or readme.index(BEGIN) > readme.index(END):
-        raise MarkersMissing(f"the README needs {BEGIN} and then {END}, once each")
-    head, _, rest = readme.partition(BEGIN)
-    _, _, tail = rest.partition(END)
-    return f"{head}{BEGIN}\n{table}\n{END}{tail}"
+def rewrite_section(readme: str, table: str, begin: str = BEGIN, end: str = END) -> str:
+    """`readme` with what lies between the markers (this table's, or `begin` and `end`) replaced by `table`;
+    raises MarkersMissing."""
+    if readme.count(begin) != 1 or readme.count(end) != 1 or readme.index(begin) > readme.index(end):
+        raise MarkersMissing(f"the README needs {begin} and then {end}, once each")
+    head, _, rest = readme.partition(begin)
+    _, _, tail = rest.partition(end)
+    return f"{head}{begin}\n{table}\n{end}{tail}"
 
 
-def _line(cells: Sequence[str]) -> str:
+def markdown_row(cells: Sequence[str]) -> str:
+    """One row of a Markdown table: a `|` inside a cell escaped, a line break made a space."""
     return "| " + " | ".join(cell.replace("|", "\\|").replace("\n", " ") for cell in cells) + " |"
 
 

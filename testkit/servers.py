@@ -7,6 +7,7 @@ the benchmark).
 
 from __future__ import annotations
 
+import configparser
 import os
 import resource
 import shutil
@@ -21,7 +22,12 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import boto3
+from botocore.exceptions import ClientError
+
 START_TIMEOUT = 90.0  # seconds: a loaded machine (CI, parallel suites) can take long to start a server
+# The prefix of the repository creation template that covers every repository (ECR's "ROOT").
+ROOT_PREFIX = "ROOT"
 
 
 def free_port() -> int:
@@ -73,6 +79,10 @@ class PullcacheServer:
     # authentication (the benchmark). Tests of authentication and authorization pass False and log in (see
     # aws_clients.py).
     anonymous_registry: bool = True
+    # Right after start, a repository creation template for ROOT applied for CREATE_ON_PUSH (created with the root
+    # key, as the README's conformance run does): a push to a repository that does not exist creates it, as users
+    # of this harness that push to fresh repositories expect. Tests of ECR's refusal of such pushes pass False.
+    create_on_push: bool = True
     # The child's limit of open files, soft and hard alike (so that serve's raise to the hard limit keeps it).
     open_file_limit: int | None = None
     process: subprocess.Popen[bytes] | None = None
@@ -116,7 +126,28 @@ class PullcacheServer:
         )
         log.close()
         wait_until_serving(f"{self.url}/v2/", self.process)
+        if self.create_on_push:
+            self._allow_create_on_push()
         return self
+
+    def _allow_create_on_push(self) -> None:
+        """The ROOT CREATE_ON_PUSH template, in the account and region of the files the server wrote on first
+        start; one kept from an earlier start over the same data dir stays."""
+        credentials, config = configparser.ConfigParser(), configparser.ConfigParser()
+        credentials.read(self.data_dir / "credentials")
+        config.read(self.data_dir / "config")
+        ecr = boto3.client(
+            "ecr",
+            endpoint_url=self.url,
+            region_name=config["default"]["region"],
+            aws_access_key_id=credentials["default"]["aws_access_key_id"],
+            aws_secret_access_key=credentials["default"]["aws_secret_access_key"],
+        )
+        try:
+            ecr.create_repository_creation_template(prefix=ROOT_PREFIX, appliedFor=["CREATE_ON_PUSH"])
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "TemplateAlreadyExistsException":
+                raise
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 30.0) -> int:
         assert self.process is not None

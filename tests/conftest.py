@@ -12,8 +12,9 @@ from testkit.servers import DistributionServer, PullcacheServer
 
 @pytest.fixture
 def pullcache(tmp_path: Path) -> Iterator[PullcacheServer]:
-    """A fresh pullcache on loopback with an empty data dir, its /v2/ open to callers without credentials."""
-    server = PullcacheServer(tmp_path / "data", anonymous_registry=True).start()
+    """A fresh pullcache on loopback with an empty data dir, its /v2/ open to callers without credentials, and a
+    ROOT repository creation template for CREATE_ON_PUSH: tests push to fresh repositories freely."""
+    server = PullcacheServer(tmp_path / "data", anonymous_registry=True, create_on_push=True).start()
     yield server
     server.stop()
 

@@ -2,6 +2,9 @@
 
 Each adapter kind has a factory over a scratch directory. A blob store factory returns an *opener*: every call
 opens one more store over the same storage, as a restarted process or a second worker process would.
+
+Repositories are created by the ECR store only (the metadata store's writes create none): SqlRepositories creates
+them in the same SQLite file, as ECR's CreateRepository and create on push do.
 """
 
 from __future__ import annotations
@@ -9,13 +12,17 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final
 
 from pullcache.core.digests import Digest
+from pullcache.core.scopes import RegistryScope
+from pullcache.ecr.ports import RepositorySettings
 from pullcache.metadata.engine import DataGroup, create_engine, migrate, read_cache
 from pullcache.metadata.reads import open_reads
 from pullcache.metadata.sql import SqlMetadataStore
+from pullcache.metadata.sql_ecr import SqlEcrStore
 from pullcache.registry.ports import BlobStore, MetadataStore
 from pullcache.storage.filesystem import FilesystemBlobStore
 from tests.memory_blobs import MemoryBlobStore, MemoryStorage
@@ -65,6 +72,55 @@ async def cached_sqlite_metadata_store(scratch: Path) -> AsyncIterator[SqlMetada
     finally:
         await reads.close()
         await engine.dispose()
+
+
+class SqlRepositories:
+    """Repositories created in a metadata store's SQLite file with ECR's default settings, as CreateRepository
+    creates them; and the registry's RepositoryCreator as a ROOT CREATE_ON_PUSH template without settings would be
+    (`covers` False: no template covers anything)."""
+
+    def __init__(self, store: SqlEcrStore, *, covers: bool = True) -> None:
+        self._store = store
+        self.covers = covers
+        self.created: list[tuple[RegistryScope, str]] = []  # by create_on_push, in order
+
+    async def create(self, scope: RegistryScope, *names: str) -> None:
+        for name in names:
+            await self._store.create_repository(scope, name, RepositorySettings(), (), datetime.now(UTC))
+
+    async def covers_push(self, scope: RegistryScope, repository: str) -> bool:
+        return self.covers
+
+    async def create_on_push(self, scope: RegistryScope, repository: str) -> bool:
+        if not self.covers:
+            return False
+        if await self._store.create_repository(scope, repository, RepositorySettings(), (), datetime.now(UTC)):
+            self.created.append((scope, repository))
+        return True
+
+
+@asynccontextmanager
+async def sqlite_repositories(scratch: Path, *, covers: bool = True) -> AsyncIterator[SqlRepositories]:
+    """SqlRepositories over the SQLite file of the metadata stores above (migrated already by one of them)."""
+    engine = create_engine(sqlite_url(scratch / "metadata.db"))
+    try:
+        yield SqlRepositories(SqlEcrStore(engine), covers=covers)
+    finally:
+        await engine.dispose()
+
+
+class AnyPusher:
+    """The registry's Pusher: every creation allowed, unless `refusal` is set (then raised); `asked` records the
+    repositories it was asked about."""
+
+    def __init__(self, refusal: Exception | None = None) -> None:
+        self.refusal = refusal
+        self.asked: list[str] = []
+
+    async def authorize_create(self, repository: str) -> None:
+        self.asked.append(repository)
+        if self.refusal is not None:
+            raise self.refusal
 
 
 async def chunks(*parts: bytes) -> AsyncIterator[bytes]:

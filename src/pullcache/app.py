@@ -21,11 +21,24 @@ from pullcache.aws.models import load_service_models
 from pullcache.aws.operations import OperationTable, ServiceEndpoint
 from pullcache.config import Settings
 from pullcache.core.scopes import RegistryScope
+from pullcache.ecr.account_settings import EcrAccountSettings
 from pullcache.ecr.api.lifecycle import LifecyclePolicyOperations
+from pullcache.ecr.api.lifecycle_preview import LifecyclePreviewOperations
 from pullcache.ecr.api.operations import EcrOperations, ecr_operations
+from pullcache.ecr.api.ports import EcrExtension
+from pullcache.ecr.api.referrers import ReferrerOperations
+from pullcache.ecr.api.registry_settings import RegistrySettingsOperations
+from pullcache.ecr.api.replication import ReplicationOperations
+from pullcache.ecr.api.scanning import ScanningOperations
 from pullcache.ecr.images import EcrImages
 from pullcache.ecr.layers import EcrLayers
 from pullcache.ecr.lifecycle import EcrLifecyclePolicies
+from pullcache.ecr.lifecycle_preview import LifecyclePolicyPreviews
+from pullcache.ecr.pull_time_exclusions import PullTimeExclusions
+from pullcache.ecr.referrers import ImageReferrers
+from pullcache.ecr.replication import ReplicationService
+from pullcache.ecr.replicator import Replicator
+from pullcache.ecr.scanning import EcrScanning
 from pullcache.ecr.service import EcrService
 from pullcache.health import READINESS, ReadinessCheck, add_health_routes
 from pullcache.iam.api.operations import iam_operations
@@ -42,6 +55,8 @@ from pullcache.metadata.sql_iam_tasks import SqlRoleDeletionTaskStore
 from pullcache.metadata.sql_keys import SqlSigningKeyStore
 from pullcache.metadata.sql_lifecycle import SqlLifecyclePolicyStore
 from pullcache.metadata.sql_pullthrough import SqlPullThroughStore
+from pullcache.metadata.sql_registry_settings import SqlLifecyclePreviewStore, SqlRegistrySettingsStore
+from pullcache.metadata.sql_replication import SqlReplicationStore
 from pullcache.metadata.sql_secrets import SqlSecretStore
 from pullcache.metadata.sql_sts import SqlSessionStore
 from pullcache.pullthrough.api.operations import PullThroughOperations
@@ -138,6 +153,7 @@ def build_app(settings: Settings) -> web.Application:
         manifest_writes = ManifestWrites(metadata_store, settings.max_manifest_bytes)
         # The pull-through cache: its parts, composed into the registry's ContentSource.
         role = ServiceRole(service_linked_roles, access, ImportsInFlight(pull_through_store))
+        templated = TemplatedRepositories(templates, repositories, lifecycle)  # on first pull, and on push
         rule_upstream = RuleUpstream(upstream, SecretCredentials(rules))
         background = BackgroundWork()
         fills = BlobFills(blob_store, settings.data_dir / "fills")
@@ -145,7 +161,7 @@ def build_app(settings: Settings) -> web.Application:
         manifest_imports = ManifestImporter(
             rule_upstream,
             role,
-            TemplatedRepositories(templates, repositories, lifecycle),
+            templated,
             manifest_writes,
             metadata_store,
             blob_imports,
@@ -154,28 +170,60 @@ def build_app(settings: Settings) -> web.Application:
             tag_check_timeout=settings.upstream_tag_check_timeout,
         )
         source = PullThroughSource(RuleResolver(pull_through_store), manifest_imports, blob_imports, role, background)
-        registry = RegistryService(blob_store, metadata_store, manifest_writes, source=source)
+        # A push into a repository that does not exist: created when a CREATE_ON_PUSH template covers it.
+        registry = RegistryService(blob_store, metadata_store, manifest_writes, templated, source=source)
         app[REGISTRY] = registry
         readiness: dict[str, ReadinessCheck] = {
             "database": lambda: check_database(engine),
             "blob store": blob_store.check_writable,
         }
         app[READINESS] = readiness
+        # ECR's replication: each pushed image copied to the destinations of its registry's configuration, in the
+        # background; what a stop left in progress starts again here.
+        replication_store = SqlReplicationStore(engine)
+        accounts = SqlAccountStore(engine)
+        replicator = Replicator(
+            replication_store, metadata_store, manifest_writes, accounts, ecr_store, templated, authorizer
+        )
+        manifest_writes.observe(replicator)
+        await replicator.resume()
         models = load_service_models()
         sts = StsService(iam_store, principal_policies, sessions)
         tables: list[OperationTable[CallContext]] = [sts_operations(models.get("sts"), sts)]
         ecr = EcrOperations(
             repositories,
             EcrImages(repositories, registry, ecr_store),
-            EcrLayers(repositories, registry, tokens, settings.endpoint_url),
+            EcrLayers(repositories, registry, tokens),
             authorizer,
-            settings.endpoint_url,
+            settings.public_hosts,
         )
         tables.append(iam_operations(models.get("iam"), IamService.over(iam_store), authorizer, service_linked_roles))
         tables.append(secrets_operations(models.get("secretsmanager"), secrets, authorizer))
         pull_through = PullThroughOperations(rules, templates, ecr.authorize, authorizer)
+        replication = ReplicationOperations(ReplicationService(replication_store, metadata_store), ecr.authorize)
+        lifecycle_operations = LifecyclePolicyOperations(lifecycle, ecr.authorize)
+        referrers = ReferrerOperations(ImageReferrers(repositories, registry), ecr.authorize)
+        # Lifecycle policy previews, scanning settings (no scanner), account settings, pull time exclusions.
+        registry_settings = SqlRegistrySettingsStore(engine)
+        previews = LifecyclePolicyPreviews(
+            ecr_store, SqlLifecyclePolicyStore(engine), ecr_store, SqlLifecyclePreviewStore(engine)
+        )
+        settings_operations: list[EcrExtension] = [
+            LifecyclePreviewOperations(previews, ecr.authorize),
+            ScanningOperations(
+                EcrScanning(registry_settings, ecr_store, EcrImages(repositories, registry, ecr_store)),
+                ecr.authorize,
+            ),
+            RegistrySettingsOperations(
+                EcrAccountSettings(registry_settings), PullTimeExclusions(registry_settings), ecr.authorize
+            ),
+        ]
         tables.append(
-            ecr_operations(models.get("ecr"), ecr, [pull_through, LifecyclePolicyOperations(lifecycle, ecr.authorize)])
+            ecr_operations(
+                models.get("ecr"),
+                ecr,
+                [pull_through, lifecycle_operations, replication, referrers, *settings_operations],
+            )
         )
         app[AWS_GATEWAY] = AwsGateway(
             credentials,
@@ -184,6 +232,7 @@ def build_app(settings: Settings) -> web.Application:
         purger = asyncio.create_task(_purge_uploads(registry, timedelta(seconds=settings.upload_expiry)))
         yield
         await source.close()
+        await replicator.close()
         await upstream.close()
         await service_linked_roles.aclose()
         purger.cancel()

@@ -51,6 +51,8 @@ def _serve(parser: argparse.ArgumentParser, arguments: argparse.Namespace) -> No
             upload_expiry=arguments.upload_expiry,
             account_id=arguments.account_id,
             region=arguments.region,
+            public_host=arguments.public_host,
+            registry_domain=arguments.registry_domain,
             root_access_key_id=os.environ.get("PULLCACHE_ROOT_ACCESS_KEY_ID"),
             root_secret_access_key=os.environ.get("PULLCACHE_ROOT_SECRET_ACCESS_KEY"),
             anonymous_registry=arguments.anonymous_registry,
@@ -142,6 +144,8 @@ def _parser() -> argparse.ArgumentParser:
     option("--upload-expiry", float, defaults.upload_expiry, "seconds before an unfinished upload is discarded")
     option("--account-id", str, defaults.account_id, "the 12-digit account created on first start")
     option("--region", str, defaults.region, "default region of the AWS APIs and the registry")
+    option("--public-host", str, defaults.public_host, "host[:port] of the registry in the URIs the server hands out")
+    option("--registry-domain", str, defaults.registry_domain, "domain of <account>.dkr.ecr.<region>.<domain> hosts")
     option("--tag-ttl", float, defaults.tag_ttl, "seconds a new pull-through rule trusts a cached tag (0: never)")
     option("--upstream-connect-timeout", float, defaults.upstream_connect_timeout, "seconds to connect to an upstream")
     option(

@@ -6,6 +6,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pullcache.core.public_hosts import SCHEME, PublicHosts
+from pullcache.core.scopes import RegistryScope
 from pullcache.pullthrough.destinations import DestinationPolicy, InvalidDestination
 from pullcache.pullthrough.manifest_imports import DEFAULT_TAG_CHECK_TIMEOUT
 from pullcache.pullthrough.upstream import (
@@ -21,6 +23,9 @@ from pullcache.registry.manifest_writes import DEFAULT_MAX_MANIFEST_BYTES
 DEFAULT_ACCOUNT_ID = "000000000000"
 MAX_UPSTREAM_WAIT = 3600.0  # seconds: a bound longer than an hour is a typo, not a bound
 _REGION = re.compile(r"[a-z]{2}(?:-[a-z]+)+-[0-9]+")
+# A host name or address with an optional port, as a Host header carries it (no scheme, no path).
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_HOST = re.compile(rf"(?:{_LABEL}(?:\.{_LABEL})*|\[[0-9A-Fa-f:.]+\])(?::[0-9]{{1,5}})?")
 
 
 class ConfigError(ValueError):
@@ -48,6 +53,11 @@ class Settings:
     upload_expiry: float = 7 * 24 * 3600.0  # seconds after which an unfinished upload is discarded
     account_id: str = DEFAULT_ACCOUNT_ID  # the account created on first start
     region: str = "us-east-1"  # the default region of the AWS APIs and of /v2/
+    # Where clients reach the registry, as the URIs and URLs the server hands out name it (core/public_hosts.py):
+    # a `host[:port]` for the default registry, and a domain under which every registry has its ECR-form host
+    # `<account>.dkr.ecr.<region>.<domain>`. Neither: the host an API call arrived at.
+    public_host: str | None = None
+    registry_domain: str | None = None
     # The root access key to create on first start instead of a random one (PULLCACHE_ROOT_* variables).
     root_access_key_id: str | None = None
     root_secret_access_key: str | None = field(default=None, repr=False)
@@ -100,6 +110,9 @@ class Settings:
             raise ConfigError(f"an account id is 12 digits, not {self.account_id!r}")
         if _REGION.fullmatch(self.region) is None:
             raise ConfigError(f"{self.region!r} is not a region name like us-east-1")
+        for setting, host in (("public host", self.public_host), ("registry domain", self.registry_domain)):
+            if host is not None and _HOST.fullmatch(host) is None:
+                raise ConfigError(f"the {setting} is a host with an optional port (no scheme, no path), not {host!r}")
         if (self.root_access_key_id is None) != (self.root_secret_access_key is None):
             raise ConfigError("give both the root access key id and its secret, or neither")
         for bound, seconds in (
@@ -126,10 +139,18 @@ class Settings:
         return DestinationPolicy(allow=self.upstream_allow, deny=self.upstream_deny)
 
     @property
+    def public_hosts(self) -> PublicHosts:
+        """The hosts the server hands out for its registries."""
+        return PublicHosts(RegistryScope(self.account_id, self.region), self.public_host, self.registry_domain)
+
+    @property
     def endpoint_url(self) -> str:
-        """Where AWS tools reach this server."""
+        """Where AWS tools reach this server (the files written on first start): the public host when one is set,
+        else the address it listens on."""
+        if self.public_host is not None:
+            return f"{SCHEME}://{self.public_host}"
         host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
-        return f"http://{host}:{self.port}"
+        return f"{SCHEME}://{host}:{self.port}"
 
     @property
     def resolved_database_url(self) -> str:

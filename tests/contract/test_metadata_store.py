@@ -1,24 +1,32 @@
 """The MetadataStore contract: repositories, blob links, manifests, tags, referrers and upload sessions.
 
-Every test runs over every adapter (see conftest.py).
+Every test runs over every adapter (see conftest.py). The store creates no repository: REPO and OTHER are created
+in SCOPE before each test (as ECR's CreateRepository creates them), and a test needing others creates them.
 """
 
 from __future__ import annotations
 
 import inspect
 import uuid
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 from typing import Final
+
+import pytest
 
 from pullcache.core import mediatypes
 from pullcache.core.digests import Digest
 from pullcache.core.scopes import RegistryScope
+from pullcache.registry.errors import NameUnknown
 from pullcache.registry.ports import ManifestRecord, MetadataStore, UploadRecord
 from pullcache.registry.tag_mutability import TagMutability, TagMutabilityRule
+from tests.stores import SqlRepositories, sqlite_repositories
 
 SCOPE: Final = RegistryScope("123456789012", "us-east-1")
 OTHER_ACCOUNT: Final = RegistryScope("210987654321", "us-east-1")
 OTHER_REGION: Final = RegistryScope("123456789012", "eu-west-1")
+LISTED: Final = RegistryScope("123456789012", "ap-south-1")  # no repository until a test creates some
 REPO: Final = "library/app"
 OTHER: Final = "team/other"
 SIGNATURE: Final = "application/vnd.example.signature.v1+json"
@@ -68,6 +76,13 @@ def upload(repository: str = REPO, started_at: datetime | None = None) -> Upload
     return UploadRecord(str(uuid.uuid4()), SCOPE, repository, started_at or datetime.now(UTC))
 
 
+@pytest.fixture(autouse=True)
+async def repositories(tmp_path: Path, metadata_store: MetadataStore) -> AsyncIterator[SqlRepositories]:
+    async with sqlite_repositories(tmp_path) as created:
+        await created.create(SCOPE, REPO, OTHER)
+        yield created
+
+
 def test_suite_covers_every_method_of_the_port() -> None:
     methods = {name for name, _ in inspect.getmembers(MetadataStore, inspect.isfunction) if not name.startswith("_")}
 
@@ -77,41 +92,52 @@ def test_suite_covers_every_method_of_the_port() -> None:
 # -- repositories -------------------------------------------------------------------------------------------
 
 
-async def test_no_repository_exists_at_first(metadata_store: MetadataStore) -> None:
-    assert await metadata_store.list_repositories(SCOPE, None, None) == []
-    assert not await metadata_store.repository_exists(SCOPE, REPO)
-
-
-async def test_first_blob_link_creates_the_repository(metadata_store: MetadataStore) -> None:
-    await metadata_store.link_blob(SCOPE, REPO, blob("a"), 1)
-
+async def test_only_created_repositories_exist(metadata_store: MetadataStore) -> None:
+    assert list(await metadata_store.list_repositories(SCOPE, None, None)) == [REPO, OTHER]
     assert await metadata_store.repository_exists(SCOPE, REPO)
-    assert list(await metadata_store.list_repositories(SCOPE, None, None)) == [REPO]
+    assert not await metadata_store.repository_exists(SCOPE, "never/seen")
+    assert list(await metadata_store.list_repositories(LISTED, None, None)) == []
 
 
-async def test_first_manifest_creates_the_repository(metadata_store: MetadataStore) -> None:
-    await metadata_store.put_manifest(SCOPE, REPO, manifest("m"), None)
+async def test_a_blob_link_into_a_missing_repository_links_nothing_and_creates_nothing(
+    metadata_store: MetadataStore,
+) -> None:
+    await metadata_store.link_blob(SCOPE, "never/seen", blob("a"), 1)
+    await metadata_store.link_blob(SCOPE, REPO, blob("a"), 1)  # in the same batch or the next: unaffected
 
-    assert await metadata_store.repository_exists(SCOPE, REPO)
+    assert not await metadata_store.repository_exists(SCOPE, "never/seen")
+    assert await metadata_store.find_blob_size(SCOPE, "never/seen", blob("a")) is None
+    assert await metadata_store.find_blob_size(SCOPE, REPO, blob("a")) == 1
+
+
+async def test_a_manifest_into_a_missing_repository_is_name_unknown(metadata_store: MetadataStore) -> None:
+    with pytest.raises(NameUnknown) as raised:
+        await metadata_store.put_manifest(SCOPE, "never/seen", manifest("m"), "latest")
+
+    assert raised.value.detail == {"name": "never/seen"}
+    assert raised.value.registry_id == SCOPE.account_id
+    assert not await metadata_store.repository_exists(SCOPE, "never/seen")
+    assert await metadata_store.find_manifest(SCOPE, "never/seen", "latest") is None
 
 
 async def test_upload_session_does_not_create_the_repository(metadata_store: MetadataStore) -> None:
-    await metadata_store.create_upload(upload(REPO))
+    await metadata_store.create_upload(upload("never/seen"))
 
-    assert not await metadata_store.repository_exists(SCOPE, REPO)
+    assert not await metadata_store.repository_exists(SCOPE, "never/seen")
 
 
-async def test_repositories_are_listed_in_lexical_order_and_paged(metadata_store: MetadataStore) -> None:
+async def test_repositories_are_listed_in_lexical_order_and_paged(
+    metadata_store: MetadataStore, repositories: SqlRepositories
+) -> None:
     names = ["b/two", "a", "b", "c10", "c9", "b/one"]
-    for name in names:
-        await metadata_store.link_blob(SCOPE, name, blob("x"), 1)
+    await repositories.create(LISTED, *names)
 
-    assert list(await metadata_store.list_repositories(SCOPE, None, None)) == sorted(names)
-    assert list(await metadata_store.list_repositories(SCOPE, 2, None)) == ["a", "b"]
-    assert list(await metadata_store.list_repositories(SCOPE, 2, "b")) == ["b/one", "b/two"]
-    assert list(await metadata_store.list_repositories(SCOPE, None, "c10")) == ["c9"]
-    assert list(await metadata_store.list_repositories(SCOPE, 5, "c9")) == []
-    assert list(await metadata_store.list_repositories(SCOPE, 10, "aa")) == ["b", "b/one", "b/two", "c10", "c9"]
+    assert list(await metadata_store.list_repositories(LISTED, None, None)) == sorted(names)
+    assert list(await metadata_store.list_repositories(LISTED, 2, None)) == ["a", "b"]
+    assert list(await metadata_store.list_repositories(LISTED, 2, "b")) == ["b/one", "b/two"]
+    assert list(await metadata_store.list_repositories(LISTED, None, "c10")) == ["c9"]
+    assert list(await metadata_store.list_repositories(LISTED, 5, "c9")) == []
+    assert list(await metadata_store.list_repositories(LISTED, 10, "aa")) == ["b", "b/one", "b/two", "c10", "c9"]
 
 
 # -- blobs --------------------------------------------------------------------------------------------------
@@ -509,7 +535,10 @@ async def test_a_repository_is_seen_only_in_its_own_account_and_region(metadata_
         assert await metadata_store.missing_blobs(elsewhere, REPO, [blob("a")]) == [blob("a")]
 
 
-async def test_the_same_name_in_two_scopes_is_two_repositories(metadata_store: MetadataStore) -> None:
+async def test_the_same_name_in_two_scopes_is_two_repositories(
+    metadata_store: MetadataStore, repositories: SqlRepositories
+) -> None:
+    await repositories.create(OTHER_ACCOUNT, REPO)
     await metadata_store.put_manifest(SCOPE, REPO, manifest("ours"), "latest")
     await metadata_store.put_manifest(OTHER_ACCOUNT, REPO, manifest("theirs"), "latest")
 
@@ -535,8 +564,8 @@ async def test_an_upload_session_is_found_only_in_its_scope(metadata_store: Meta
 # -- tag mutability and pulls -------------------------------------------------------------------------------
 
 
-async def test_a_repository_created_by_a_push_has_mutable_tags(metadata_store: MetadataStore) -> None:
-    assert await metadata_store.find_tag_mutability(SCOPE, REPO) is None
+async def test_a_repository_created_with_the_defaults_has_mutable_tags(metadata_store: MetadataStore) -> None:
+    assert await metadata_store.find_tag_mutability(SCOPE, "never/seen") is None
 
     await metadata_store.link_blob(SCOPE, REPO, blob("a"), 1)
 

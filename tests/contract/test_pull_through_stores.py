@@ -103,6 +103,7 @@ async def test_a_rule_round_trips_with_every_field(store: SqlPullThroughStore) -
         credential_arn="arn:aws:secretsmanager:us-east-1:123456789012:secret:ecr-pullthroughcache/x-AbCdEf",
         custom_role_arn="arn:aws:iam::123456789012:role/r",
         upstream_repository_prefix="mirror",
+        upstream_role_arn="arn:aws:iam::111122223333:role/premium-reader",
         tag_ttl=timedelta(minutes=5),
     )
 

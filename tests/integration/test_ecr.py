@@ -146,7 +146,9 @@ def copy(source: str, destination: str, *options: str) -> None:
 # -- repositories -------------------------------------------------------------------------------------------
 
 
-def test_a_created_repository_is_described_with_everything_it_was_created_with(ecr: Any) -> None:
+def test_a_created_repository_is_described_with_everything_it_was_created_with(
+    server: PullcacheServer, ecr: Any
+) -> None:
     name = f"team/{uuid.uuid4().hex[:12]}"
     created = ecr.create_repository(
         repositoryName=name,
@@ -160,7 +162,7 @@ def test_a_created_repository_is_described_with_everything_it_was_created_with(e
     [described] = ecr.describe_repositories(repositoryNames=[name])["repositories"]
     assert described == created
     assert described["repositoryArn"] == f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/{name}"
-    assert described["repositoryUri"] == f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/{name}"
+    assert described["repositoryUri"] == f"{server.address}/{name}"  # where the API call arrived
     assert described["registryId"] == ACCOUNT
     assert described["imageTagMutability"] == "IMMUTABLE_WITH_EXCLUSION"
     assert described["imageTagMutabilityExclusionFilters"] == [{"filterType": "WILDCARD", "filter": "dev-*"}]
@@ -682,7 +684,7 @@ def test_an_ecr_style_host_picks_the_account_and_region_of_the_request(server: P
 
     assert scoped.status == 200
     assert scoped.body == manifest.encode()
-    assert (default.status, default.error_codes) == (404, ["MANIFEST_UNKNOWN"])
+    assert (default.status, default.error_codes) == (404, ["NAME_UNKNOWN"])  # no such repository in us-east-1
     assert code_of(client(server, "ecr").describe_repositories, repositoryNames=[name]) == (
         "RepositoryNotFoundException"
     )

@@ -182,7 +182,8 @@ def _same_digest(name: str) -> Fault:
 
 BLOB_FAULTS = [
     pytest.param(_same_name(f"sha256:{SHA256_HEX}"), 404, "BLOB_UNKNOWN", id="digest-unknown"),
-    pytest.param(lambda blob: (f"{blob.name}-other", blob.digest), 404, "BLOB_UNKNOWN", id="blob-of-other-repo"),
+    # No repository of that name: ECR's NAME_UNKNOWN (a blob another existing repository lacks is BLOB_UNKNOWN).
+    pytest.param(lambda blob: (f"{blob.name}-other", blob.digest), 404, "NAME_UNKNOWN", id="blob-of-missing-repo"),
     pytest.param(_same_name("sha256:abc"), 400, "DIGEST_INVALID", id="digest-too-short"),
     pytest.param(_same_name(f"sha256:{SHA256_HEX.upper()}"), 400, "DIGEST_INVALID", id="digest-uppercase-hex"),
     pytest.param(_same_name(f"sha256:{'g' * 64}"), 400, "DIGEST_INVALID", id="digest-not-hex"),

@@ -295,7 +295,10 @@ def test_a_repository_created_by_a_pull_takes_its_creation_template(
         repositoryPolicy=policy,
         lifecyclePolicy=lifecycle,
     )
-    ecr.create_repository_creation_template(prefix="ROOT", appliedFor=["REPLICATION"], imageTagMutability="MUTABLE")
+    # The fixture's ROOT template (CREATE_ON_PUSH), applied for replication too: never for the cache.
+    ecr.update_repository_creation_template(
+        prefix="ROOT", appliedFor=["CREATE_ON_PUSH", "REPLICATION"], imageTagMutability="MUTABLE"
+    )
     create_rule(pullcache, upstream.url)
 
     image_blobs(pullcache, CACHED)

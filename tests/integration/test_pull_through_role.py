@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 from typing import Any, Final
 
-from testkit.aws_clients import client
+from testkit.aws_clients import ACCOUNT, client
 from testkit.images import OCI, OciLayout, write_image
 from testkit.servers import DistributionServer, PullcacheServer
 from tests.integration import skopeo
@@ -51,7 +51,12 @@ def test_the_role_outlives_no_rule_and_comes_back_with_the_next(pullcache: Pullc
     failed = delete_role(iam)
     assert failed["Status"] == "FAILED"
     usage = {entry["Region"]: sorted(entry["Resources"]) for entry in failed["Reason"]["RoleUsageList"]}
-    assert usage == {"us-east-1": ["k8s", "quay"], "eu-west-1": ["quay-eu"]}
+    # IAM's model: each of Resources names a resource using the role, 20 to 2048 characters: ARNs, not prefixes.
+    east_arn, west_arn = (f"arn:aws:ecr:{region}:{ACCOUNT}:repository" for region in ("us-east-1", "eu-west-1"))
+    assert usage == {
+        "us-east-1": [f"{east_arn}/k8s/*", f"{east_arn}/quay/*"],
+        "eu-west-1": [f"{west_arn}/quay-eu/*"],
+    }
     assert role_exists(iam)
 
     east.delete_pull_through_cache_rule(ecrRepositoryPrefix="quay")

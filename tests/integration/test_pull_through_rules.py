@@ -21,6 +21,10 @@ from testkit.aws_clients import ACCOUNT, ECR_FULL, aws_cli, cli_json, client, cl
 from testkit.servers import DistributionServer, PullcacheServer, free_port
 
 CREDENTIALS: Final = json.dumps({"username": "puller", "accessToken": "upstream-token-never-shown"})
+# ECR Public Premium's registry endpoint, as the model's documentation of upstreamRegistryUrl gives it.
+PREMIUM_URL: Final = "ecr-premium.aws.com"
+PULLER_ROLE: Final = f"arn:aws:iam::{ACCOUNT}:role/puller"
+PREMIUM_READER: Final = "arn:aws:iam::111122223333:role/premium-reader"
 REQUIRES_SECRET: Final = "The specified upstream registry requires authentication. Specify a valid Secrets Manager ARN"
 LIFECYCLE: Final = json.dumps(
     {
@@ -103,6 +107,72 @@ def test_an_ecr_upstream_reports_its_kind_and_url_as_given(ecr: Any, secret_arns
 
     assert (created["upstreamRegistry"], created["upstreamRegistryUrl"]) == ("github-container-registry", "ghcr.io")
     ecr.delete_pull_through_cache_rule(ecrRepositoryPrefix=name)
+
+
+def test_an_ecr_public_premium_rule_keeps_and_reports_its_role_pair(ecr: Any) -> None:
+    name, other_reader = prefix(), "arn:aws:iam::111122223333:role/other-reader"
+
+    created = ecr.create_pull_through_cache_rule(
+        ecrRepositoryPrefix=name,
+        upstreamRegistryUrl=PREMIUM_URL,
+        upstreamRegistry="ecr-public-premium",
+        customRoleArn=PULLER_ROLE,
+        upstreamRoleArn=PREMIUM_READER,
+    )
+    described = ecr.describe_pull_through_cache_rules(ecrRepositoryPrefixes=[name])["pullThroughCacheRules"][0]
+    updated = ecr.update_pull_through_cache_rule(ecrRepositoryPrefix=name, upstreamRoleArn=other_reader)
+    deleted = ecr.delete_pull_through_cache_rule(ecrRepositoryPrefix=name)
+
+    assert (created["upstreamRegistry"], created["customRoleArn"], created["upstreamRoleArn"]) == (
+        "ecr-public-premium",
+        PULLER_ROLE,
+        PREMIUM_READER,
+    )
+    assert (described["upstreamRegistryUrl"], described["upstreamRoleArn"]) == (PREMIUM_URL, PREMIUM_READER)
+    assert (updated["customRoleArn"], updated["upstreamRoleArn"]) == (PULLER_ROLE, other_reader)
+    assert deleted["upstreamRoleArn"] == other_reader
+
+
+def test_an_ecr_public_premium_rule_without_roles_uses_the_service_linked_role(ecr: Any) -> None:
+    name = prefix()
+
+    created = ecr.create_pull_through_cache_rule(ecrRepositoryPrefix=name, upstreamRegistryUrl=PREMIUM_URL)
+
+    assert created["upstreamRegistry"] == "ecr-public-premium"
+    assert "customRoleArn" not in created
+    assert "upstreamRoleArn" not in created
+    ecr.delete_pull_through_cache_rule(ecrRepositoryPrefix=name)
+
+
+def test_premium_credentials_that_do_not_fit_are_refused_with_ecrs_codes(ecr: Any, secret_arns: dict[str, str]) -> None:
+    name = prefix()
+    premium = {"ecrRepositoryPrefix": name, "upstreamRegistryUrl": PREMIUM_URL}
+
+    alone = client_error(lambda: ecr.create_pull_through_cache_rule(**premium, upstreamRoleArn=PREMIUM_READER))
+    unpaired = client_error(lambda: ecr.create_pull_through_cache_rule(**premium, customRoleArn=PULLER_ROLE))
+    secret = client_error(lambda: ecr.create_pull_through_cache_rule(**premium, credentialArn=secret_arns["good"]))
+    elsewhere = client_error(
+        lambda: ecr.create_pull_through_cache_rule(
+            ecrRepositoryPrefix=name, upstreamRegistryUrl="quay.io", upstreamRoleArn=PREMIUM_READER
+        )
+    )
+
+    # The codes are the model's (InvalidParameterException, UnsupportedUpstreamRegistryException); the texts are
+    # reasoned from its documentation of upstreamRoleArn and credentialArn (pullthrough/upstreams.py).
+    assert alone == (
+        400,
+        "InvalidParameterException",
+        "Invalid parameter at 'upstreamRoleArn' failed to satisfy constraint: 'upstreamRoleArn requires customRoleArn'",
+    )
+    assert unpaired[:2] == (400, "InvalidParameterException")
+    assert secret[:2] == (400, "UnsupportedUpstreamRegistryException")
+    assert elsewhere == (
+        400,
+        "UnsupportedUpstreamRegistryException",
+        "The upstream registry quay.io does not support authentication with an upstream IAM role",
+    )
+    code = client_error(lambda: ecr.describe_pull_through_cache_rules(ecrRepositoryPrefixes=[name]))[1]
+    assert code == "PullThroughCacheRuleNotFoundException"
 
 
 def test_a_second_rule_with_the_same_prefix_already_exists(ecr: Any) -> None:

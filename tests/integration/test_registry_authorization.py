@@ -390,7 +390,7 @@ def test_a_repository_policy_lets_another_accounts_user_pull_what_it_grants(
     assert by_host.status == 200
     assert by_host.headers["Docker-Content-Digest"] == digest
     # The token names the user; the Host names the registry: the second account's has no such repository.
-    assert (own_registry.status, own_registry.error_codes) == (404, ["MANIFEST_UNKNOWN"])
+    assert (own_registry.status, own_registry.error_codes) == (404, ["NAME_UNKNOWN"])
     assert refused(upload)[:2] == (403, ["DENIED"])  # the policy grants pulls only
 
 

@@ -7,11 +7,8 @@ expiry into the past in the server's database (AWS's shortest session is 15 minu
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,10 +18,9 @@ from botocore.config import Config
 from pullcache.metadata.schema import sts_sessions
 from testkit.aws_clients import (
     ACCOUNT,
-    CLI_TIMEOUT,
     ECR_READ_ONLY,
     IAM_READ_ONLY,
-    cli_environment,
+    aws_cli,
     client,
     client_error,
     registry_authorization,
@@ -66,23 +62,6 @@ def _user(iam: Any, name: str, *allowed_actions: str) -> dict[str, Any]:
     return key
 
 
-def _aws(server: PullcacheServer, key: dict[str, Any], *arguments: str) -> subprocess.CompletedProcess[str]:
-    """`aws <arguments>` with `key`'s credentials in the environment, as a user exports them."""
-    environment = cli_environment(server)
-    environment["AWS_ACCESS_KEY_ID"] = key["AccessKeyId"]
-    environment["AWS_SECRET_ACCESS_KEY"] = key["SecretAccessKey"]
-    if "SessionToken" in key:
-        environment["AWS_SESSION_TOKEN"] = key["SessionToken"]
-    return subprocess.run(
-        [str(Path(sys.executable).with_name("aws")), *arguments, "--output", "json"],
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=CLI_TIMEOUT,
-        check=False,
-    )
-
-
 def test_a_user_allowed_by_its_policy_and_the_trust_assumes_the_role(iam: Any, server: PullcacheServer) -> None:
     role = iam.create_role(RoleName="deployer", AssumeRolePolicyDocument=_trust(ACCOUNT))["Role"]
     key = _user(iam, "assumer", "sts:AssumeRole")
@@ -110,7 +89,7 @@ def test_session_credentials_sign_get_caller_identity_as_the_assumed_role(iam: A
     session = signed_by(server, "sts", key).assume_role(RoleArn=role["Arn"], RoleSessionName="who-am-i")
 
     identity = signed_by(server, "sts", session["Credentials"]).get_caller_identity()
-    from_cli = _aws(server, session["Credentials"], "sts", "get-caller-identity")
+    from_cli = aws_cli(server, "sts", "get-caller-identity", key=session["Credentials"])
 
     expected = {
         "UserId": f"{role['RoleId']}:who-am-i",
@@ -129,9 +108,8 @@ def test_the_aws_cli_assumes_a_role_and_the_session_acts_with_the_roles_policies
     iam.attach_role_policy(RoleName="auditor", PolicyArn=IAM_READ_ONLY)
     key = _user(iam, "cli-assumer", "sts:AssumeRole")
 
-    assumed = _aws(
+    assumed = aws_cli(
         server,
-        key,
         "sts",
         "assume-role",
         "--role-arn",
@@ -140,6 +118,7 @@ def test_the_aws_cli_assumes_a_role_and_the_session_acts_with_the_roles_policies
         "audit",
         "--duration-seconds",
         "900",
+        key=key,
     )
 
     assert assumed.returncode == 0, assumed.stderr

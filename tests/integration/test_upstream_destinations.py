@@ -251,7 +251,7 @@ def test_a_denied_upstream_is_refused_to_pulls_validation_and_new_rules(
 
     assert status == 503
     [error] = json.loads(body)["errors"]
-    assert error["code"] == "UNAVAILABLE"
+    assert error["code"] == "UNSUPPORTED"  # a server's failure: registry/api/errors.py
     assert f"{DENIED_HOST} is refused" in error["message"]
     assert (validated["isValid"], validated["failure"]) == (False, UPSTREAM_REFUSED)
     assert refused[:2] == (400, "UnsupportedUpstreamRegistryException")

@@ -172,10 +172,11 @@ class AccessLog:
     entries: Sequence[dict[str, Any]]
 
     @classmethod
-    def parse(cls, log: str, *, leave_out_path: str = "/v2/") -> AccessLog:
-        """The access entries in `log`, those for `leave_out_path` (the readiness probes) left out."""
+    def parse(cls, log: str, *, leave_out_paths: Sequence[str] = ("/v2/", "/")) -> AccessLog:
+        """The access entries in `log`, those for `leave_out_paths` left out: the readiness probes, and the AWS
+        call that made the ROOT create-on-push template right after start (testkit/servers.py)."""
         lines = [json.loads(line) for line in log.splitlines() if line.startswith("{")]
-        return cls([e for e in lines if e["logger"] == ACCESS_LOGGER and e["path"] != leave_out_path])
+        return cls([e for e in lines if e["logger"] == ACCESS_LOGGER and e["path"] not in leave_out_paths])
 
     def statuses(self) -> Counter[int]:
         return Counter(e["status"] for e in self.entries)

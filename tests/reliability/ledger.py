@@ -9,9 +9,13 @@ from typing import Final
 
 from pullcache.core.digests import Digest
 
-# The 5xx answers the server documents (registry/api/errors.py): an upstream that cannot give the content now (503),
-# a blob fill that failed while it was served (502). Anything else in the 5xx range is a defect.
-DOCUMENTED_5XX: Final = frozenset({502, 503})
+# The 5xx answers the server documents for an upstream's failure (registry/api/errors.py): an upstream that
+# answered an error or nonsense, or a blob fill that failed while it was served (502), one that cannot be reached
+# (503), one that did not answer in time (504). Anything else in the 5xx range is a defect.
+DOCUMENTED_5XX: Final = frozenset({502, 503, 504})
+# Their OCI error code, and that of an upstream's rate limit (429, documented too).
+FAILURE_CODE: Final = "UNSUPPORTED"
+THROTTLED: Final = (429, "TOOMANYREQUESTS")
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,6 +1,6 @@
 """A full disk: a real server whose data dir is a small tmpfs, filled up by another file.
 
-Reads go on (manifests, blobs, the ECR reads); a push is refused in each protocol's shape (507 UNAVAILABLE on /v2/;
+Reads go on (manifests, blobs, the ECR reads); a push is refused in each protocol's shape (507 UNSUPPORTED on /v2/;
 on ECR UploadNotFoundException for a layer upload the refusal discarded, LimitExceededException for other writes,
 each saying the storage is full) and leaves nothing staged behind; once the file is gone, pushes work again, and
 every blob stored is still the content its digest names.
@@ -134,7 +134,7 @@ async def test_a_full_disk_refuses_pushes_keeps_serving_reads_and_recovers(
 
         chunked = await registry.patch_chunk(location, data, 0)
         assert chunked.status == 507, chunked
-        assert chunked.error_codes == ["UNAVAILABLE"]
+        assert chunked.error_codes == ["UNSUPPORTED"]
         message = chunked.json()["errors"][0]["message"]
         assert "storage is full" in message
         assert "started again" in message
@@ -143,7 +143,7 @@ async def test_a_full_disk_refuses_pushes_keeps_serving_reads_and_recovers(
             "POST", f"/v2/{REPOSITORY}/blobs/uploads/", body=data, query={"digest": Content(OCI_LAYER, data).digest}
         )
         assert whole.status == 507, whole
-        assert whole.error_codes == ["UNAVAILABLE"]
+        assert whole.error_codes == ["UNSUPPORTED"]
 
         with pytest.raises(ClientError) as refused:
             ecr.upload_layer_part(
@@ -182,6 +182,6 @@ async def test_a_full_disk_refuses_pushes_keeps_serving_reads_and_recovers(
         f"{DISK_BYTES // MIB} MiB data dir filled by another file; 1 MiB pushes by /v2/ PATCH, POST and ECR "
         "UploadLayerPart",
         "every read answered (manifests, blobs, BatchGetImage, DescribeImages, ListImages, GetDownloadUrlForLayer); "
-        "pushes refused 507 UNAVAILABLE / UploadNotFoundException (storage full), 0 bytes left staged; "
+        "pushes refused 507 UNSUPPORTED / UploadNotFoundException (storage full), 0 bytes left staged; "
         f"pushes work once space is freed; {stored} blobs verified",
     )

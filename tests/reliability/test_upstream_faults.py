@@ -4,7 +4,8 @@ off mid-way, rate-limits with 429 and Retry-After. (One that hangs is test_hung_
 Each probe seeds an image of its own upstream, turns its fault on and pulls the image through the cache a few
 times, then turns the fault off and pulls once more. Throughout:
 - a puller gets the right bytes (every manifest and blob checked against its digest) or an error: a status the
-  server documents for an upstream that fails (ledger.DOCUMENTED_5XX, code UNAVAILABLE) or a body cut off;
+  server documents for an upstream that fails (ledger.DOCUMENTED_5XX, code UNSUPPORTED; 429 TOOMANYREQUESTS for
+  an upstream's rate limit) or a body cut off;
 - every file of the blob store hashes to its name, and what the fault let through is not kept as the image;
 - the first pull after the upstream recovers (and the circuit breaker's cool-down) gets the whole image;
 - no request, the cache's own background fetches included, was answered with another 5xx (the access log).
@@ -32,7 +33,7 @@ from testkit.registry_client import RegistryClient, UploadStyle
 from testkit.servers import DistributionServer, PullcacheServer
 from testkit.small_images import OCI_MANIFEST, SmallImage, pull_image, push_image, small_image
 from tests.reliability.conftest import Record
-from tests.reliability.ledger import DOCUMENTED_5XX
+from tests.reliability.ledger import DOCUMENTED_5XX, FAILURE_CODE, THROTTLED
 from tests.reliability.store_audit import hash_blob_store
 from tests.upstreams import BLOB_PATTERN, MANIFEST_PATTERN
 from tests.upstreams.truncating import TruncatingUpstream
@@ -104,13 +105,18 @@ async def pull_or_fail(client: RegistryClient, repository: str, image: SmallImag
     failure."""
     reply = await client.request("GET", f"/v2/{repository}/manifests/{TAG}", headers={"Accept": OCI_MANIFEST})
     if reply.status != 200:
-        assert reply.status in DOCUMENTED_5XX, reply
-        assert reply.error_codes == ["UNAVAILABLE"], reply
+        if reply.status == THROTTLED[0]:
+            assert reply.error_codes == [THROTTLED[1]], reply
+        else:
+            assert reply.status in DOCUMENTED_5XX, reply
+            assert reply.error_codes == [FAILURE_CODE], reply
         return f"manifest {reply.status}"
     assert reply.body == image.manifest.data, "a manifest other than the upstream's was served"
     for blob in image.blobs:
         try:
-            pulled = await client.download(f"/v2/{repository}/blobs/{blob.digest}", expect=(200, *DOCUMENTED_5XX))
+            pulled = await client.download(
+                f"/v2/{repository}/blobs/{blob.digest}", expect=(200, THROTTLED[0], *DOCUMENTED_5XX)
+            )
         except (aiohttp.ClientPayloadError, aiohttp.ServerDisconnectedError):
             return "blob cut off"
         if pulled.status != 200:
@@ -165,5 +171,5 @@ async def test_a_misbehaving_upstream_never_gets_a_wrong_byte_served_or_stored_a
         f"upstream {probe.name}",
         f"{FAULTY_PULLS} pulls of a {sum(LAYER_SIZES) // KIB} KiB image through the cache, then the upstream recovers",
         f"faulty pulls: {', '.join(f'{n} {what}' for what, n in sorted(outcomes.items()))}; no wrong byte served or "
-        f"stored ({blobs} blobs hashed); the pull after recovery whole; no 5xx but 502/503",
+        f"stored ({blobs} blobs hashed); the pull after recovery whole; no 5xx but 502/503/504",
     )

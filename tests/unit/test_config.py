@@ -25,6 +25,10 @@ from pullcache.config import ConfigError, Settings
         ({"upload_expiry": 0}, "expiry"),
         ({"upload_expiry": -1.0}, "expiry"),
         ({"workers": 2, "port": 0}, "fixed port"),
+        ({"public_host": "http://registry.example"}, "public host"),
+        ({"public_host": "registry.example/v2"}, "public host"),
+        ({"registry_domain": "example internal"}, "registry domain"),
+        ({"registry_domain": "https://example.internal"}, "registry domain"),
     ],
 )
 def test_setting_out_of_range_raises_config_error_naming_it(changes: dict[str, Any], complaint: str) -> None:
@@ -78,3 +82,13 @@ def test_settings_are_frozen() -> None:
 
     with pytest.raises(AttributeError):
         settings.port = 1  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("host", ["registry.example", "registry.example:8443", "10.0.0.5:5000", "[::1]:5000"])
+def test_a_public_host_is_a_host_with_an_optional_port(host: str) -> None:
+    assert Settings(public_host=host, registry_domain=host).public_host == host
+
+
+def test_the_client_files_point_at_the_public_host_when_one_is_set() -> None:
+    assert Settings(port=5001).endpoint_url == "http://127.0.0.1:5001"
+    assert Settings(port=5001, public_host="registry.example:8080").endpoint_url == "http://registry.example:8080"

@@ -1,10 +1,11 @@
 """What a request can get wrong before a service sees it, as facts; and the reply an error becomes on the wire.
 
 ProtocolError
-├── UnknownOperation    the target or Action names no operation this service serves
-├── MissingAction       a Query request without an Action
-├── MalformedRequest    the body cannot be read, or a value has the wrong type for its shape
-└── InvalidInput        values break the constraints of the input shape (the violations are listed)
+├── UnknownOperation         the target or Action names no operation of this service's model
+├── OperationNotImplemented  an operation of the model that this server has no handler for
+├── MissingAction            a Query request without an Action
+├── MalformedRequest         the body cannot be read, or a value has the wrong type for its shape
+└── InvalidInput             values break the constraints of the input shape (the violations are listed)
 
 Each protocol module owns the table from these to codes; a service's own errors are its model's error shapes.
 """
@@ -33,6 +34,16 @@ class UnknownOperation(ProtocolError):
         super().__init__(f"unknown operation {operation!r}")
         self.operation = operation
         self.version = version
+
+
+class OperationNotImplemented(ProtocolError):
+    """An operation the service's model has and this server does not serve (its table registers no handler)."""
+
+    def __init__(self, operation: str) -> None:
+        message = f"The operation {operation} is not implemented by this server"
+        super().__init__(message)
+        self.operation = operation
+        self.message = message
 
 
 class MissingAction(ProtocolError):

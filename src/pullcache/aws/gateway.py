@@ -24,6 +24,7 @@ from pullcache.aws.auth_errors import (
     AwsProtocol,
     ExpiredSecurityToken,
     InvalidSecurityToken,
+    MissingAuthentication,
     UnknownAccessKey,
     aws_error_for,
 )
@@ -42,6 +43,9 @@ MAX_BODY_BYTES = 64 * 1024 * 1024
 READ_BYTES = 1024 * 1024
 # AWS documents no code for an oversized body; this one says what happened, in the shape of the request's protocol.
 BODY_TOO_LARGE = ErrorReply(413, "RequestEntityTooLarge", f"The request body is larger than {MAX_BODY_BYTES} bytes")
+# An unsigned request is parsed only to tell an unsigned operation this server does not implement (the largest such
+# request, AssumeRoleWithSAML's 100,000-character assertion, is far smaller): no one may make it parse more for free.
+MAX_UNSIGNED_BODY_BYTES = 256 * 1024
 
 
 class AwsGateway(Generic[PrincipalT]):
@@ -52,6 +56,11 @@ class AwsGateway(Generic[PrincipalT]):
     ) -> None:
         self._credentials = credentials
         self._endpoints = endpoints
+
+    @property
+    def endpoints(self) -> Mapping[str, ServiceEndpoint[CallContext[PrincipalT]]]:
+        """The services this gateway serves, by the name a credential scope gives each (`ecr`, `iam`, ...)."""
+        return self._endpoints
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         request_id = str(uuid.uuid4())
@@ -75,6 +84,9 @@ class AwsGateway(Generic[PrincipalT]):
             check_request_time(parsed, now)
             credentials = await self._authenticate(signed, parsed, now)
         except AuthError as error:
+            unsigned = self._answer_unsigned(wire, request_id) if isinstance(error, MissingAuthentication) else None
+            if unsigned is not None:
+                return _response(unsigned)
             return _response(self._render_auth_error(error, endpoint, wire, request_id))
         if endpoint is None:
             speaker = self._endpoint_speaking(_protocol_of(wire))
@@ -89,6 +101,7 @@ class AwsGateway(Generic[PrincipalT]):
             secure_transport=request.secure,
             access_key_id=parsed.access_key_id,
             credentials_expire_at=credentials.expires_at,
+            host=request.host,
         )
         return _response(await endpoint.handle(wire, context, request_id))
 
@@ -116,6 +129,20 @@ class AwsGateway(Generic[PrincipalT]):
             endpoint = self._endpoint_speaking(_protocol_of(wire))
         spec: AwsErrorSpec = aws_error_for(error, AwsProtocol(endpoint.table.model.protocol))
         return endpoint.protocol.render_error(spec, request_id)
+
+    def _answer_unsigned(self, wire: WireRequest, request_id: str) -> WireResponse | None:
+        """The answer to a request without a signature that names an operation its model lets callers send unsigned
+        (STS's AssumeRoleWithSAML, AssumeRoleWithWebIdentity) and this server does not implement: that it is not
+        implemented. None for every other request: it needs a signature."""
+        if len(wire.body) > MAX_UNSIGNED_BODY_BYTES:
+            return None
+        protocol = _protocol_of(wire)
+        for endpoint in self._endpoints.values():
+            if endpoint.table.model.protocol == protocol:
+                answer = endpoint.answer_unsigned(wire, request_id)
+                if answer is not None:
+                    return answer
+        return None
 
     def _endpoint_speaking(self, protocol: AwsProtocol) -> ServiceEndpoint[CallContext[PrincipalT]]:
         return next(e for e in self._endpoints.values() if e.table.model.protocol == protocol)

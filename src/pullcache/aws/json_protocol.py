@@ -27,6 +27,7 @@ from pullcache.aws.errors import (
     InvalidInput,
     MalformedRequest,
     MissingAction,
+    OperationNotImplemented,
     ProtocolError,
     UnknownOperation,
 )
@@ -106,6 +107,11 @@ class JsonProtocol:
             case UnknownOperation() | MissingAction():
                 # AWS sends no message with this one: {"__type":"UnknownOperationException"}.
                 return ErrorReply(400, "UnknownOperationException")
+            case OperationNotImplemented():
+                # Reasoned: what an AWS JSON service answers for an operation it does not serve (a target it does
+                # not know) is this code, a client error that no SDK retries and that tools already read as "not
+                # supported here"; AWS sends it bare, this server says which operation and why.
+                return ErrorReply(400, "UnknownOperationException", error.message)
         raise TypeError(f"no reply for {error!r}")
 
     def _headers(self, request_id: str) -> dict[str, str]:

@@ -23,8 +23,8 @@ from pullcache.aws.errors import (
     INTERNAL_FAILURE,
     ErrorReply,
     InvalidInput,
+    OperationNotImplemented,
     ProtocolError,
-    UnknownOperation,
     reply_for_error_shape,
 )
 from pullcache.aws.json_protocol import JsonProtocol
@@ -71,6 +71,11 @@ class OperationTable(Generic[ContextT]):
     def find_handler(self, operation: str) -> Handler[ContextT] | None:
         return self._handlers.get(operation)
 
+    @property
+    def operations(self) -> frozenset[str]:
+        """The operations this table serves: the others of its model answer that they are not implemented."""
+        return frozenset(self._handlers)
+
     def find_reply(self, error: Exception) -> ErrorReply | None:
         """The reply for a domain error, looked up along its class hierarchy; None when it is not mapped."""
         for cls in type(error).__mro__:
@@ -105,6 +110,18 @@ class ServiceEndpoint(Generic[ContextT]):
             raise ValueError(f"{model.service_name} speaks {model.protocol}, which pullcache does not")
         return cls(table, protocol, Validator(model))
 
+    def answer_unsigned(self, request: WireRequest, request_id: str) -> WireResponse | None:
+        """The answer to an unsigned request for an operation the model lets callers send unsigned and the table
+        does not serve: that it is not implemented. None for any other request (it needs a signature)."""
+        try:
+            operation = self.protocol.parse(request).operation
+        except ProtocolError:
+            return None
+        if operation.auth_type != "none" or self.table.find_handler(operation.name) is not None:
+            return None
+        reply = self.protocol.reply_for(OperationNotImplemented(operation.name))
+        return self.protocol.render_error(reply, request_id)
+
     async def handle(self, request: WireRequest, context: ContextT, request_id: str) -> WireResponse:
         """Never raises: an unmapped exception is logged and answered as InternalFailure (500)."""
         try:
@@ -112,7 +129,7 @@ class ServiceEndpoint(Generic[ContextT]):
             operation = parsed.operation
             handler = self.table.find_handler(operation.name)
             if handler is None:
-                raise UnknownOperation(operation.name, str(self.table.model.api_version))
+                raise OperationNotImplemented(operation.name)
             violations = self.validator.validate(operation.input_shape, parsed.params)
             if violations:
                 raise InvalidInput(violations)

@@ -24,6 +24,7 @@ from pullcache.aws.errors import (
     InvalidInput,
     MalformedRequest,
     MissingAction,
+    OperationNotImplemented,
     ProtocolError,
     UnknownOperation,
 )
@@ -98,6 +99,11 @@ class QueryProtocol:
                 )
             case MissingAction():
                 return ErrorReply(400, "MissingAction", "Missing Action")
+            case OperationNotImplemented():
+                # Reasoned: what IAM and STS answer for an Action they do not serve is InvalidAction (400, Sender;
+                # "The action or operation requested is invalid", AWS's common errors), a client error no SDK
+                # retries; the message names the operation and says this server does not implement it.
+                return ErrorReply(400, "InvalidAction", error.message)
         raise TypeError(f"no reply for {error!r}")
 
     def _headers(self, request_id: str) -> dict[str, str]:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 ACCOUNT_ID = re.compile(r"[0-9]{12}")
 REGION = re.compile(r"[a-z]{2}(?:-[a-z]+)+-[0-9]+")
-_REGISTRY_HOST = re.compile(r"([0-9]{12})\.dkr\.ecr\.([a-z0-9-]+)\.[^:]+(?::[0-9]+)?")
+_REGISTRY_HOST = re.compile(r"([0-9]{12})\.dkr\.ecr\.([a-z0-9-]+)\.([^:]+(?::[0-9]+)?)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +31,20 @@ def scope_of_registry_host(host: str) -> RegistryScope | None:
     if match is None or REGION.fullmatch(match.group(2)) is None:
         return None
     return RegistryScope(match.group(1), match.group(2))
+
+
+def registry_host(scope: RegistryScope, domain: str) -> str:
+    """The host of ECR's form that names `scope` under `domain` (which may end in `:<port>`)."""
+    return f"{scope.account_id}.dkr.ecr.{scope.region}.{domain}"
+
+
+def domain_of_registry_host(host: str) -> str | None:
+    """The domain (and port) of an ECR-style host (`localhost:5000` of `...dkr.ecr.us-east-1.localhost:5000`),
+    or None for a host of another form."""
+    match = _REGISTRY_HOST.fullmatch(host.lower())
+    if match is None or REGION.fullmatch(match.group(2)) is None:
+        return None
+    return match.group(3)
 
 
 def parse_repository_arn(arn: str) -> tuple[RegistryScope, str] | None:

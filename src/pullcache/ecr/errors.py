@@ -7,7 +7,10 @@ EcrError
 ├── RepositoryAlreadyExists, RepositoryNotEmpty                      (the repository is not as required)
 ├── ImageAlreadyExists, ImageTagAlreadyExists, ImageDigestDoesNotMatch,
 │   LayersNotFound, ReferencedImagesNotFound                        (PutImage refused)
-└── InvalidLayerPart, InvalidLayer, LayerAlreadyExists, EmptyUpload  (the layer upload refused)
+├── InvalidLayerPart, InvalidLayer, LayerAlreadyExists, EmptyUpload  (the layer upload refused)
+├── LifecyclePolicyPreviewNotFound, LifecyclePolicyPreviewInProgress (lifecycle policy previews)
+├── ScanNotFound, UnsupportedImageType                              (no scanner: scans never exist)
+└── ExclusionAlreadyExists, ExclusionNotFound, LimitExceeded        (registry settings)
 
 operations.py maps each to the error shape of the same name in ECR's model.
 """
@@ -161,3 +164,48 @@ class LayerAlreadyExists(EcrError):
 class EmptyUpload(EcrError):
     def __init__(self, upload_id: str) -> None:
         super().__init__(f"The upload with id '{upload_id}' has no layer parts")
+
+
+# -- lifecycle policy previews, scanning, registry settings ---------------------------------------------------
+
+
+class LifecyclePolicyPreviewNotFound(EcrError):
+    def __init__(self, scope: RegistryScope, name: str) -> None:
+        # Reasoned: worded as LifecyclePolicyNotFound is.
+        super().__init__(
+            f"Lifecycle policy preview does not exist for the repository with name '{name}' in the registry with id "
+            f"'{scope.account_id}'"
+        )
+
+
+class LifecyclePolicyPreviewInProgress(EcrError):
+    def __init__(self, scope: RegistryScope, name: str) -> None:
+        # The model's documentation of the error, with the repository named.
+        super().__init__(
+            f"The previous lifecycle policy preview request for the repository with name '{name}' in the registry "
+            f"with id '{scope.account_id}' has not completed. Wait and try again."
+        )
+
+
+class ScanNotFound(EcrError):
+    pass
+
+
+class UnsupportedImageType(EcrError):
+    pass
+
+
+class ExclusionAlreadyExists(EcrError):
+    def __init__(self, principal_arn: str) -> None:
+        # Reasoned: the model's documentation of the error, with the principal named.
+        super().__init__(f"The pull time update exclusion for '{principal_arn}' already exists for the registry")
+
+
+class ExclusionNotFound(EcrError):
+    def __init__(self, principal_arn: str) -> None:
+        # Reasoned: the model's documentation of the error, with the principal named.
+        super().__init__(f"The pull time update exclusion for '{principal_arn}' was not found")
+
+
+class LimitExceeded(EcrError):
+    pass

@@ -118,7 +118,8 @@ class EcrImages:
             found = await self._store.find_image(scope, name, child)
             if found is not None:
                 sizes[child] = image_facts(found.content, found.media_type).size
-        return ImageDescription(image, image_size(facts, sizes), facts.artifact_media_type)
+        # An image's config media type; an index has none, but may state an artifactType of its own.
+        return ImageDescription(image, image_size(facts, sizes), facts.artifact_media_type or image.artifact_type)
 
     async def _find_image(self, scope: RegistryScope, name: str, request: ImageRequest) -> ImageRecord | None:
         digest = _request_digest(request)

@@ -34,13 +34,10 @@ class LayerCheck:
 
 
 class EcrLayers:
-    def __init__(
-        self, repositories: EcrService, registry: RegistryService, tokens: RegistryTokens, endpoint_url: str
-    ) -> None:
+    def __init__(self, repositories: EcrService, registry: RegistryService, tokens: RegistryTokens) -> None:
         self._repositories = repositories
         self._registry = registry
         self._tokens = tokens
-        self._endpoint_url = endpoint_url
 
     async def check_layers(self, scope: RegistryScope, name: str, digests: Sequence[str]) -> list[LayerCheck]:
         await self._repositories.get_repository(scope, name)
@@ -106,8 +103,9 @@ class EcrLayers:
         except BlobUploadUnknown:
             raise UploadNotFound(scope, name, upload_id) from None
 
-    async def download_url(self, scope: RegistryScope, name: str, digest_text: str) -> str:
-        """A URL of this server that downloads the layer for a while, without credentials."""
+    async def download_path(self, scope: RegistryScope, name: str, digest_text: str) -> str:
+        """The path (and query) on this server that downloads the layer for a while, without credentials; the
+        edge puts the registry's URL before it."""
         await self._repositories.get_repository(scope, name)
         try:
             digest = Digest.parse(digest_text)
@@ -116,7 +114,7 @@ class EcrLayers:
         if await self._registry.find_blob_size(scope, name, digest) is None:
             raise LayersNotFound(scope, name, [str(digest)])
         grant = self._tokens.grant_download(scope, name, str(digest), _now())
-        return f"{self._endpoint_url}/v2/{name}/blobs/{digest}?grant={grant}"
+        return f"/v2/{name}/blobs/{digest}?grant={grant}"
 
 
 async def _once(data: bytes) -> AsyncIterator[bytes]:

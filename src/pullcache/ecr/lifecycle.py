@@ -2,9 +2,12 @@
 
 The check is the documented shape only ("Lifecycle policy properties" of the ECR user guide): a `rules` list of
 at most 50 rules, each with a unique positive `rulePriority`, a `selection` (tagStatus tagged / untagged / any,
-countType imageCountMoreThan / sinceImagePushed with a positive countNumber, countUnit `days` with
-sinceImagePushed only, a tagPrefixList or tagPatternList with tagged) and an `action` of type `expire`. pullcache
-does not evaluate policies: GetLifecyclePolicy reports no lastEvaluatedAt.
+countType imageCountMoreThan / sinceImagePushed / sinceImagePulled with a positive countNumber, countUnit `days`
+with the time-based count types only, a tagPrefixList or tagPatternList with tagged, at most four `*` in a
+pattern) and an `action` of type `expire`. ECR's archive storage class is not offered here: `transition` actions,
+`storageClass: archive` and `sinceImageTransitioned` are refused with a message that says so. Policies are
+evaluated by the lifecycle policy preview (lifecycle_evaluation.py); they do not expire images yet, so
+GetLifecyclePolicy reports no lastEvaluatedAt.
 """
 
 from __future__ import annotations
@@ -20,7 +23,10 @@ from pullcache.ecr.ports import LifecyclePolicy, LifecyclePolicyStore, Repositor
 
 MAX_RULES = 50  # ECR's quota "Rules per lifecycle policy"
 TAG_STATUSES = frozenset({"tagged", "untagged", "any"})
-COUNT_TYPES = frozenset({"imageCountMoreThan", "sinceImagePushed"})
+COUNT_TYPES = frozenset({"imageCountMoreThan", "sinceImagePushed", "sinceImagePulled"})
+TIME_COUNT_TYPES = frozenset({"sinceImagePushed", "sinceImagePulled"})
+MAX_WILDCARDS = 4  # per tagPatternList entry, as "Lifecycle policy properties" documents
+NO_ARCHIVE = "archival (the archive storage class) is not supported by this registry"
 
 
 class EcrLifecyclePolicies:
@@ -92,6 +98,8 @@ def _check_rule(rule: Any, member: str) -> int:
     if not isinstance(selection, dict):
         _refuse(member, "each rule must have a selection")
     _check_selection(selection, member)
+    if isinstance(action, dict) and action.get("type") == "transition":
+        _refuse(member, f"action type transition: {NO_ARCHIVE}")
     if not isinstance(action, dict) or action.get("type") != "expire":
         _refuse(member, "each rule must have an action of type expire")
     return priority
@@ -103,13 +111,21 @@ def _check_selection(selection: Mapping[str, Any], member: str) -> None:
         _refuse(member, "tagStatus must be one of tagged, untagged, any")
     if status == "tagged" and not (selection.get("tagPrefixList") or selection.get("tagPatternList")):
         _refuse(member, "a rule with tagStatus tagged must have a tagPrefixList or a tagPatternList")
+    for key in ("tagPrefixList", "tagPatternList"):
+        tags = selection.get(key)
+        if tags is not None and (not isinstance(tags, list) or not all(isinstance(t, str) and t for t in tags)):
+            _refuse(member, f"{key} must be a list of non-empty strings")
+    if any(pattern.count("*") > MAX_WILDCARDS for pattern in selection.get("tagPatternList") or ()):
+        _refuse(member, f"a tagPatternList entry can have at most {MAX_WILDCARDS} wildcards (*)")
+    if count_type == "sinceImageTransitioned" or selection.get("storageClass", "standard") != "standard":
+        _refuse(member, f"storageClass archive and countType sinceImageTransitioned: {NO_ARCHIVE}")
     if count_type not in COUNT_TYPES:
-        _refuse(member, "countType must be one of imageCountMoreThan, sinceImagePushed")
+        _refuse(member, "countType must be one of imageCountMoreThan, sinceImagePushed, sinceImagePulled")
     if not _positive_int(selection.get("countNumber")):
         _refuse(member, "countNumber must be a positive integer")
     unit = selection.get("countUnit")
-    if count_type == "sinceImagePushed" and unit != "days":
-        _refuse(member, "countUnit must be days with countType sinceImagePushed")
+    if count_type in TIME_COUNT_TYPES and unit != "days":
+        _refuse(member, f"countUnit must be days with countType {count_type}")
     if count_type == "imageCountMoreThan" and unit is not None:
         _refuse(member, "countUnit cannot be used with countType imageCountMoreThan")
 

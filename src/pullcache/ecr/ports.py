@@ -51,6 +51,7 @@ class ImageRecord:
     tags: tuple[str, ...]
     pushed_at: datetime
     pulled_at: datetime | None
+    subject: Digest | None = None  # the manifest it refers to (OCI 1.1 `subject`): a referrer's subject
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,3 +170,129 @@ class LifecyclePolicyStore(Protocol):
 
 class RepositoryLookup(Protocol):
     async def find_repository(self, scope: RegistryScope, name: str) -> object | None: ...
+
+
+# -- lifecycle policy previews --------------------------------------------------------------------------------
+
+
+class PreviewStatus(StrEnum):
+    IN_PROGRESS = "IN_PROGRESS"
+    COMPLETE = "COMPLETE"
+    FAILED = "FAILED"
+
+
+class PreviewStart(StrEnum):
+    STARTED = "STARTED"
+    IN_PROGRESS = "IN_PROGRESS"  # another preview of the repository is running
+    NO_REPOSITORY = "NO_REPOSITORY"
+
+
+@dataclass(frozen=True, slots=True)
+class PreviewResult:
+    """An image the previewed policy would act on, as it was when the preview ran."""
+
+    digest: Digest
+    tags: tuple[str, ...]
+    pushed_at: datetime
+    rule_priority: int
+    action: str  # the policy's action: expire
+
+
+@dataclass(frozen=True, slots=True)
+class LifecyclePolicyPreview:
+    text: str
+    status: PreviewStatus
+    started_at: datetime
+    results: tuple[PreviewResult, ...] = ()
+
+
+class LifecyclePreviewStore(Protocol):
+    """A repository's latest preview; it goes with the repository. Every method is one transaction."""
+
+    async def begin_preview(
+        self, scope: RegistryScope, name: str, text: str, at: datetime, stale_before: datetime
+    ) -> PreviewStart:
+        """Record a preview of `text` IN_PROGRESS in place of the last one, unless one is still in progress
+        (one in progress since before `stale_before` counts as abandoned, its process gone)."""
+        ...
+
+    async def finish_preview(
+        self,
+        scope: RegistryScope,
+        name: str,
+        started_at: datetime,
+        status: PreviewStatus,
+        results: Sequence[PreviewResult],
+    ) -> None:
+        """Record the outcome of the preview begun at `started_at` (nothing when another has replaced it)."""
+        ...
+
+    async def find_preview(self, scope: RegistryScope, name: str) -> LifecyclePolicyPreview | None: ...
+
+
+class ImageListing(Protocol):
+    async def list_images(
+        self, scope: RegistryScope, name: str, status: TagStatus, after: Digest | None, limit: int | None
+    ) -> Sequence[ImageRecord]:
+        """The repository's images in order of digest, after `after`."""
+        ...
+
+
+# -- registry settings: scanning, account settings, pull time update exclusions -------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ScanningRule:
+    frequency: str  # SCAN_ON_PUSH, CONTINUOUS_SCAN or MANUAL
+    filters: tuple[str, ...]  # WILDCARD filters on repository names
+
+
+@dataclass(frozen=True, slots=True)
+class ScanningConfiguration:
+    """A registry's scanning configuration; a registry that never set one has the default (BASIC, no rules)."""
+
+    scan_type: str = "BASIC"
+    rules: tuple[ScanningRule, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class PullTimeExclusion:
+    principal_arn: str
+    created_at: datetime
+
+
+class RegistrySettingsStore(Protocol):
+    """Settings of a registry scope and its repositories' scanning flag. Every method is one transaction."""
+
+    async def find_scanning_configuration(self, scope: RegistryScope) -> ScanningConfiguration | None: ...
+
+    async def set_scanning_configuration(
+        self, scope: RegistryScope, configuration: ScanningConfiguration, at: datetime
+    ) -> None: ...
+
+    async def set_scan_on_push(self, scope: RegistryScope, name: str, scan_on_push: bool) -> bool:
+        """False when there is no such repository."""
+        ...
+
+    async def find_account_setting(self, scope: RegistryScope, name: str) -> str | None: ...
+
+    async def set_account_setting(self, scope: RegistryScope, name: str, value: str, at: datetime) -> None: ...
+
+    async def add_pull_time_exclusion(
+        self, scope: RegistryScope, principal_arn: str, at: datetime, limit: int
+    ) -> PullTimeExclusion | None:
+        """The new exclusion; None when the principal is excluded already. Raises LimitExceeded when the registry
+        has `limit` exclusions."""
+        ...
+
+    async def remove_pull_time_exclusion(self, scope: RegistryScope, principal_arn: str) -> bool:
+        """False when the principal was not excluded."""
+        ...
+
+    async def list_pull_time_exclusions(self, scope: RegistryScope) -> Sequence[PullTimeExclusion]:
+        """In order of principal ARN."""
+        ...
+
+
+class RepositoryRecords(Protocol):
+    async def find_repository(self, scope: RegistryScope, name: str) -> RepositoryRecord | None: ...

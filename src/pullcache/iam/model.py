@@ -174,7 +174,8 @@ class PolicyUsage(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class RegionUsage:
-    """The resources of one region that use the role (for ECR: its pull through cache rules, by prefix)."""
+    """The resources of one region that use the role, by ARN (for ECR: the repositories of its pull through cache
+    rules, `arn:aws:ecr:<region>:<account>:repository/<prefix>/*`)."""
 
     region: str
     resources: tuple[str, ...]

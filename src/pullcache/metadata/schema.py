@@ -314,6 +314,21 @@ sts_sessions = sa.Table(
     sa.Index("ix_sts_sessions_expires", "expires_at"),
 )
 
+# GetSessionToken's sessions (revision 0009): they sign for an IAM user (user_id) or the root user (user_id null).
+sts_user_sessions = sa.Table(
+    "sts_user_sessions",
+    metadata,
+    sa.Column("access_key_id", sa.String(32), primary_key=True),
+    sa.Column("secret_access_key", sa.String(64), nullable=False),
+    sa.Column("session_token", sa.Text, nullable=False),
+    sa.Column("account_id", sa.String(12), sa.ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("user_arn", sa.String(2048), nullable=False),
+    sa.Column("user_id", sa.String(32), nullable=True),
+    sa.Column("issued_at", UtcDateTime, nullable=False),
+    sa.Column("expires_at", UtcDateTime, nullable=False),
+    sa.Index("ix_sts_user_sessions_expires", "expires_at"),
+)
+
 # -- Secrets Manager (revision 0006) --------------------------------------------------------------------------
 # Secrets belong to an account in a region; names are unique there. tags: JSON list of [key, value]. deleted_at
 # and deletion_date are set while a secret waits out its recovery window (DeleteSecret).
@@ -330,6 +345,7 @@ secrets = sa.Table(
     sa.Column("last_changed_at", UtcDateTime, nullable=False),
     sa.Column("deleted_at", UtcDateTime, nullable=True),
     sa.Column("deletion_date", UtcDateTime, nullable=True),
+    sa.Column("resource_policy", sa.Text, nullable=True),  # revision 0009: the secret's resource-based policy
     sa.UniqueConstraint("account_id", "region", "name", name="uq_secrets_name"),
 )
 
@@ -362,6 +378,7 @@ pull_through_rules = sa.Table(
     sa.Column("tag_ttl_seconds", sa.Integer, nullable=False),
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.Column("upstream_role_arn", sa.String(2048), nullable=True),  # revision 0011: ecr-public-premium
 )
 
 # Imports running now, as the service-linked role: while one is, the role is in use and cannot be deleted.
@@ -407,6 +424,36 @@ lifecycle_policies = sa.Table(
     sa.Column("updated_at", UtcDateTime, nullable=False),
 )
 
+# -- ECR replication (revision 0010) --------------------------------------------------------------------------
+# A registry's replication configuration: rules is a JSON list of {"destinations": [{"region", "registryId"}],
+# "repositoryFilters": [{"filter", "filterType"}], "deleteReplication": bool (when given)}, as ECR spells them.
+replication_configurations = sa.Table(
+    "replication_configurations",
+    metadata,
+    sa.Column("account_id", sa.String(12), primary_key=True),
+    sa.Column("region", sa.String(32), primary_key=True),
+    sa.Column("rules", sa.JSON, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+)
+
+# One image's replication to one destination (DescribeImageReplicationStatus); those IN_PROGRESS are the work a
+# restart resumes (ecr/replicator.py). status: IN_PROGRESS, COMPLETE, FAILED; tag: the tag pushed with the image.
+image_replications = sa.Table(
+    "image_replications",
+    metadata,
+    sa.Column("account_id", sa.String(12), primary_key=True),
+    sa.Column("region", sa.String(32), primary_key=True),
+    sa.Column("repository", sa.String(REPOSITORY_NAME_LENGTH), primary_key=True),
+    sa.Column("digest", sa.String(200), primary_key=True),
+    sa.Column("destination_account_id", sa.String(12), primary_key=True),
+    sa.Column("destination_region", sa.String(32), primary_key=True),
+    sa.Column("tag", sa.String(300), nullable=True),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("failure_code", sa.String(64), nullable=True),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.Index("ix_image_replications_status", "status"),
+)
+
 # DeleteServiceLinkedRole's tasks. status: NOT_STARTED, IN_PROGRESS, SUCCEEDED, FAILED; usage: JSON list of
 # {"region": ..., "resources": [...]} when it failed because the role is in use.
 iam_role_deletion_tasks = sa.Table(
@@ -420,4 +467,51 @@ iam_role_deletion_tasks = sa.Table(
     sa.Column("usage", sa.JSON, nullable=True),
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("updated_at", UtcDateTime, nullable=False),
+)
+
+# -- ECR registry settings and lifecycle policy previews (revision 0012) --------------------------------------
+
+# A repository's latest lifecycle policy preview. status: IN_PROGRESS, COMPLETE, FAILED; results: JSON list of
+# {"digest", "tags", "pushed_at" (ISO 8601), "rule_priority", "action"}, null while in progress.
+lifecycle_policy_previews = sa.Table(
+    "lifecycle_policy_previews",
+    metadata,
+    sa.Column("repository_id", sa.Integer, sa.ForeignKey("repositories.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("policy", sa.Text, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("started_at", UtcDateTime, nullable=False),
+    sa.Column("results", sa.JSON, nullable=True),
+)
+
+# A registry's scanning configuration (PutRegistryScanningConfiguration): rules is a JSON list of
+# {"scanFrequency", "repositoryFilters": [filter, ...]} (every filter of type WILDCARD).
+registry_scanning_configurations = sa.Table(
+    "registry_scanning_configurations",
+    metadata,
+    sa.Column("account_id", sa.String(12), primary_key=True),
+    sa.Column("region", sa.String(32), primary_key=True),
+    sa.Column("scan_type", sa.String(16), nullable=False),
+    sa.Column("rules", sa.JSON, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+)
+
+# ECR's account settings (PutAccountSetting), per registry scope.
+ecr_account_settings = sa.Table(
+    "ecr_account_settings",
+    metadata,
+    sa.Column("account_id", sa.String(12), primary_key=True),
+    sa.Column("region", sa.String(32), primary_key=True),
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("value", sa.String(64), nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+)
+
+# The principals whose pulls do not update pull times (RegisterPullTimeUpdateExclusion), per registry scope.
+pull_time_update_exclusions = sa.Table(
+    "pull_time_update_exclusions",
+    metadata,
+    sa.Column("account_id", sa.String(12), primary_key=True),
+    sa.Column("region", sa.String(32), primary_key=True),
+    sa.Column("principal_arn", sa.String(200), primary_key=True),
+    sa.Column("created_at", UtcDateTime, nullable=False),
 )

@@ -1,6 +1,8 @@
 """The registry's MetadataStore over SQLAlchemy Core: SQLite now, PostgreSQL through the same statements.
 
-Every repository is looked up by its scope and name: (account_id, region, name) is its unique key.
+Every repository is looked up by its scope and name: (account_id, region, name) is its unique key. No write here
+creates one (the ECR store does, sql_ecr.py): a manifest written into a repository that does not exist is refused
+with NameUnknown, and blob links into one are dropped (it was deleted while a push or a fill ran).
 """
 
 from __future__ import annotations
@@ -22,16 +24,10 @@ from pullcache.metadata.group_commit import GroupCommit
 from pullcache.metadata.read_cache import ReadCache, cached
 from pullcache.metadata.reads import EngineReads, Reads
 from pullcache.metadata.schema import blobs, manifests, repositories, repository_blobs, tags, uploads
+from pullcache.registry.errors import NameUnknown
 from pullcache.registry.ports import ManifestRecord, UploadRecord
 from pullcache.registry.tag_mutability import TagMutability, TagMutabilityRule
 
-# The settings of a repository that a push creates, as ECR's CreateRepository defaults them.
-DEFAULT_REPOSITORY_SETTINGS: dict[str, Any] = {
-    "tag_mutability": TagMutability.MUTABLE.value,
-    "tag_mutability_filters": None,
-    "scan_on_push": False,
-    "encryption_type": "AES256",
-}
 MANIFEST_COLUMNS = (
     manifests.c.digest,
     manifests.c.media_type,
@@ -94,12 +90,18 @@ class SqlMetadataStore:
         await self._links.submit(_Link(scope, repository, digest, size))
 
     async def _write_links(self, links: Sequence[_Link]) -> None:
-        """Links asked for together, in one transaction (group_commit.py)."""
+        """Links asked for together, in one transaction (group_commit.py); those into repositories that do not
+        exist are dropped."""
         now = _now()
         async with self._writer.begin() as connection:
-            repository_ids = {}
+            repository_ids: dict[tuple[RegistryScope, str], int] = {}
             for scope, repository in dict.fromkeys((link.scope, link.repository) for link in links):
-                repository_ids[scope, repository] = await self._ensure_repository(connection, scope, repository)
+                repository_id = await find_repository_id(connection, scope, repository)
+                if repository_id is not None:
+                    repository_ids[scope, repository] = repository_id
+            links = [link for link in links if (link.scope, link.repository) in repository_ids]
+            if not links:
+                return
             await connection.execute(
                 self._insert(blobs).on_conflict_do_nothing(),
                 [{"digest": str(link.digest), "size": link.size, "created_at": now} for link in links],
@@ -180,7 +182,9 @@ class SqlMetadataStore:
     ) -> Digest | None:
         now = _now()
         async with self._writer.begin() as connection:
-            repository_id = await self._ensure_repository(connection, scope, repository)
+            repository_id = await find_repository_id(connection, scope, repository)
+            if repository_id is None:
+                raise NameUnknown(repository, scope.account_id)
             previous: str | None = None
             if tag is not None:
                 previous = (
@@ -333,22 +337,6 @@ class SqlMetadataStore:
     async def list_uploads_started_before(self, cutoff: datetime) -> Sequence[str]:
         query = sa.select(uploads.c.id).where(uploads.c.started_at < cutoff).order_by(uploads.c.started_at)
         return await self._reads.run(lambda connection: list(connection.execute(query).scalars()))
-
-    async def _ensure_repository(self, connection: AsyncConnection, scope: RegistryScope, repository: str) -> int:
-        await connection.execute(
-            self._insert(repositories)
-            .values(
-                account_id=scope.account_id,
-                region=scope.region,
-                name=repository,
-                created_at=_now(),
-                **DEFAULT_REPOSITORY_SETTINGS,
-            )
-            .on_conflict_do_nothing()
-        )
-        repository_id = await find_repository_id(connection, scope, repository)
-        assert repository_id is not None
-        return repository_id
 
 
 @dataclass(frozen=True, slots=True)

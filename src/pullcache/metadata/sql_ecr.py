@@ -284,6 +284,7 @@ _IMAGE_COLUMNS = (
     manifests.c.artifact_type,
     manifests.c.created_at,
     manifests.c.pulled_at,
+    manifests.c.subject,
 )
 
 
@@ -353,4 +354,5 @@ def _image(row: sa.Row[*tuple[Any, ...]], image_tags: tuple[str, ...]) -> ImageR
         image_tags,
         row.created_at,
         row.pulled_at,
+        None if row.subject is None else Digest.parse(row.subject),
     )

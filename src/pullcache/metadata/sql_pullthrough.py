@@ -175,6 +175,7 @@ def _rule_row(rule: PullThroughRule) -> dict[str, Any]:
         "credential_arn": rule.credential_arn,
         "custom_role_arn": rule.custom_role_arn,
         "upstream_repository_prefix": rule.upstream_repository_prefix,
+        "upstream_role_arn": rule.upstream_role_arn,
         "tag_ttl_seconds": int(rule.tag_ttl.total_seconds()),
         "created_at": rule.created_at,
         "updated_at": rule.updated_at,
@@ -192,6 +193,7 @@ def _rule(row: Any) -> PullThroughRule:
         credential_arn=row["credential_arn"],
         custom_role_arn=row["custom_role_arn"],
         upstream_repository_prefix=row["upstream_repository_prefix"],
+        upstream_role_arn=row["upstream_role_arn"],
         tag_ttl=timedelta(seconds=row["tag_ttl_seconds"]),
     )
 

@@ -60,14 +60,16 @@ class SqlSecretStore:
             async with self._writer.begin() as connection:
                 await connection.execute(sa.insert(secret_versions).values(**_version_row(secret.arn, version)))
                 for version_id, moved in stages.items():
-                    await connection.execute(
-                        sa.update(secret_versions)
-                        .where(secret_versions.c.secret_arn == secret.arn, secret_versions.c.version_id == version_id)
-                        .values(stages=list(moved))
-                    )
+                    await connection.execute(_stages_update(secret.arn, version_id, moved))
                 await connection.execute(_update(secret))
         except sa.exc.IntegrityError as error:
             raise SecretExists("You can't modify an existing version, you can only create a new version.") from error
+
+    async def move_stages(self, secret: Secret, stages: Mapping[str, tuple[str, ...]]) -> None:
+        async with self._writer.begin() as connection:
+            for version_id, moved in stages.items():
+                await connection.execute(_stages_update(secret.arn, version_id, moved))
+            await connection.execute(_update(secret))
 
     async def update_secret(self, secret: Secret) -> None:
         async with self._writer.begin() as connection:
@@ -79,17 +81,31 @@ class SqlSecretStore:
             await connection.execute(sa.delete(secrets).where(secrets.c.arn == arn))
 
 
+def _stages_update(arn: str, version_id: str, stages: tuple[str, ...]) -> Any:
+    return (
+        sa.update(secret_versions)
+        .where(secret_versions.c.secret_arn == arn, secret_versions.c.version_id == version_id)
+        .values(stages=list(stages))
+    )
+
+
 def _update(secret: Secret) -> Any:
     return (
         sa.update(secrets)
         .where(secrets.c.arn == secret.arn)
         .values(
             description=secret.description,
+            tags=_tags(secret),
+            resource_policy=secret.resource_policy,
             last_changed_at=secret.last_changed_at,
             deleted_at=secret.deleted_at,
             deletion_date=secret.deletion_date,
         )
     )
+
+
+def _tags(secret: Secret) -> list[list[str]] | None:
+    return [[tag.key, tag.value] for tag in secret.tags] or None
 
 
 def _row(secret: Secret) -> dict[str, Any]:
@@ -99,7 +115,8 @@ def _row(secret: Secret) -> dict[str, Any]:
         "region": secret.region,
         "name": secret.name,
         "description": secret.description,
-        "tags": [[tag.key, tag.value] for tag in secret.tags] or None,
+        "tags": _tags(secret),
+        "resource_policy": secret.resource_policy,
         "created_at": secret.created_at,
         "last_changed_at": secret.last_changed_at,
         "deleted_at": secret.deleted_at,
@@ -129,4 +146,5 @@ def _secret(row: Any) -> Secret:
         last_changed_at=row["last_changed_at"],
         deleted_at=row["deleted_at"],
         deletion_date=row["deletion_date"],
+        resource_policy=row["resource_policy"],
     )

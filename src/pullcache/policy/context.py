@@ -53,7 +53,9 @@ class RequestPrincipal:
     user_name: str | None = None  # IAM users only
     user_id: str | None = None
     role_arn: str | None = None  # the role behind an assumed-role session
-    session_id: str | None = None  # a role session's temporary access key id: how its session policies are found
+    # The temporary access key id of a session: an assumed role's (how its session policies are found) or a
+    # GetSessionToken session's (what tells it from its user's own keys).
+    session_id: str | None = None
 
     @classmethod
     def root(cls, account: str, partition: str = "aws") -> RequestPrincipal:

@@ -1,5 +1,7 @@
 """What the pull path needs of the rest of pullcache, over its services: a rule's upstream credentials, and
-repositories created on first pull as the repository creation templates for the pull-through cache say."""
+repositories created as the repository creation templates say: on first pull (PULL_THROUGH_CACHE: defaults when no
+template applies), on push (CREATE_ON_PUSH: the registry's RepositoryCreator; no template, no repository) and by
+replication (REPLICATION: ECR's ReplicaRepositories; defaults when no template applies)."""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ from collections.abc import Sequence
 from pullcache.core.scopes import RegistryScope
 from pullcache.ecr.errors import RepositoryAlreadyExists
 from pullcache.ecr.ports import RepositorySettings
-from pullcache.pullthrough.model import AppliedFor
+from pullcache.pullthrough.model import AppliedFor, Template
 from pullcache.pullthrough.ports import (
     CredentialReader,
     LifecyclePolicies,
@@ -41,7 +43,8 @@ class SecretCredentials:
 
 
 class TemplatedRepositories:
-    """CachedRepositories: a repository created on first pull gets its template's settings, tags and policies."""
+    """Repositories ECR creates on the caller's behalf, with their template's settings, tags and policies: the
+    pull-through cache's CachedRepositories and the registry's RepositoryCreator (create on push)."""
 
     def __init__(self, templates: TemplateFinder, repositories: RepositoryMaker, lifecycle: LifecyclePolicies) -> None:
         self._templates = templates
@@ -53,6 +56,30 @@ class TemplatedRepositories:
         if template is None:
             await self._create(scope, repository, RepositorySettings(), ())
             return
+        await self._create_from(scope, repository, template)
+
+    async def covers_push(self, scope: RegistryScope, repository: str) -> bool:
+        return await self._templates.find_template_for(scope, repository, AppliedFor.CREATE_ON_PUSH) is not None
+
+    async def create_on_push(self, scope: RegistryScope, repository: str) -> bool:
+        template = await self._templates.find_template_for(scope, repository, AppliedFor.CREATE_ON_PUSH)
+        if template is None:
+            return False
+        await self._create_from(scope, repository, template)
+        return True
+
+    async def create_replica_repository(self, scope: RegistryScope, repository: str) -> None:
+        """ECR's ReplicaRepositories: a repository replication creates in its destination gets the destination's
+        REPLICATION template (default settings when none applies)."""
+        template = await self._templates.find_template_for(scope, repository, AppliedFor.REPLICATION)
+        if template is None:
+            await self._create(scope, repository, RepositorySettings(), ())
+            return
+        await self._create_from(scope, repository, template)
+
+    async def _create_from(self, scope: RegistryScope, repository: str, template: Template) -> None:
+        """The repository with the template's settings and tags, then its policies; nothing happens when it exists
+        (another request created it first)."""
         applied = apply_template(template)
         if not await self._create(scope, repository, applied.settings, applied.resource_tags):
             return

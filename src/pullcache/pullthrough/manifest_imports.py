@@ -44,7 +44,7 @@ from pullcache.pullthrough.ports import (
 from pullcache.pullthrough.rule_upstream import RuleUpstream, registry_error
 from pullcache.pullthrough.rules import PullThroughRule
 from pullcache.pullthrough.service_role import ServiceRole
-from pullcache.registry.errors import Denied, ManifestInvalid, ManifestTooLarge, Unavailable
+from pullcache.registry.errors import Denied, ManifestInvalid, ManifestTooLarge, SourceAnswerInvalid, Unavailable
 from pullcache.registry.ports import ManifestRecord, PullRequester
 
 log = logging.getLogger(__name__)
@@ -169,7 +169,9 @@ class ManifestImporter:
         try:
             manifest = self._manifests.check(fetched.digest, fetched.content, fetched.media_type)
         except (ManifestInvalid, ManifestTooLarge) as error:
-            raise Unavailable(f"the upstream {rule.upstream_url} sent a manifest that is not valid: {error}") from None
+            raise SourceAnswerInvalid(
+                f"the upstream {rule.upstream_url} sent a manifest that is not valid: {error}"
+            ) from None
         async with self._role.acting(scope, repository, recorded=True) as session:
             await self._role.authorize(session, scope, None, AUTHORIZE)
             if not exists:

@@ -11,7 +11,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from pullcache.core.digests import Digest
-from pullcache.pullthrough.errors import UpstreamDenied, UpstreamError
+from pullcache.pullthrough.errors import (
+    UpstreamDenied,
+    UpstreamError,
+    UpstreamInvalid,
+    UpstreamRateLimited,
+    UpstreamTimedOut,
+)
 from pullcache.pullthrough.ports import (
     RuleCredentials,
     UpstreamBlob,
@@ -21,7 +27,7 @@ from pullcache.pullthrough.ports import (
     UpstreamRegistry,
 )
 from pullcache.pullthrough.rules import PullThroughRule
-from pullcache.registry.errors import Denied, Unavailable
+from pullcache.registry.errors import Denied, SourceAnswerInvalid, SourceThrottled, SourceTimedOut, Unavailable
 
 log = logging.getLogger(__name__)
 
@@ -55,9 +61,20 @@ class RuleUpstream:
 
 
 def registry_error(rule: PullThroughRule, error: UpstreamError) -> Denied | Unavailable:
-    """The registry's error for an upstream failure that leaves nothing to serve (logged, naming the rule):
-    refused credentials are Denied, anything else Unavailable. UpstreamNotFound is the caller's to handle."""
+    """The registry's error for an upstream failure that leaves nothing to serve (logged, naming the rule), its
+    message naming the upstream and the reason: refused credentials are Denied; throttling SourceThrottled (with
+    the upstream's Retry-After); a timeout SourceTimedOut; an answer that is an error of the upstream's own (5xx)
+    or breaks the protocol SourceAnswerInvalid; anything else (unreachable, a breaker open, a destination the
+    server refuses) Unavailable. UpstreamNotFound is the caller's to handle."""
     log.warning("upstream %s failed: %s", rule.upstream_url, error, extra={"fields": {"rule": rule.prefix}})
     if isinstance(error, UpstreamDenied):
         return Denied(f"the upstream registry {rule.upstream_url} refused the pull through cache rule's credentials")
-    return Unavailable(f"the upstream registry {rule.upstream_url} cannot serve this now: {error}")
+    if isinstance(error, UpstreamRateLimited):
+        return SourceThrottled(
+            f"the upstream registry {rule.upstream_url} limits its requests: {error}", error.retry_after
+        )
+    if isinstance(error, UpstreamTimedOut):
+        return SourceTimedOut(f"the upstream registry {rule.upstream_url} did not answer in time: {error}")
+    if isinstance(error, UpstreamInvalid) or (error.status is not None and error.status >= 500):
+        return SourceAnswerInvalid(f"the upstream registry {rule.upstream_url} answered with an error: {error}")
+    return Unavailable(f"the upstream registry {rule.upstream_url} cannot be reached now: {error}")

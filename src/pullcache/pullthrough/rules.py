@@ -39,6 +39,7 @@ class PullThroughRule:
     credential_arn: str | None = None
     custom_role_arn: str | None = None
     upstream_repository_prefix: str | None = None
+    upstream_role_arn: str | None = None  # the role assumed through custom_role_arn (ecr-public-premium only)
     tag_ttl: timedelta = DEFAULT_TAG_TTL
 
     @property

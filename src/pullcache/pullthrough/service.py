@@ -87,6 +87,7 @@ class RuleRequest:
     credential_arn: str | None = None
     custom_role_arn: str | None = None
     upstream_repository_prefix: str | None = None
+    upstream_role_arn: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,7 +134,7 @@ class PullThroughRuleService:
             raise InvalidRuleParameter(UPSTREAM_PREFIX_WITH_ROOT)
         upstream = parse_upstream(request.upstream_url, request.upstream_registry)
         self._check_destination(upstream, request.upstream_url)
-        check_credentials(upstream, request.credential_arn, request.custom_role_arn)
+        check_credentials(upstream, request.credential_arn, request.custom_role_arn, request.upstream_role_arn)
         if request.credential_arn is not None:
             await self.read_credentials(scope, request.credential_arn)
         if await self._store.find_rule(scope, prefix) is not None:
@@ -154,6 +155,7 @@ class PullThroughRuleService:
             credential_arn=request.credential_arn,
             custom_role_arn=request.custom_role_arn,
             upstream_repository_prefix=upstream_prefix,
+            upstream_role_arn=request.upstream_role_arn,
             tag_ttl=self._tag_ttl,
         )
         if not await self._store.add_rule(rule):
@@ -178,23 +180,30 @@ class PullThroughRuleService:
         return page_after(rules, _rule_prefix, token, limit)
 
     async def update_rule(
-        self, scope: RegistryScope, prefix: str, credential_arn: str | None, custom_role_arn: str | None
+        self,
+        scope: RegistryScope,
+        prefix: str,
+        credential_arn: str | None,
+        custom_role_arn: str | None,
+        upstream_role_arn: str | None = None,
     ) -> PullThroughRule:
-        """Changes the rule's secret and/or role. Raises InvalidRuleParameter (neither given), RuleNotFound,
-        UnsupportedUpstreamRegistry (credentials its upstream does not take, an upstream the policy now refuses),
-        SecretNotFoundForRule, UnableToAccessSecret."""
-        if credential_arn is None and custom_role_arn is None:
+        """Changes the rule's secret and/or roles (each one given replaces the rule's, None keeps it). Raises
+        InvalidRuleParameter (nothing given, or roles that do not pair), RuleNotFound, UnsupportedUpstreamRegistry
+        (credentials its upstream does not take, an upstream the policy now refuses), SecretNotFoundForRule,
+        UnableToAccessSecret."""
+        if credential_arn is None and custom_role_arn is None and upstream_role_arn is None:
             raise InvalidRuleParameter(NOTHING_TO_UPDATE)
         rule = await self.get_rule(scope, prefix)
         updated = replace(
             rule,
-            credential_arn=credential_arn if credential_arn is not None else rule.credential_arn,
-            custom_role_arn=custom_role_arn if custom_role_arn is not None else rule.custom_role_arn,
+            credential_arn=_given_or(credential_arn, rule.credential_arn),
+            custom_role_arn=_given_or(custom_role_arn, rule.custom_role_arn),
+            upstream_role_arn=_given_or(upstream_role_arn, rule.upstream_role_arn),
             updated_at=self._clock(),
         )
         upstream = parse_upstream(rule.upstream_url, rule.upstream_registry)
         self._check_destination(upstream, rule.upstream_url)
-        check_credentials(upstream, updated.credential_arn, updated.custom_role_arn)
+        check_credentials(upstream, updated.credential_arn, updated.custom_role_arn, updated.upstream_role_arn)
         if credential_arn is not None:
             await self.read_credentials(scope, credential_arn)
         if not await self._store.replace_rule(updated):
@@ -280,6 +289,10 @@ def _secret_name(arn: str) -> str:
 def _prefix(given: str) -> str:
     """ECR treats a prefix as ending in `/` whether or not it does; the rule keeps it without."""
     return given if given == ROOT_PREFIX else given.rstrip("/")
+
+
+def _given_or(given: str | None, kept: str | None) -> str | None:
+    return kept if given is None else given
 
 
 def _rule_prefix(rule: PullThroughRule) -> str:

@@ -40,6 +40,9 @@ class PullThroughSource:
         self._role = role
         self._background = background
 
+    async def covers(self, scope: RegistryScope, repository: str) -> bool:
+        return await self._rules.find_rule(scope, repository, fresh=True) is not None
+
     async def find_manifest(
         self,
         scope: RegistryScope,

@@ -9,6 +9,9 @@ RegistryError
 ├── Unauthorized                                                        (no valid credentials, and they are needed)
 ├── Denied                                                              (the caller may not do this)
 ├── Unavailable                                                         (content is elsewhere, and it cannot be had)
+│   ├── SourceThrottled                                                 (... its source asks to be left alone a while)
+│   ├── SourceTimedOut                                                  (... its source did not answer in time)
+│   └── SourceAnswerInvalid                                             (... its source answered, and not rightly)
 ├── BlobFillFailed                                                      (a blob fetched while served was not right)
 └── StorageFull                                                         (no room left for a write: nothing was kept)
     └── UploadDiscarded                                                 (... and the upload it was part of is gone)
@@ -56,8 +59,14 @@ class Unsupported(RegistryError):
 
 
 class NameUnknown(RegistryError):
-    def __init__(self, name: str) -> None:
-        super().__init__(f"repository {name!r} is not known to the registry", {"name": name})
+    """The repository does not exist in the registry of account `registry_id`. The message is ECR's (docker prints
+    it as "name unknown: The repository with name ... does not exist in the registry with id ...")."""
+
+    def __init__(self, name: str, registry_id: str) -> None:
+        super().__init__(
+            f"The repository with name '{name}' does not exist in the registry with id '{registry_id}'", {"name": name}
+        )
+        self.registry_id = registry_id
 
 
 class BlobUnknown(RegistryError):
@@ -130,7 +139,24 @@ class Denied(RegistryError):
 
 
 class Unavailable(RegistryError):
-    """The content lives upstream and the upstream cannot give it now (down, overloaded, or answering nonsense)."""
+    """The content lives upstream and the upstream cannot give it now: unreachable, left alone after failing
+    (a breaker), or refused by the server's policy. The subclasses say when it is more than that."""
+
+
+class SourceThrottled(Unavailable):
+    """The upstream limits the rate of requests; `retry_after` is the seconds it asked for, when it said."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class SourceTimedOut(Unavailable):
+    """The upstream did not answer within the server's bounds."""
+
+
+class SourceAnswerInvalid(Unavailable):
+    """The upstream answered with an error of its own (a 5xx) or with something that breaks the protocol."""
 
 
 class BlobFillFailed(RegistryError):

@@ -9,12 +9,18 @@ rule and record what the referrers API reads (subject, artifactType, annotations
 They differ in two ways only: an import does not require the referenced content to be in the repository (the
 cache fetches it afterwards), and an import that meets an immutable tag naming another image keeps that image
 instead of refusing (the pull is answered with what the repository keeps).
+
+Observers (`observe`) hear of every manifest `store` stored: a push, by /v2/ or PutImage, not an import (ECR's
+replication, the one observer, copies pushed images only). They are told after the transaction and cannot fail
+the write: what one raises is logged and dropped.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from pullcache.core.digests import Digest
 from pullcache.core.scopes import RegistryScope
@@ -22,7 +28,15 @@ from pullcache.registry.errors import ManifestBlobUnknown, ManifestTooLarge, Tag
 from pullcache.registry.manifests import Descriptor, ParsedManifest, parse_manifest
 from pullcache.registry.ports import ManifestRecord, MetadataStore
 
+log = logging.getLogger(__name__)
+
 DEFAULT_MAX_MANIFEST_BYTES = 4 * 1024 * 1024
+
+
+class StoredManifestObserver(Protocol):
+    async def manifest_stored(self, scope: RegistryScope, repository: str, digest: Digest, tag: str | None) -> None:
+        """A pushed manifest was stored (and `tag`, when given, points at it). Quick: the push waits for it."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +52,11 @@ class ManifestWrites:
         """`max_bytes`: the largest manifest the registry takes."""
         self._metadata = metadata
         self.max_bytes = max_bytes
+        self._observers: list[StoredManifestObserver] = []
+
+    def observe(self, observer: StoredManifestObserver) -> None:
+        """Tell `observer` of every manifest `store` stores from now on."""
+        self._observers.append(observer)
 
     def check(self, digest: Digest, content: bytes, content_type: str | None) -> CheckedManifest:
         """`content` (whose digest is `digest`) as a manifest to store. Raises ManifestTooLarge, ManifestInvalid."""
@@ -61,6 +80,11 @@ class ManifestWrites:
         if await self._put(scope, repository, manifest.record, tag) is not None:
             assert tag is not None
             raise TagImmutable(repository, tag)
+        for observer in self._observers:
+            try:
+                await observer.manifest_stored(scope, repository, manifest.record.digest, tag)
+            except Exception:
+                log.exception("an observer of stored manifests failed on %s@%s", repository, manifest.record.digest)
 
     async def store_imported(
         self, scope: RegistryScope, repository: str, manifest: CheckedManifest, tag: str | None

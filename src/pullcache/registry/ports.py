@@ -152,8 +152,10 @@ class MetadataStore(Protocol):
     """Repositories, the blobs linked into them, manifests, tags and upload sessions.
 
     Every repository lives in a registry scope (account and region): a name means nothing without its scope, and
-    nothing of one scope is visible from another. Every method is one transaction. Repositories come into being
-    with their first blob link or manifest (with the default settings), or are created by the ECR API.
+    nothing of one scope is visible from another. Every method is one transaction. Repositories are created by the
+    ECR API only (CreateRepository, or on the registry's behalf: a push a creation template allows, a pull-through
+    import): no write here creates one. A write into a repository that does not exist is refused (`put_manifest`)
+    or has nowhere to go (`link_blob`).
     """
 
     async def list_repositories(self, scope: RegistryScope, limit: int | None, after: str | None) -> Sequence[str]: ...
@@ -165,7 +167,8 @@ class MetadataStore(Protocol):
         ...
 
     async def link_blob(self, scope: RegistryScope, repository: str, digest: Digest, size: int) -> None:
-        """Record that `digest` (committed, of `size` bytes) belongs to `repository`; idempotent."""
+        """Record that `digest` (committed, of `size` bytes) belongs to `repository`; idempotent. Nothing is linked
+        when the repository does not exist (it was deleted meanwhile): the blob stays in the store, unlinked."""
         ...
 
     async def find_blob_size(self, scope: RegistryScope, repository: str, digest: Digest) -> int | None:
@@ -198,7 +201,8 @@ class MetadataStore(Protocol):
         """Store `manifest` (idempotent by digest) and point `tag` at it when given.
 
         Returns the digest `tag` named before (None when it was new or not given). With `keep_tag`, a tag that
-        already names another manifest is left as it is and nothing is stored.
+        already names another manifest is left as it is and nothing is stored. Raises NameUnknown when the
+        repository does not exist.
         """
         ...
 
@@ -262,6 +266,11 @@ class ContentSource(Protocol):
     stale): the narrow interface the pull-through cache implements. A source that does not cover a repository
     returns what it was given."""
 
+    async def covers(self, scope: RegistryScope, repository: str) -> bool:
+        """Whether content of `repository` comes from this source: a repository it covers need not exist before its
+        first pull (the import creates it), so a pull of one that does not is no NAME_UNKNOWN."""
+        ...
+
     async def find_manifest(
         self,
         scope: RegistryScope,
@@ -279,4 +288,30 @@ class ContentSource(Protocol):
     ) -> Blob | None:
         """The blob, fetched into the registry if the repository is a cached one (then possibly still arriving);
         None when it is not there."""
+        ...
+
+
+# -- repositories a push creates: ECR's create on push -------------------------------------------------------
+
+
+class Pusher(Protocol):
+    """Who pushes, asked before a push creates the repository it names."""
+
+    async def authorize_create(self, repository: str) -> None:
+        """Raise Unauthorized or Denied unless the caller may create `repository` (ecr:CreateRepository)."""
+        ...
+
+
+class RepositoryCreator(Protocol):
+    """ECR's create on push: a push to a repository that does not exist creates it when a repository creation
+    template applied for CREATE_ON_PUSH covers its name (the longest prefix, else ROOT), with that template's
+    settings; without one, the push is refused (NAME_UNKNOWN)."""
+
+    async def covers_push(self, scope: RegistryScope, repository: str) -> bool:
+        """Whether a template lets a push create `repository`."""
+        ...
+
+    async def create_on_push(self, scope: RegistryScope, repository: str) -> bool:
+        """Create `repository` as its template says (settings, policies, resource tags); False when no template
+        covers it (any more). One that exists already (another push created it first) is left as it is: True."""
         ...

@@ -1,6 +1,17 @@
 """The registry's use cases: what a push, a pull and content discovery do, whatever the transport.
 
 Every input is validated here (names, references, digests) so that adapters receive only well-formed values.
+
+Repositories that do not exist, as ECR treats them:
+
+    a push (an upload started, a mount, a manifest)  created when a creation template applied for CREATE_ON_PUSH
+                                                     covers the name and the pusher may ecr:CreateRepository
+                                                     (RepositoryCreator, Pusher); else NAME_UNKNOWN
+    a pull (manifest, blob, tags)                    NAME_UNKNOWN, unless the content source covers the repository
+                                                     (a pull-through import creates it)
+    the referrers API                                an empty index: the OCI spec forbids a 404 there (a client
+                                                     takes it for a registry without the API)
+    the ECR API (PutImage, InitiateLayerUpload)      never created here: ECR's operations refuse first
 """
 
 from __future__ import annotations
@@ -33,6 +44,8 @@ from pullcache.registry.ports import (
     ManifestRecord,
     MetadataStore,
     PullRequester,
+    Pusher,
+    RepositoryCreator,
     UploadRecord,
 )
 
@@ -74,13 +87,16 @@ class RegistryService:
         blobs: BlobStore,
         metadata: MetadataStore,
         manifests: ManifestWrites,
+        creator: RepositoryCreator,
         source: ContentSource | None = None,
     ) -> None:
         """`manifests`: the one write path of manifests (the pull-through cache's imports take it too).
+        `creator`: what creates the repository a push names, when a creation template allows it.
         `source`: where pulls of content the registry lacks go (the pull-through cache), if anywhere."""
         self._blobs = blobs
         self._metadata = metadata
         self._manifests = manifests
+        self._creator = creator
         self._source = source
 
     @property
@@ -95,7 +111,7 @@ class RegistryService:
         """The blob; one the repository lacks comes from the content source when there is one and a requester.
         The caller sends the blob or closes it (one still arriving holds a file open).
 
-        Raises NameInvalid, DigestInvalid, BlobUnknown (and the source's errors).
+        Raises NameInvalid, DigestInvalid, NameUnknown, BlobUnknown (and the source's errors).
         """
         _check_name(repository)
         digest = _parse_digest(digest_text)
@@ -105,6 +121,7 @@ class RegistryService:
         if blob is None and self._source is not None and requester is not None:
             blob = await self._source.find_blob(scope, repository, digest, requester)
         if blob is None:
+            await self._require_pulled_repository(scope, repository)
             raise BlobUnknown(str(digest))
         return digest, blob
 
@@ -120,6 +137,7 @@ class RegistryService:
         _check_name(repository)
         digest = _parse_digest(digest_text)
         if not await self._metadata.unlink_blob(scope, repository, digest):
+            await self._require_repository(scope, repository)
             raise BlobUnknown(str(digest))
 
     # -- uploads -------------------------------------------------------------------------------------------
@@ -132,13 +150,18 @@ class RegistryService:
         source: str | None = None,
         *,
         automatic_mount: bool = True,
+        pusher: Pusher | None = None,
     ) -> UploadStarted | BlobMounted:
         """Mount `mount` from `source` if it is there, else start an upload.
 
         Without `source`, the blob is mounted from any repository of the scope that holds it, unless
-        `automatic_mount` is off (the caller may not read every repository).
+        `automatic_mount` is off (the caller may not read every repository). A repository that does not exist is
+        created for `pusher` when a template allows it (none: never).
+
+        Raises NameInvalid, NameUnknown, DigestInvalid, and what `pusher` raises to refuse.
         """
         _check_name(repository)
+        await self._require_pushed_repository(scope, repository, pusher)
         if mount is not None and (source is not None or automatic_mount):
             mounted = await self._mount(scope, repository, mount, source)
             if mounted is not None:
@@ -165,12 +188,17 @@ class RegistryService:
         return BlobMounted(digest)
 
     async def upload_blob(
-        self, scope: RegistryScope, repository: str, digest_text: str, chunks: AsyncIterable[bytes]
+        self,
+        scope: RegistryScope,
+        repository: str,
+        digest_text: str,
+        chunks: AsyncIterable[bytes],
+        pusher: Pusher | None = None,
     ) -> Digest:
-        """A whole blob in one request (POST with `?digest=`)."""
+        """A whole blob in one request (POST with `?digest=`); raises as start_upload and complete_upload do."""
         _check_name(repository)
         digest = _parse_digest(digest_text)
-        started = await self.start_upload(scope, repository)
+        started = await self.start_upload(scope, repository, pusher=pusher)
         assert isinstance(started, UploadStarted)
         try:
             await self._blobs.append(started.upload_id, 0, chunks)
@@ -241,6 +269,9 @@ class RegistryService:
             raise
 
     async def _commit(self, scope: RegistryScope, repository: str, upload_id: str, digest: Digest) -> Digest:
+        if not await self._metadata.repository_exists(scope, repository):
+            await self._discard(upload_id)  # deleted since the upload started: the blob has nowhere to go
+            raise NameUnknown(repository, scope.account_id)
         try:
             size = await self._blobs.commit(upload_id, digest)
         except BaseException:
@@ -283,16 +314,18 @@ class RegistryService:
         """The manifest by tag or digest; `pull` records the read as a pull of the image. With a `requester`,
         the content source (if any) may refresh a cached tag or import what the repository lacks.
 
-        Raises NameInvalid, DigestInvalid, ManifestUnknown (and the source's errors).
+        Raises NameInvalid, DigestInvalid, NameUnknown, ManifestUnknown (and the source's errors).
         """
         _check_name(repository)
         key: Digest | str = _parse_digest(reference) if looks_like_digest(reference) else reference
         if isinstance(key, str) and not is_valid_tag(key):
+            await self._require_pulled_repository(scope, repository)
             raise ManifestUnknown(reference)
         manifest = await self._metadata.find_manifest(scope, repository, key)
         if self._source is not None and requester is not None:
             manifest = await self._source.find_manifest(scope, repository, key, manifest, requester)
         if manifest is None:
+            await self._require_pulled_repository(scope, repository)
             raise ManifestUnknown(reference)
         if pull:
             await self.record_pull(scope, repository, manifest)
@@ -317,14 +350,23 @@ class RegistryService:
                 log.warning("could not record a pull of %s@%s: %s", repository, manifest.digest, error)
 
     async def put_manifest(
-        self, scope: RegistryScope, repository: str, reference: str, content: bytes, content_type: str | None
+        self,
+        scope: RegistryScope,
+        repository: str,
+        reference: str,
+        content: bytes,
+        content_type: str | None,
+        pusher: Pusher | None = None,
     ) -> StoredManifest:
-        """Validate and store a manifest under a tag or its digest.
+        """Validate and store a manifest under a tag or its digest. A repository that does not exist is created for
+        `pusher` when a template allows it (none: never).
 
-        Raises NameInvalid, TagInvalid, DigestInvalid, ManifestTooLarge, ManifestInvalid, ManifestBlobUnknown,
-        TagImmutable (the repository keeps the tag on another image).
+        Raises NameInvalid, NameUnknown, TagInvalid, DigestInvalid, ManifestTooLarge, ManifestInvalid,
+        ManifestBlobUnknown, TagImmutable (the repository keeps the tag on another image), and what `pusher`
+        raises to refuse.
         """
         _check_name(repository)
+        await self._require_pushed_repository(scope, repository, pusher)
         tag: str | None = None
         if looks_like_digest(reference):
             expected = _parse_digest(reference)
@@ -348,7 +390,7 @@ class RegistryService:
         content_type: str | None,
     ) -> StoredManifest:
         """Store `content` (whose digest is `digest`) and point `tag` at it, under the repository's tag
-        mutability rule (manifest_writes.py). Raises as put_manifest does."""
+        mutability rule (manifest_writes.py). Raises as put_manifest does; the repository must exist."""
         _check_name(repository)
         manifest = self._manifests.check(digest, content, content_type)
         await self._manifests.store(scope, repository, manifest, tag)
@@ -364,6 +406,7 @@ class RegistryService:
         else:
             raise TagInvalid(reference)
         if not deleted:
+            await self._require_repository(scope, repository)
             raise ManifestUnknown(reference)
 
     # -- content discovery ---------------------------------------------------------------------------------
@@ -372,7 +415,7 @@ class RegistryService:
         _check_name(repository)
         tags = await self._metadata.list_tags(scope, repository, _one_more(limit), after)
         if tags is None:
-            raise NameUnknown(repository)
+            raise NameUnknown(repository, scope.account_id)
         return _page(tags, limit)
 
     async def list_repositories(self, scope: RegistryScope, limit: int | None, after: str | None) -> Page:
@@ -383,10 +426,38 @@ class RegistryService:
     ) -> list[ManifestRecord]:
         _check_name(repository)
         subject = _parse_digest(subject_text)
+        # No NAME_UNKNOWN for a repository that does not exist: "the registry MUST NOT return a 404 Not Found to a
+        # referrers API request" (OCI distribution spec, Listing Referrers).
         referrers = await self._metadata.list_referrers(scope, repository, subject)
         if artifact_type is not None:
             referrers = [r for r in referrers if r.artifact_type == artifact_type]
         return list(referrers)
+
+    # -- repositories that do not exist --------------------------------------------------------------------
+
+    async def _require_repository(self, scope: RegistryScope, repository: str) -> None:
+        """Raise NameUnknown unless the repository exists."""
+        if not await self._metadata.repository_exists(scope, repository):
+            raise NameUnknown(repository, scope.account_id)
+
+    async def _require_pulled_repository(self, scope: RegistryScope, repository: str) -> None:
+        """What a pull that found nothing asks: raise NameUnknown unless the repository exists or the content
+        source covers it (a pull-through repository is created by its first import). Asked on misses only."""
+        if await self._metadata.repository_exists(scope, repository):
+            return
+        if self._source is None or not await self._source.covers(scope, repository):
+            raise NameUnknown(repository, scope.account_id)
+
+    async def _require_pushed_repository(self, scope: RegistryScope, repository: str, pusher: Pusher | None) -> None:
+        """A push into a repository that does not exist creates it, as ECR's create on push does: when a template
+        covers it and `pusher` may create it. Raises NameUnknown, or what `pusher` raises to refuse."""
+        if await self._metadata.repository_exists(scope, repository):
+            return
+        if pusher is None or not await self._creator.covers_push(scope, repository):
+            raise NameUnknown(repository, scope.account_id)
+        await pusher.authorize_create(repository)
+        if not await self._creator.create_on_push(scope, repository):
+            raise NameUnknown(repository, scope.account_id)  # the template went away meanwhile
 
 
 def referrer_descriptor(manifest: ManifestRecord) -> dict[str, object]:

@@ -22,6 +22,10 @@ class InvalidSecretRequest(Exception):
     """The request is not valid for the secret's state (InvalidRequestException)."""
 
 
+class PublicPolicy(Exception):
+    """BlockPublicPolicy refused a resource policy that grants broad access (PublicPolicyException)."""
+
+
 class InvalidNextToken(ValueError):
     def __init__(self) -> None:
         super().__init__("The NextToken value is invalid.")

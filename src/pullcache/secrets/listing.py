@@ -1,4 +1,4 @@
-"""ListSecrets' filters, order and pages.
+"""ListSecrets' filters, order and pages (pages of ListSecretVersionIds too).
 
 A filter matches a secret when one of its values does (a value starting with `!` matches when the rest does not);
 every filter must match. Matching is by prefix: case-sensitive except for `description` and `all`. The next token
@@ -11,11 +11,12 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from pullcache.secrets.errors import InvalidNextToken
 from pullcache.secrets.model import Secret
 
+T = TypeVar("T")
 DEFAULT_PAGE = 100
 SORT_KEYS = {
     "created-date": lambda secret: (secret.created_at, secret.name),
@@ -40,13 +41,13 @@ def ordered(secrets: Sequence[Secret], sort_by: str | None, sort_order: str | No
     return sorted(secrets, key=SORT_KEYS[sort_by or "created-date"], reverse=sort_order == "desc")
 
 
-def page(secrets: Sequence[Secret], max_results: int | None, token: str | None) -> tuple[list[Secret], str | None]:
+def page(items: Sequence[T], max_results: int | None, token: str | None) -> tuple[list[T], str | None]:
     """Raises InvalidNextToken."""
     start = _offset(token) if token is not None else 0
     size = max_results or DEFAULT_PAGE
     end = start + size
-    more = end < len(secrets)
-    return list(secrets[start:end]), _token(end) if more else None
+    more = end < len(items)
+    return list(items[start:end]), _token(end) if more else None
 
 
 def _matches(secret: Secret, key: str, value: str) -> bool:

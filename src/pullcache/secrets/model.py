@@ -1,4 +1,9 @@
-"""Secrets and their versions as pullcache keeps them: values only ever encrypted."""
+"""Secrets and their versions as pullcache keeps them: values only ever encrypted.
+
+Staging labels: AWSCURRENT is on exactly one version of a secret that has a value, AWSPREVIOUS on the version that
+held AWSCURRENT last, AWSPENDING on a version being rotated in; any other label is the caller's. A version with no
+label is deprecated (ListSecretVersionIds shows it only when asked to).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,7 @@ from datetime import datetime
 
 CURRENT = "AWSCURRENT"
 PREVIOUS = "AWSPREVIOUS"
+PENDING = "AWSPENDING"
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +35,7 @@ class Secret:
     last_changed_at: datetime
     deleted_at: datetime | None = None
     deletion_date: datetime | None = None
+    resource_policy: str | None = None  # the secret's resource-based policy, as it was put
 
 
 @dataclass(frozen=True, slots=True)

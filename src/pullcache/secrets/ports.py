@@ -27,8 +27,12 @@ class SecretStore(Protocol):
         """Store `version`, give the other versions the stages `stages` names, and save `secret`'s fields."""
         ...
 
+    async def move_stages(self, secret: Secret, stages: Mapping[str, tuple[str, ...]]) -> None:
+        """Give the versions `stages` names their new stages, and save `secret`'s fields, in one transaction."""
+        ...
+
     async def update_secret(self, secret: Secret) -> None:
-        """Save the description, change time and deletion fields of `secret`."""
+        """Save the description, tags, resource policy, change time and deletion fields of `secret`."""
         ...
 
     async def delete_secret(self, arn: str) -> None:

@@ -1,6 +1,9 @@
-"""The Secrets Manager subset pullcache serves: secrets per account and region, versions moved by staging labels.
+"""The Secrets Manager subset pullcache serves: secrets per account and region, versions moved by staging labels,
+tags, and resource policies.
 
-Every call names its account and region (the caller's); `secret_id` is a secret's name or its full ARN.
+Every call names the account and region of the secret (the caller's, or the account of a full ARN: access across
+accounts is the resource policy's to allow, secrets/api/operations.py); `secret_id` is a secret's name or its ARN.
+A secret marked for deletion refuses every change but restoring and deleting it (InvalidRequestException).
 """
 
 from __future__ import annotations
@@ -17,11 +20,14 @@ from pullcache.secrets.errors import (
     MARKED_FOR_DELETION,
     InvalidSecretParameter,
     InvalidSecretRequest,
+    PublicPolicy,
     SecretExists,
     SecretNotFound,
 )
 from pullcache.secrets.model import CURRENT, PREVIOUS, Secret, SecretValue, SecretVersion, Tag
 from pullcache.secrets.ports import SecretStore
+from pullcache.secrets.resource_policies import BROAD_ACCESS, grants_broad_access, parse_secret_policy
+from pullcache.secrets.stages import moved_stages
 
 DEFAULT_RECOVERY_DAYS = 30
 RECOVERY_DAYS = range(7, 31)
@@ -171,6 +177,52 @@ class SecretsService:
     async def list_versions(self, secret: Secret) -> Sequence[SecretVersion]:
         return await self._store.list_versions(secret.arn)
 
+    async def tag_secret(self, place: Place, secret_id: str, tags: Sequence[Tag]) -> Secret:
+        """Adds `tags`, replacing the values of keys the secret has. Raises SecretNotFound, InvalidSecretRequest."""
+        secret = self._live(await self.get_secret(place, secret_id))
+        added = {tag.key: tag for tag in tags}
+        kept = tuple(tag for tag in secret.tags if tag.key not in added)
+        return await self._save(replace(secret, tags=(*kept, *added.values())))
+
+    async def untag_secret(self, place: Place, secret_id: str, keys: Sequence[str]) -> Secret:
+        """Removes the tags of `keys` (keys the secret lacks are ignored). Raises as tag_secret does."""
+        secret = self._live(await self.get_secret(place, secret_id))
+        return await self._save(replace(secret, tags=tuple(tag for tag in secret.tags if tag.key not in keys)))
+
+    async def list_version_ids(
+        self, place: Place, secret_id: str, include_deprecated: bool = False
+    ) -> tuple[Secret, list[SecretVersion]]:
+        """The secret's versions, newest first; deprecated ones (no staging label) only when asked for.
+        Raises SecretNotFound."""
+        secret = await self.get_secret(place, secret_id)
+        versions = [v for v in await self._store.list_versions(secret.arn) if v.stages or include_deprecated]
+        return secret, sorted(versions, key=lambda version: version.created_at, reverse=True)
+
+    async def update_version_stage(
+        self, place: Place, secret_id: str, stage: str, remove_from: str | None, move_to: str | None
+    ) -> Secret:
+        """Moves or removes the staging label `stage` (secrets/stages.py). Raises SecretNotFound,
+        InvalidSecretRequest, InvalidSecretParameter."""
+        secret = self._live(await self.get_secret(place, secret_id))
+        moved = moved_stages(await self._store.list_versions(secret.arn), stage, remove_from, move_to)
+        secret = replace(secret, last_changed_at=self._clock())
+        await self._store.move_stages(secret, moved)
+        return secret
+
+    async def put_resource_policy(self, place: Place, secret_id: str, text: str, block_public: bool) -> Secret:
+        """Raises SecretNotFound, InvalidSecretRequest, MalformedPolicyDocument, PublicPolicy (`block_public` and a
+        policy that grants broad access)."""
+        secret = self._live(await self.get_secret(place, secret_id))
+        document = parse_secret_policy(text)
+        if block_public and grants_broad_access(document):
+            raise PublicPolicy(BROAD_ACCESS)
+        return await self._save(replace(secret, resource_policy=text))
+
+    async def delete_resource_policy(self, place: Place, secret_id: str) -> Secret:
+        """Raises SecretNotFound, InvalidSecretRequest."""
+        secret = self._live(await self.get_secret(place, secret_id))
+        return await self._save(replace(secret, resource_policy=None))
+
     async def delete_secret(
         self, place: Place, secret_id: str, recovery_days: int | None = None, force: bool = False
     ) -> tuple[Secret, datetime]:
@@ -240,6 +292,11 @@ class SecretsService:
             if version.version_id == version_id:
                 return version.stages
         return ()
+
+    async def _save(self, secret: Secret) -> Secret:
+        secret = replace(secret, last_changed_at=self._clock())
+        await self._store.update_secret(secret)
+        return secret
 
     @staticmethod
     def _live(secret: Secret) -> Secret:

@@ -1,6 +1,7 @@
-"""The temporary credentials of role sessions as a CredentialStore: the gateway's view of STS's sessions.
+"""The temporary credentials of STS's sessions as a CredentialStore: the gateway's view of STS's sessions.
 
-A session's key resolves to the role session principal with its token and expiry, expired or not: the gateway
+A role session's key resolves to the role session principal, a GetSessionToken session's key to its user (the
+session id set), each with its token and expiry, expired or not: the gateway
 refuses a missing or wrong token (InvalidClientTokenId) and an expired session (ExpiredToken) itself.
 """
 
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 from pullcache.auth.credentials import TEMPORARY_PREFIX
 from pullcache.auth.ports import Credentials
+from pullcache.sts.model import RoleSession, UserSession
 from pullcache.sts.ports import SessionStore
 
 
@@ -18,7 +20,9 @@ class SessionCredentialStore:
     async def find_credentials(self, access_key_id: str) -> Credentials | None:
         if not access_key_id.startswith(TEMPORARY_PREFIX):
             return None  # only sessions have temporary keys: no need to look
-        session = await self._sessions.find_session(access_key_id)
+        session: RoleSession | UserSession | None = await self._sessions.find_session(access_key_id)
+        if session is None:
+            session = await self._sessions.find_user_session(access_key_id)
         if session is None:
             return None
         return Credentials(

@@ -127,22 +127,37 @@ async def test_query_validation_error_reads_back_through_botocore(
     }
 
 
-async def test_operation_without_a_handler_is_unknown_in_json(
+async def test_operation_without_a_handler_is_unknown_in_json_and_says_it_is_not_implemented(
     ecr: ServiceEndpoint[Caller], models: ServiceModels
 ) -> None:
     parsed = await call(ecr, models, "DeleteRepository", {"repositoryName": "app"})
 
-    assert parsed["Error"]["Code"] == "UnknownOperationException"
+    assert parsed["Error"] == {
+        "Code": "UnknownOperationException",
+        "Message": "The operation DeleteRepository is not implemented by this server",
+    }
     assert parsed["ResponseMetadata"]["HTTPStatusCode"] == 400
 
 
-async def test_operation_without_a_handler_is_an_invalid_action_in_query(
+async def test_operation_without_a_handler_is_an_invalid_action_in_query_and_says_it_is_not_implemented(
     iam: ServiceEndpoint[Caller], models: ServiceModels
 ) -> None:
     parsed = await call(iam, models, "DeleteUser", {"UserName": "alice"})
 
-    assert parsed["Error"]["Code"] == "InvalidAction"
-    assert parsed["Error"]["Message"] == "Could not find operation DeleteUser for version 2010-05-08"
+    assert parsed["Error"] == {
+        "Type": "Sender",
+        "Code": "InvalidAction",
+        "Message": "The operation DeleteUser is not implemented by this server",
+    }
+    assert parsed["ResponseMetadata"]["HTTPStatusCode"] == 400
+
+
+async def test_operation_without_a_handler_is_refused_before_its_input_is_validated(
+    ecr: ServiceEndpoint[Caller], models: ServiceModels
+) -> None:
+    parsed = await call(ecr, models, "DeleteRepository", {})
+
+    assert parsed["Error"]["Code"] == "UnknownOperationException"
 
 
 async def test_domain_error_becomes_its_error_shape(ecr: ServiceEndpoint[Caller], models: ServiceModels) -> None:
@@ -217,3 +232,26 @@ def test_registering_an_operation_twice_is_refused(models: ServiceModels) -> Non
 def test_error_table_naming_no_error_shape_is_refused(models: ServiceModels) -> None:
     with pytest.raises(KeyError, match="RepositoryNotFound"):
         OperationTable[Caller](models.get("ecr"), errors={RepositoryMissing: "RepositoryNotFound"})
+
+
+def test_an_operation_callers_send_unsigned_is_answered_unsigned_only_when_it_has_no_handler(
+    models: ServiceModels,
+) -> None:
+    table = OperationTable[Caller](models.get("sts"))
+    table.register("AssumeRoleWithSAML", missing_role)
+    endpoint = ServiceEndpoint.for_table(table)
+    web_identity = table.model.operation_model("AssumeRoleWithWebIdentity")
+    params = {"RoleArn": "arn:aws:iam::123456789012:role/r", "RoleSessionName": "s", "WebIdentityToken": "t"}
+
+    answer = endpoint.answer_unsigned(botocore_request(web_identity, params), "req-1")
+
+    assert answer is not None
+    assert botocore_parse(web_identity, answer)["Error"] == {
+        "Type": "Sender",
+        "Code": "InvalidAction",
+        "Message": "The operation AssumeRoleWithWebIdentity is not implemented by this server",
+    }
+    saml = table.model.operation_model("AssumeRoleWithSAML")
+    assert endpoint.answer_unsigned(botocore_request(saml, {}), "req-2") is None  # served: it needs a signature
+    caller = table.model.operation_model("GetCallerIdentity")
+    assert endpoint.answer_unsigned(botocore_request(caller, {}), "req-3") is None  # signed only

@@ -28,7 +28,7 @@ from pullcache.registry.service import RegistryService
 from pullcache.registry.tag_mutability import TagMutability, TagMutabilityRule
 from pullcache.storage.filesystem import FilesystemBlobStore
 from tests.oci_documents import OCI_CONFIG, OCI_LAYER, descriptor, encode, image_manifest, index
-from tests.stores import chunks, sqlite_url
+from tests.stores import AnyPusher, SqlRepositories, chunks, sqlite_url
 
 SCOPE: Final = RegistryScope("123456789012", "us-east-1")
 ELSEWHERE: Final = RegistryScope("123456789012", "eu-west-1")
@@ -49,7 +49,9 @@ async def engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
 @pytest.fixture
 def registry(tmp_path: Path, engine: AsyncEngine) -> RegistryService:
     metadata = SqlMetadataStore(engine)
-    return RegistryService(FilesystemBlobStore(tmp_path / "blobs"), metadata, ManifestWrites(metadata))
+    # A ROOT CREATE_ON_PUSH template without settings: a /v2/ push (a pusher given) creates its repository.
+    on_push = SqlRepositories(SqlEcrStore(engine))
+    return RegistryService(FilesystemBlobStore(tmp_path / "blobs"), metadata, ManifestWrites(metadata), on_push)
 
 
 @pytest.fixture
@@ -64,7 +66,7 @@ def images(ecr: EcrService, registry: RegistryService, engine: AsyncEngine) -> E
 
 @pytest.fixture
 def layers(ecr: EcrService, registry: RegistryService) -> EcrLayers:
-    return EcrLayers(ecr, registry, TOKENS, ENDPOINT)
+    return EcrLayers(ecr, registry, TOKENS)
 
 
 async def push_blob(registry: RegistryService, data: bytes, repository: str = REPO) -> Digest:
@@ -173,7 +175,7 @@ async def test_a_repository_with_images_is_deleted_only_by_force(
 async def test_a_repository_a_push_created_is_an_ecr_repository_with_the_defaults(
     ecr: EcrService, registry: RegistryService
 ) -> None:
-    await push_blob(registry, b"layer")
+    await registry.upload_blob(SCOPE, REPO, str(Digest.of(b"layer")), chunks(b"layer"), AnyPusher())
 
     found = await ecr.get_repository(SCOPE, REPO)
 
@@ -301,6 +303,8 @@ async def test_an_index_whose_images_are_not_in_the_repository_names_them(ecr: E
 async def test_an_image_into_a_repository_that_does_not_exist_is_refused(
     ecr: EcrService, registry: RegistryService, images: EcrImages
 ) -> None:
+    await ecr.create_repository(SCOPE, REPO, RepositorySettings(), [])  # where the image's blobs are pushed
+
     with pytest.raises(errors.RepositoryNotFound):
         await images.put_image(SCOPE, "team/none", await image(registry, "a"), None, "1.0", None)
 
@@ -583,20 +587,20 @@ async def test_layer_checks_tell_available_missing_and_malformed_digests(
     ]
 
 
-async def test_a_download_url_carries_a_grant_for_that_blob(
+async def test_a_download_path_carries_a_grant_for_that_blob(
     ecr: EcrService, registry: RegistryService, layers: EcrLayers
 ) -> None:
     await ecr.create_repository(SCOPE, REPO, RepositorySettings(), [])
     digest = await push_blob(registry, b"layer")
 
-    url = await layers.download_url(SCOPE, REPO, str(digest))
+    url = await layers.download_path(SCOPE, REPO, str(digest))
 
-    prefix = f"{ENDPOINT}/v2/{REPO}/blobs/{digest}?grant="
+    prefix = f"/v2/{REPO}/blobs/{digest}?grant="
     assert url.startswith(prefix)
     grant = TOKENS.verify_download(url.removeprefix(prefix), datetime.now(UTC))
     assert (grant.scope, grant.repository, grant.digest) == (SCOPE, REPO, str(digest))
     with pytest.raises(errors.LayersNotFound):
-        await layers.download_url(SCOPE, REPO, str(Digest.of(b"absent")))
+        await layers.download_path(SCOPE, REPO, str(Digest.of(b"absent")))
 
 
 # -- policies and resource tags -----------------------------------------------------------------------------

@@ -22,7 +22,7 @@ from pullcache.metadata.sql_iam import SqlIamStore
 from pullcache.metadata.sql_pullthrough import SqlPullThroughStore
 from pullcache.registry.ports import ManifestRecord
 from tests.gated_loads import GatedLoad
-from tests.stores import sqlite_url
+from tests.stores import sqlite_repositories, sqlite_url
 from tests.tmpfs import mounted_tmpfs
 
 SCOPE = RegistryScope("123456789012", "us-east-1")
@@ -41,6 +41,8 @@ async def two_workers(
     url = sqlite_url(tmp_path / "metadata.db")
     first, second = create_engine(url), create_engine(url)
     await migrate(first)
+    async with sqlite_repositories(tmp_path) as repositories:
+        await repositories.create(SCOPE, REPO)  # the stores create none (ECR's CreateRepository does)
     reads = open_reads(first) if request.param == "read on threads" else EngineReads(first)
     try:
         yield (
@@ -68,17 +70,19 @@ async def test_a_tag_moved_by_another_worker_is_seen_at_once(
 
 
 async def test_what_was_missing_is_found_once_another_worker_writes_it(
-    two_workers: tuple[SqlMetadataStore, SqlMetadataStore],
+    two_workers: tuple[SqlMetadataStore, SqlMetadataStore], tmp_path: Path
 ) -> None:
     reader, writer = two_workers
     blob = Digest.of(b"layer")
     assert await reader.find_blob_size(SCOPE, REPO, blob) is None
-    assert not await reader.repository_exists(SCOPE, REPO)
+    assert not await reader.repository_exists(SCOPE, "team/later")
 
     await writer.link_blob(SCOPE, REPO, blob, 5)
+    async with sqlite_repositories(tmp_path) as repositories:  # a third worker, through the ECR store
+        await repositories.create(SCOPE, "team/later")
 
     assert await reader.find_blob_size(SCOPE, REPO, blob) == 5
-    assert await reader.repository_exists(SCOPE, REPO)
+    assert await reader.repository_exists(SCOPE, "team/later")
 
 
 async def test_a_manifest_deleted_by_another_worker_is_gone_at_once(
@@ -186,6 +190,8 @@ async def test_a_policy_set_by_another_worker_is_seen_at_once_and_content_writes
     await migrate(first)
     try:
         reader = SqlEcrStore(first, read_cache(first, DataGroup.SETTINGS))
+        async with sqlite_repositories(tmp_path) as repositories:
+            await repositories.create(SCOPE, REPO)
         await SqlMetadataStore(second).link_blob(SCOPE, REPO, Digest.of(b"layer"), 5)
         assert await reader.find_repository_policy(SCOPE, REPO) is None
 

@@ -1,4 +1,4 @@
-"""SqlSessionStore: role sessions round-trip through SQL, and expired ones are purged."""
+"""SqlSessionStore: role sessions and user sessions round-trip through SQL, and expired ones are purged."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pytest
 from pullcache.metadata.engine import create_engine, migrate
 from pullcache.metadata.sql_accounts import SqlAccountStore
 from pullcache.metadata.sql_sts import SqlSessionStore
-from pullcache.sts.model import RoleSession, SessionTag, new_session_keys
+from pullcache.sts.model import RoleSession, SessionTag, UserSession, new_session_keys
 from tests.stores import sqlite_url
 
 ACCOUNT = "123456789012"
@@ -84,3 +84,37 @@ async def test_purging_deletes_only_sessions_that_expired_before_the_instant(ses
     assert purged == 1
     assert await sessions.find_session(gone.access_key_id) is None
     assert await sessions.find_session(kept.access_key_id) == kept
+
+
+def user_session(
+    user_id: str | None = "AIDAEXAMPLEEXAMPLEEX", expires_in: timedelta = timedelta(hours=12)
+) -> UserSession:
+    key, secret, token = new_session_keys()
+    arn = f"arn:aws:iam::{ACCOUNT}:user/alice" if user_id is not None else f"arn:aws:iam::{ACCOUNT}:root"
+    return UserSession(key, secret, token, ACCOUNT, arn, user_id, ISSUED, ISSUED + expires_in)
+
+
+async def test_user_sessions_round_trip_apart_from_role_sessions(sessions: SqlSessionStore) -> None:
+    alice, root = user_session(), user_session(None)
+
+    await sessions.add_user_session(alice)
+    await sessions.add_user_session(root)
+
+    assert await sessions.find_user_session(alice.access_key_id) == alice
+    assert await sessions.find_user_session(root.access_key_id) == root
+    assert await sessions.find_session(alice.access_key_id) is None  # not a role session
+    assert await sessions.find_user_session("ASIANOSUCHKEYEXAMPLE") is None
+
+
+async def test_purging_removes_expired_sessions_of_both_kinds(sessions: SqlSessionStore) -> None:
+    old_role, old_user = session(expires_in=timedelta(minutes=15)), user_session(expires_in=timedelta(minutes=15))
+    live_user = user_session()
+    await sessions.add_session(old_role)
+    for stored in (old_user, live_user):
+        await sessions.add_user_session(stored)
+
+    purged = await sessions.purge_sessions(ISSUED + timedelta(hours=1))
+
+    assert purged == 2
+    assert await sessions.find_user_session(old_user.access_key_id) is None
+    assert await sessions.find_user_session(live_user.access_key_id) == live_user

@@ -47,13 +47,15 @@ async def test_an_account_without_rules_or_imports_does_not_use_the_role() -> No
     )
 
 
-async def test_each_region_with_rules_is_named_with_its_rules_prefixes() -> None:
+async def test_each_region_with_rules_is_named_with_the_arns_of_its_rules_repositories() -> None:
     rules = FakeRules([_rule("us-east-1", "ROOT"), _rule("eu-west-1", "quay"), _rule("eu-west-1", "hub")])
 
     usage = await _usage(rules).find_role_usage(ACCOUNT)
 
+    east, west = f"arn:aws:ecr:us-east-1:{ACCOUNT}:repository", f"arn:aws:ecr:eu-west-1:{ACCOUNT}:repository"
     assert usage == RoleUsage(
-        (RegionUsage("eu-west-1", ("hub", "quay")), RegionUsage("us-east-1", ("ROOT",))), busy=False
+        (RegionUsage("eu-west-1", (f"{west}/hub/*", f"{west}/quay/*")), RegionUsage("us-east-1", (f"{east}/*",))),
+        busy=False,
     )
 
 

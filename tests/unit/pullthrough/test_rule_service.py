@@ -284,6 +284,39 @@ async def test_update_changes_credentials_only_and_needs_one(fx: Fixture) -> Non
         await fx.service.update_rule(SCOPE, "other", None, "arn:aws:iam::123456789012:role/r")
 
 
+async def test_a_premium_rule_keeps_its_role_pair_and_updates_either_role(fx: Fixture) -> None:
+    custom, upstream_role = "arn:aws:iam::123456789012:role/puller", "arn:aws:iam::111122223333:role/reader"
+    created = await fx.create(
+        RuleRequest("premium", "ecr-premium.aws.com", custom_role_arn=custom, upstream_role_arn=upstream_role)
+    )
+    other_role = "arn:aws:iam::111122223333:role/other-reader"
+
+    updated = await fx.service.update_rule(SCOPE, "premium", None, None, other_role)
+
+    assert (created.upstream_registry, created.custom_role_arn, created.upstream_role_arn) == (
+        "ecr-public-premium",
+        custom,
+        upstream_role,
+    )
+    assert (updated.custom_role_arn, updated.upstream_role_arn) == (custom, other_role)
+    assert await fx.store.find_rule(SCOPE, "premium") == updated
+
+
+async def test_an_upstream_role_alone_is_refused_and_nothing_is_created(fx: Fixture) -> None:
+    request = RuleRequest("premium", "ecr-premium.aws.com", upstream_role_arn="arn:aws:iam::111122223333:role/r")
+
+    with pytest.raises(InvalidRuleParameter, match="upstreamRoleArn requires customRoleArn"):
+        await fx.create(request)
+    assert await fx.store.find_rule(SCOPE, "premium") is None
+
+
+async def test_an_upstream_role_on_a_rule_of_another_kind_is_unsupported(fx: Fixture) -> None:
+    await fx.create(RuleRequest("quay", "quay.io"))
+
+    with pytest.raises(UnsupportedUpstreamRegistry, match="upstream IAM role"):
+        await fx.service.update_rule(SCOPE, "quay", None, None, "arn:aws:iam::111122223333:role/r")
+
+
 async def test_delete_returns_the_rule_and_then_it_is_not_found(fx: Fixture) -> None:
     created = await fx.create(RuleRequest("quay", "quay.io"))
 

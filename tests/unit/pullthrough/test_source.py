@@ -42,7 +42,7 @@ from pullcache.registry.ports import ManifestRecord
 from pullcache.storage.filesystem import FileBlob, FilesystemBlobStore
 from tests.memory_blobs import MemoryBlob, read_all
 from tests.oci_documents import OCI_CONFIG, OCI_LAYER, descriptor, encode, image_manifest
-from tests.stores import STEP_TIMEOUT, chunks, sqlite_metadata_store
+from tests.stores import STEP_TIMEOUT, SqlRepositories, chunks, sqlite_metadata_store, sqlite_repositories
 
 ACCOUNT = "123456789012"
 SCOPE = RegistryScope(ACCOUNT, "us-east-1")
@@ -253,11 +253,15 @@ class RecordingAuthorizer:
 
 
 class RecordingRepositories:
-    def __init__(self) -> None:
+    """CachedRepositories creating each repository in the metadata store's file (ECR's defaults), recorded."""
+
+    def __init__(self, sql: SqlRepositories) -> None:
+        self.sql = sql
         self.created: list[tuple[RegistryScope, str]] = []
 
     async def create_cached_repository(self, scope: RegistryScope, repository: str) -> None:
         self.created.append((scope, repository))
+        await self.sql.create(scope, repository)
 
 
 class Requester:
@@ -309,12 +313,12 @@ class World:
 async def open_world(
     scratch: Path, rule: PullThroughRule, *, role: Role | None, tag_check_timeout: float = DEFAULT_TAG_CHECK_TIMEOUT
 ) -> AsyncIterator[World]:
-    async with sqlite_metadata_store(scratch) as metadata:
+    async with sqlite_metadata_store(scratch) as metadata, sqlite_repositories(scratch) as sql:
         rules = MemoryRules([rule])
         upstream = MemoryUpstream()
         roles = MemoryRoles(role)
         authorizer = RecordingAuthorizer(rules)
-        repositories = RecordingRepositories()
+        repositories = RecordingRepositories(sql)
         blobs = FilesystemBlobStore(scratch / "blobs")
         fills = BlobFills(blobs, scratch / "fills", wait_timeout=STEP_TIMEOUT)
         acting = ServiceRole(roles, authorizer, ImportsInFlight(rules))
@@ -368,6 +372,7 @@ def record_of(image: Image) -> ManifestRecord:
 
 async def store_manifest_only(world: World, image: Image) -> None:
     """The image's manifest in the repository under TAG, none of its blobs (no background fill starts)."""
+    await world.repositories.sql.create(SCOPE, REPOSITORY)  # cached before: not created by this test's pulls
     await world.metadata.put_manifest(SCOPE, REPOSITORY, record_of(image), TAG)
 
 

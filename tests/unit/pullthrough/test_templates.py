@@ -11,8 +11,9 @@ from typing import Final
 import pytest
 
 from pullcache.core.scopes import RegistryScope
-from pullcache.ecr.errors import InvalidParameter
-from pullcache.ecr.ports import Encryption
+from pullcache.ecr.errors import InvalidParameter, RepositoryAlreadyExists
+from pullcache.ecr.ports import Encryption, RepositorySettings
+from pullcache.pullthrough.cached_repositories import TemplatedRepositories
 from pullcache.pullthrough.model import AppliedFor, Template, TemplateSettings
 from pullcache.pullthrough.rule_errors import InvalidRuleParameter, TemplateAlreadyExists, TemplateNotFound
 from pullcache.pullthrough.templates import RepositoryTemplateService, TemplateChanges, apply_template
@@ -180,3 +181,60 @@ def test_applying_a_template_gives_repository_settings_tags_and_policies() -> No
     assert (applied.settings.tag_mutability, applied.settings.encryption) == (rule, Encryption("KMS", None))
     assert applied.resource_tags == (("team", "platform"),)
     assert (applied.repository_policy, applied.lifecycle_policy) == (POLICY, None)
+
+
+# -- repositories created from templates: on first pull and on push ------------------------------------------
+
+
+class RecordingRepositories:
+    """RepositoryMaker and LifecyclePolicies: what was created, with which settings, tags and policies."""
+
+    def __init__(self) -> None:
+        self.created: dict[str, tuple[RepositorySettings, tuple[tuple[str, str], ...]]] = {}
+        self.policies: dict[str, str] = {}
+        self.lifecycle: dict[str, str] = {}
+
+    async def create_repository(
+        self, scope: RegistryScope, name: str, settings: RepositorySettings, tags: Sequence[tuple[str, str]]
+    ) -> object:
+        if name in self.created:
+            raise RepositoryAlreadyExists(scope, name)
+        self.created[name] = (settings, tuple(tags))
+        return name
+
+    async def set_repository_policy(self, scope: RegistryScope, name: str, text: str) -> None:
+        self.policies[name] = text
+
+    async def put_lifecycle_policy(self, scope: RegistryScope, name: str, text: str) -> None:
+        self.lifecycle[name] = text
+
+
+async def test_a_push_creates_only_under_a_create_on_push_template_with_its_settings(
+    service: RepositoryTemplateService,
+) -> None:
+    immutable = TagMutabilityRule(TagMutability.IMMUTABLE)
+    await service.create_template(SCOPE, "ROOT", TemplateSettings(PTC))
+    await service.create_template(
+        SCOPE,
+        "team",
+        TemplateSettings(
+            (AppliedFor.CREATE_ON_PUSH,),
+            resource_tags=(("team", "a"),),
+            tag_mutability=immutable,
+            repository_policy=POLICY,
+            lifecycle_policy=LIFECYCLE,
+        ),
+    )
+    made = RecordingRepositories()
+    templated = TemplatedRepositories(service, made, made)
+
+    assert not await templated.covers_push(SCOPE, "other/app")  # ROOT is for the pull-through cache only
+    assert not await templated.create_on_push(SCOPE, "other/app")
+    assert await templated.covers_push(SCOPE, "team/app")
+    assert await templated.create_on_push(SCOPE, "team/app")
+    assert await templated.create_on_push(SCOPE, "team/app")  # created already: left as it is
+
+    assert made.created == {"team/app": (RepositorySettings(immutable), (("team", "a"),))}
+    assert (made.policies, made.lifecycle) == ({"team/app": POLICY}, {"team/app": LIFECYCLE})
+    await templated.create_cached_repository(SCOPE, "hub/app")  # the cache's ROOT template: ECR's defaults
+    assert made.created["hub/app"] == (RepositorySettings(), ())

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import pytest
 
-from pullcache.pullthrough.rule_errors import UnsupportedUpstreamRegistry
+from pullcache.pullthrough.rule_errors import InvalidRuleParameter, UnsupportedUpstreamRegistry
 from pullcache.pullthrough.upstreams import check_credentials, parse_upstream
 
 SECRET = "arn:aws:secretsmanager:us-east-1:123456789012:secret:ecr-pullthroughcache/hub-AbCdEf"
 ROLE = "arn:aws:iam::123456789012:role/puller"
+UPSTREAM_ROLE = "arn:aws:iam::111122223333:role/premium-reader"
+PREMIUM = "ecr-premium.aws.com"
 
 
 @pytest.mark.parametrize(
     ("url", "kind"),
     [
         ("public.ecr.aws", "ecr-public"),
+        ("ecr-premium.aws.com", "ecr-public-premium"),
         ("registry.k8s.io", "k8s"),
         ("quay.io", "quay"),
         ("registry-1.docker.io", "docker-hub"),
@@ -97,3 +100,41 @@ def test_another_registry_takes_a_secret_or_none_but_no_role() -> None:
     check_credentials(upstream, SECRET, None)
     with pytest.raises(UnsupportedUpstreamRegistry):
         check_credentials(upstream, None, ROLE)
+
+
+def test_the_premium_kind_takes_both_roles_or_neither_and_no_secret() -> None:
+    upstream = parse_upstream(PREMIUM, "ecr-public-premium")
+
+    check_credentials(upstream, None, None, None)
+    check_credentials(upstream, None, ROLE, UPSTREAM_ROLE)
+    with pytest.raises(InvalidRuleParameter, match=r"at 'upstreamRoleArn' .*'upstreamRoleArn requires customRoleArn'"):
+        check_credentials(upstream, None, None, UPSTREAM_ROLE)
+    with pytest.raises(InvalidRuleParameter, match=r"at 'customRoleArn' .*together with upstreamRoleArn"):
+        check_credentials(upstream, None, ROLE, None)
+    with pytest.raises(UnsupportedUpstreamRegistry, match="Secrets Manager secret"):
+        check_credentials(upstream, SECRET, None, None)
+
+
+@pytest.mark.parametrize(
+    "arn",
+    [
+        "arn:aws-cn:iam::111122223333:role/reader",  # another partition
+        "arn:aws:iam::111122223333:user/reader",
+        "arn:aws:iam::1111:role/reader",
+        "not an arn",
+    ],
+)
+def test_the_upstream_role_is_an_iam_role_of_the_aws_partition(arn: str) -> None:
+    upstream = parse_upstream(PREMIUM, None)
+
+    with pytest.raises(InvalidRuleParameter, match="must be the ARN of an IAM role in the aws partition"):
+        check_credentials(upstream, None, ROLE, arn)
+
+
+@pytest.mark.parametrize("url", ["111122223333.dkr.ecr.us-east-1.amazonaws.com", "quay.io", "http://127.0.0.1:5000"])
+def test_only_the_premium_kind_takes_an_upstream_role(url: str) -> None:
+    upstream = parse_upstream(url, None)
+    role = ROLE if upstream.registry == "ecr" else None
+
+    with pytest.raises(UnsupportedUpstreamRegistry, match="does not support authentication with an upstream IAM role"):
+        check_credentials(upstream, None, role, UPSTREAM_ROLE)

@@ -1,6 +1,8 @@
 """RegistryService over the real adapters (a FilesystemBlobStore and a SqlMetadataStore on a SQLite file).
 
-Covers the upload state machine, cross-repository mounts, manifest validation and paging.
+Covers the upload state machine, cross-repository mounts, manifest validation and paging, and repositories that
+do not exist: NAME_UNKNOWN, or created by a push a creation template allows (the RepositoryCreator double). REPO
+and OTHER exist from the start; the helpers push as a pusher allowed to create repositories.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ import errno
 import os
 import sqlite3
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Final
 
@@ -21,6 +23,7 @@ from pullcache.core.scopes import RegistryScope
 from pullcache.registry.errors import (
     BlobUnknown,
     BlobUploadUnknown,
+    Denied,
     DigestInvalid,
     ManifestBlobUnknown,
     ManifestInvalid,
@@ -47,7 +50,7 @@ from tests.oci_documents import (
     image_manifest,
     index,
 )
-from tests.stores import chunks, sqlite_metadata_store
+from tests.stores import AnyPusher, SqlRepositories, chunks, sqlite_metadata_store, sqlite_repositories
 
 SCOPE: Final = RegistryScope("123456789012", "us-east-1")
 OTHER_ACCOUNT: Final = RegistryScope("210987654321", "us-east-1")
@@ -65,18 +68,31 @@ async def metadata(tmp_path: Path) -> AsyncIterator[MetadataStore]:
 
 
 @pytest.fixture
-def service(tmp_path: Path, metadata: MetadataStore) -> RegistryService:
+async def repositories(tmp_path: Path, metadata: MetadataStore) -> AsyncIterator[SqlRepositories]:
+    async with sqlite_repositories(tmp_path) as created:
+        await created.create(SCOPE, REPO, OTHER)
+        yield created
+
+
+@pytest.fixture
+def service(tmp_path: Path, metadata: MetadataStore, repositories: SqlRepositories) -> RegistryService:
     return RegistryService(
-        FilesystemBlobStore(tmp_path / "blobs"), metadata, ManifestWrites(metadata, max_bytes=MAX_MANIFEST)
+        FilesystemBlobStore(tmp_path / "blobs"),
+        metadata,
+        ManifestWrites(metadata, max_bytes=MAX_MANIFEST),
+        repositories,
     )
 
 
+PUSHER: Final = AnyPusher()
+
+
 async def push_blob(service: RegistryService, repository: str, data: bytes) -> Digest:
-    return await service.upload_blob(SCOPE, repository, str(Digest.of(data)), chunks(data))
+    return await service.upload_blob(SCOPE, repository, str(Digest.of(data)), chunks(data), PUSHER)
 
 
 async def start(service: RegistryService, repository: str = REPO) -> str:
-    started = await service.start_upload(SCOPE, repository)
+    started = await service.start_upload(SCOPE, repository, pusher=PUSHER)
     assert isinstance(started, UploadStarted)
     return started.upload_id
 
@@ -238,9 +254,9 @@ async def test_monolithic_upload_under_a_wrong_digest_stores_nothing(service: Re
 
 async def test_monolithic_upload_under_a_malformed_digest_starts_nothing(service: RegistryService) -> None:
     with pytest.raises(DigestInvalid):
-        await service.upload_blob(SCOPE, REPO, "sha256:nothex", chunks(b"sent"))
+        await service.upload_blob(SCOPE, "fresh/app", "sha256:nothex", chunks(b"sent"), PUSHER)
 
-    assert (await service.list_repositories(SCOPE, None, None)).items == []
+    assert (await service.list_repositories(SCOPE, None, None)).items == [REPO, OTHER]
 
 
 @pytest.mark.parametrize("name", ["UPPER", "a//b", "-x", "a", "a" * 257])
@@ -324,8 +340,10 @@ async def test_mount_never_reaches_into_another_account_or_region(service: Regis
     digest = await push_blob(service, OTHER, b"shared")
 
     for elsewhere in (OTHER_ACCOUNT, OTHER_REGION):
-        assert isinstance(await service.start_upload(elsewhere, REPO, mount=str(digest)), UploadStarted)
-        assert isinstance(await service.start_upload(elsewhere, REPO, mount=str(digest), source=OTHER), UploadStarted)
+        mounted = await service.start_upload(elsewhere, REPO, mount=str(digest), pusher=PUSHER)
+        assert isinstance(mounted, UploadStarted)
+        from_source = await service.start_upload(elsewhere, REPO, mount=str(digest), source=OTHER, pusher=PUSHER)
+        assert isinstance(from_source, UploadStarted)
 
 
 async def test_an_upload_is_unknown_to_every_other_scope(service: RegistryService) -> None:
@@ -620,12 +638,113 @@ async def test_repositories_come_in_pages_that_name_where_the_next_starts(servic
     for name in ["cc", "aa/x", "bb", "aa"]:
         await push_blob(service, name, b"blob")
 
-    first = await service.list_repositories(SCOPE, 3, None)
-    second = await service.list_repositories(SCOPE, 3, first.last)
+    first = await service.list_repositories(SCOPE, 4, None)
+    second = await service.list_repositories(SCOPE, 4, first.last)
 
-    assert first == Page(["aa", "aa/x", "bb"], "bb")
-    assert second == Page(["cc"], None)
-    assert await service.list_repositories(SCOPE, 4, None) == Page(["aa", "aa/x", "bb", "cc"], None)
+    assert first == Page(["aa", "aa/x", "bb", "cc"], "cc")
+    assert second == Page([REPO, OTHER], None)
+    assert await service.list_repositories(SCOPE, 6, None) == Page(["aa", "aa/x", "bb", "cc", REPO, OTHER], None)
+
+
+# -- repositories that do not exist: ECR's create on push, and NAME_UNKNOWN ------------------------------------
+
+MISSING: Final = "fresh/app"
+EMPTY_INDEX: Final = encode(index([]))
+
+
+def missing_repository(repository: str = MISSING) -> str:
+    return f"The repository with name '{repository}' does not exist in the registry with id '{SCOPE.account_id}'"
+
+
+async def test_a_push_creates_its_repository_when_a_template_covers_it_and_the_pusher_may(
+    service: RegistryService, repositories: SqlRepositories
+) -> None:
+    pusher = AnyPusher()
+
+    started = await service.start_upload(SCOPE, MISSING, pusher=pusher)
+
+    assert isinstance(started, UploadStarted)
+    assert pusher.asked == [MISSING]
+    assert repositories.created == [(SCOPE, MISSING)]
+    assert MISSING in (await service.list_repositories(SCOPE, None, None)).items
+    await service.start_upload(SCOPE, MISSING, pusher=pusher)
+    assert pusher.asked == [MISSING]  # it exists now: nothing more to ask
+
+
+@pytest.mark.parametrize("step", ["start", "mount", "monolithic", "manifest"])
+async def test_without_a_template_a_push_to_a_missing_repository_is_name_unknown_at_every_step(
+    service: RegistryService, repositories: SqlRepositories, step: str
+) -> None:
+    repositories.covers = False
+    digest = await push_blob(service, OTHER, b"shared")
+    pusher = AnyPusher()
+    pushes: dict[str, Callable[[], Awaitable[object]]] = {
+        "start": lambda: service.start_upload(SCOPE, MISSING, pusher=pusher),
+        "mount": lambda: service.start_upload(SCOPE, MISSING, str(digest), OTHER, pusher=pusher),
+        "monolithic": lambda: service.upload_blob(SCOPE, MISSING, str(digest), chunks(b"shared"), pusher),
+        "manifest": lambda: service.put_manifest(SCOPE, MISSING, "v1", EMPTY_INDEX, mediatypes.OCI_INDEX, pusher),
+    }
+
+    with pytest.raises(NameUnknown) as raised:
+        await pushes[step]()
+
+    assert raised.value.message == missing_repository()
+    assert raised.value.detail == {"name": MISSING}
+    assert pusher.asked == []
+    assert MISSING not in (await service.list_repositories(SCOPE, None, None)).items
+
+
+async def test_a_pusher_refused_creation_creates_nothing(
+    service: RegistryService, repositories: SqlRepositories
+) -> None:
+    pusher = AnyPusher(Denied("not authorized to perform: ecr:CreateRepository"))
+
+    with pytest.raises(Denied):
+        await service.put_manifest(SCOPE, MISSING, "v1", EMPTY_INDEX, mediatypes.OCI_INDEX, pusher)
+
+    assert pusher.asked == [MISSING]
+    assert repositories.created == []
+    assert MISSING not in (await service.list_repositories(SCOPE, None, None)).items
+
+
+async def test_a_write_without_a_pusher_never_creates_a_repository(service: RegistryService) -> None:
+    """What ECR's own operations (InitiateLayerUpload, PutImage) reach: they create nothing, template or not."""
+    with pytest.raises(NameUnknown):
+        await service.start_upload(SCOPE, MISSING)
+    with pytest.raises(NameUnknown):
+        await service.store_manifest(SCOPE, MISSING, Digest.of(EMPTY_INDEX), "v1", EMPTY_INDEX, None)
+
+    assert MISSING not in (await service.list_repositories(SCOPE, None, None)).items
+
+
+async def test_a_pull_from_a_missing_repository_is_name_unknown(service: RegistryService) -> None:
+    digest = str(Digest.of(b"anything"))
+    pulls = [
+        service.get_manifest(SCOPE, MISSING, "latest"),
+        service.get_manifest(SCOPE, MISSING, digest),
+        service.get_manifest(SCOPE, MISSING, "-not-a-tag"),
+        service.get_blob(SCOPE, MISSING, digest),
+        service.list_tags(SCOPE, MISSING, None, None),
+        service.delete_manifest(SCOPE, MISSING, digest),
+        service.delete_blob(SCOPE, MISSING, digest),
+    ]
+
+    for pull in pulls:
+        with pytest.raises(NameUnknown) as raised:
+            await pull
+        assert raised.value.message == missing_repository()
+    # The referrers API answers an empty index instead: the OCI spec forbids a 404 there.
+    assert await service.list_referrers(SCOPE, MISSING, digest, None) == []
+
+
+async def test_a_pull_of_what_an_existing_repository_lacks_stays_unknown_content(service: RegistryService) -> None:
+    digest = str(Digest.of(b"anything"))
+
+    with pytest.raises(ManifestUnknown):
+        await service.get_manifest(SCOPE, REPO, "latest")
+    with pytest.raises(BlobUnknown):
+        await service.get_blob(SCOPE, REPO, digest)
+    assert await service.list_referrers(SCOPE, REPO, digest, None) == []
 
 
 # -- a full disk ----------------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from pullcache.auth.credential_chain import CredentialChain
 from pullcache.auth.ports import Credentials
 from pullcache.policy import PrincipalType, RequestPrincipal
 from pullcache.sts.credentials import SessionCredentialStore
+from pullcache.sts.model import UserSession, new_session_keys
 from tests.unit.sts.memory_sessions import ACCOUNT, EXPIRES, MemorySessions, role_session
 
 
@@ -60,3 +61,19 @@ async def test_the_chain_answers_with_the_first_store_that_knows_the_key() -> No
     assert found is not None
     assert found.session_token == stored.session_token
     assert await chain.find_credentials("ASIANOSUCHKEYEXAMPLE") is None
+
+
+async def test_a_get_session_token_key_signs_for_its_user_with_the_session_marked() -> None:
+    key, secret, token = new_session_keys()
+    user_arn = f"arn:aws:iam::{ACCOUNT}:user/alice"
+    stored = UserSession(key, secret, token, ACCOUNT, user_arn, "AIDAEXAMPLEEXAMPLEEX", EXPIRES, EXPIRES)
+    sessions = MemorySessions()
+    sessions.user_sessions[key] = stored
+
+    found = await SessionCredentialStore(sessions).find_credentials(key)
+
+    assert found is not None
+    assert (found.secret_access_key, found.session_token, found.expires_at) == (secret, token, EXPIRES)
+    principal = found.principal
+    assert (principal.type, principal.arn, principal.user_id) == (PrincipalType.USER, user_arn, "AIDAEXAMPLEEXAMPLEEX")
+    assert principal.session_id == key

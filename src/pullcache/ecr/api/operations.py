@@ -19,6 +19,7 @@ from pullcache.auth.registry_tokens import basic_credentials
 from pullcache.aws.errors import ErrorReply
 from pullcache.aws.operations import OperationTable
 from pullcache.aws.wire import Params
+from pullcache.core.public_hosts import PublicHosts
 from pullcache.core.scopes import RegistryScope
 from pullcache.ecr import errors
 from pullcache.ecr.api.ports import EcrExtension
@@ -36,7 +37,7 @@ from pullcache.ecr.api.shapes import (
 )
 from pullcache.ecr.images import EcrImages
 from pullcache.ecr.layers import PART_SIZE, EcrLayers
-from pullcache.ecr.ports import RepositorySettings
+from pullcache.ecr.ports import RepositoryRecord, RepositorySettings
 from pullcache.ecr.service import EcrService, repository_of_arn
 from pullcache.policy import MalformedPolicyDocument, PolicyKind, PolicySourceType, SourcedPolicy, parse_policy
 from pullcache.registry.errors import StorageFull, UploadDiscarded
@@ -63,6 +64,13 @@ ERROR_SHAPES: dict[type[Exception], str] = {
     errors.InvalidLayer: "InvalidLayerException",
     errors.LayerAlreadyExists: "LayerAlreadyExistsException",
     errors.EmptyUpload: "EmptyUploadException",
+    errors.LifecyclePolicyPreviewNotFound: "LifecyclePolicyPreviewNotFoundException",
+    errors.LifecyclePolicyPreviewInProgress: "LifecyclePolicyPreviewInProgressException",
+    errors.ScanNotFound: "ScanNotFoundException",
+    errors.UnsupportedImageType: "UnsupportedImageTypeException",
+    errors.ExclusionAlreadyExists: "ExclusionAlreadyExistsException",
+    errors.ExclusionNotFound: "ExclusionNotFoundException",
+    errors.LimitExceeded: "LimitExceededException",
     # A full disk. ECR itself never runs out of room, so its model has no shape for it. The SDKs retry both a
     # ServerException (a 500) and a LimitExceededException (botocore counts it as throttling), so the error a client
     # finally sees is that of the last try: a write that cost an upload (a layer part, CompleteLayerUpload) is
@@ -115,7 +123,7 @@ def ecr_operations(
 
 
 class EcrOperations:
-    """The handlers; `endpoint_url` is where clients reach this server (GetAuthorizationToken's proxyEndpoint)."""
+    """The handlers; `hosts` says where clients reach each registry (repositoryUri, proxyEndpoint, downloadUrl)."""
 
     def __init__(
         self,
@@ -123,13 +131,13 @@ class EcrOperations:
         images: EcrImages,
         layers: EcrLayers,
         authorizer: Authorizer,
-        endpoint_url: str,
+        hosts: PublicHosts,
     ) -> None:
         self._service = service
         self._images = images
         self._layers = layers
         self._authorizer = authorizer
-        self._endpoint_url = endpoint_url
+        self._hosts = hosts
 
     def handlers(self) -> dict[str, Handler]:
         return {
@@ -143,7 +151,6 @@ class EcrOperations:
             "PutRegistryPolicy": self.put_registry_policy,
             "GetRegistryPolicy": self.get_registry_policy,
             "DeleteRegistryPolicy": self.delete_registry_policy,
-            "DescribeRegistry": self.describe_registry,
             "TagResource": self.tag_resource,
             "UntagResource": self.untag_resource,
             "ListTagsForResource": self.list_tags_for_resource,
@@ -171,7 +178,7 @@ class EcrOperations:
         )
         tags = [(tag["Key"], tag["Value"]) for tag in params.get("tags", [])]
         created = await self._service.create_repository(scope, name, settings, tags)
-        return {"repository": repository_shape(created)}
+        return {"repository": self._repository_shape(created, context)}
 
     async def describe_repositories(self, params: Params, context: CallContext) -> Mapping[str, Any]:
         scope = _scope(params, context)
@@ -181,12 +188,15 @@ class EcrOperations:
         found, token = await self._service.describe_repositories(
             scope, names, params.get("nextToken"), params.get("maxResults")
         )
-        return {"repositories": [repository_shape(r) for r in found], "nextToken": token}
+        return {"repositories": [self._repository_shape(r, context) for r in found], "nextToken": token}
 
     async def delete_repository(self, params: Params, context: CallContext) -> Mapping[str, Any]:
         scope, name = await self._repository(params, context, "DeleteRepository")
         deleted = await self._service.delete_repository(scope, name, bool(params.get("force", False)))
-        return {"repository": repository_shape(deleted)}
+        return {"repository": self._repository_shape(deleted, context)}
+
+    def _repository_shape(self, record: RepositoryRecord, context: CallContext) -> dict[str, Any]:
+        return repository_shape(record, self._hosts.repository_uri(record.scope, record.name, context.host))
 
     async def put_image_tag_mutability(self, params: Params, context: CallContext) -> Mapping[str, Any]:
         scope, name = await self._repository(params, context, "PutImageTagMutability")
@@ -227,10 +237,6 @@ class EcrOperations:
     async def delete_registry_policy(self, _params: Params, context: CallContext) -> Mapping[str, Any]:
         scope = await self._registry(context, "DeleteRegistryPolicy")
         return {"registryId": scope.account_id, "policyText": await self._service.delete_registry_policy(scope)}
-
-    async def describe_registry(self, _params: Params, context: CallContext) -> Mapping[str, Any]:
-        scope = await self._registry(context, "DescribeRegistry")
-        return {"registryId": scope.account_id, "replicationConfiguration": {"rules": []}}
 
     # -- resource tags -------------------------------------------------------------------------------------
 
@@ -347,7 +353,8 @@ class EcrOperations:
     async def get_download_url_for_layer(self, params: Params, context: CallContext) -> Mapping[str, Any]:
         scope, name = await self._repository(params, context, "GetDownloadUrlForLayer")
         digest = params["layerDigest"]
-        return {"downloadUrl": await self._layers.download_url(scope, name, digest), "layerDigest": digest}
+        path = await self._layers.download_path(scope, name, digest)
+        return {"downloadUrl": self._hosts.registry_url(scope, context.host) + path, "layerDigest": digest}
 
     # -- authorization tokens ------------------------------------------------------------------------------
 
@@ -359,7 +366,8 @@ class EcrOperations:
         data = {
             "authorizationToken": basic_credentials(issued.token),
             "expiresAt": issued.expires_at,
-            "proxyEndpoint": self._endpoint_url,
+            # The caller's own registry in the call's region, as ECR's is https://<account>.dkr.ecr.<region>...
+            "proxyEndpoint": self._hosts.registry_url(RegistryScope(context.account, context.region), context.host),
         }
         return {"authorizationData": [data for _ in params.get("registryIds") or [None]]}
 

@@ -13,17 +13,14 @@ from pullcache.registry.ports import ManifestRecord
 from pullcache.registry.tag_mutability import TagMutability, TagMutabilityRule
 
 
-def repository_uri(scope: RegistryScope, name: str) -> str:
-    return f"{scope.account_id}.dkr.ecr.{scope.region}.amazonaws.com/{name}"
-
-
-def repository_shape(record: RepositoryRecord) -> dict[str, Any]:
+def repository_shape(record: RepositoryRecord, uri: str) -> dict[str, Any]:
+    """`uri`: where the repository is pushed and pulled (core/public_hosts.py)."""
     settings = record.settings
     return {
         "repositoryArn": record.scope.repository_arn(record.name),
         "registryId": record.scope.account_id,
         "repositoryName": record.name,
-        "repositoryUri": repository_uri(record.scope, record.name),
+        "repositoryUri": uri,
         "createdAt": record.created_at,
         **mutability_shape(settings.tag_mutability),
         "imageScanningConfiguration": {"scanOnPush": settings.scan_on_push},
@@ -84,6 +81,7 @@ def image_detail_shape(scope: RegistryScope, name: str, described: ImageDescript
         "imageManifestMediaType": image.media_type,
         "artifactMediaType": described.artifact_media_type,
         "lastRecordedPullTime": image.pulled_at,
+        "subjectManifestDigest": None if image.subject is None else str(image.subject),
     }
 
 

@@ -2,7 +2,8 @@
 
 Every handler calls `authorize(context, "iam:<Action>", <resource ARN>)` before it acts, with the ARN of the
 entity it acts on (path included when the entity exists). Root users are always allowed; IAM users and role
-sessions are allowed what their identity-based policies allow, as the Authorizer's PrincipalPolicies say.
+sessions are allowed what their identity-based policies allow, as the Authorizer's PrincipalPolicies say. A
+GetSessionToken session may not call IAM at all (auth/session_credentials.py).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from collections.abc import Mapping
 
 from pullcache.auth.authorization import AccessRequest, Authorizer
 from pullcache.auth.call_context import CallContext
+from pullcache.auth.session_credentials import refuse_user_session
 from pullcache.policy import ContextValue
 
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
@@ -23,7 +25,9 @@ class IamAccess:
     async def authorize(
         self, context: CallContext, action: str, resource: str, keys: Mapping[str, ContextValue] | None = None
     ) -> None:
-        """Raises AccessDenied (pullcache.auth.authorization) unless the caller may perform `action`."""
+        """Raises AccessDenied (pullcache.auth.authorization) unless the caller may perform `action`; its subclass
+        UserSessionRefused for a GetSessionToken session."""
+        refuse_user_session(context.principal, action, resource)
         request_keys: dict[str, ContextValue] = {
             "aws:SourceIp": context.source_ip,
             "aws:CurrentTime": context.received_at.strftime(TIME_FORMAT),

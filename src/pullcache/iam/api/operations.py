@@ -15,6 +15,7 @@ from botocore.model import ServiceModel
 
 from pullcache.auth.authorization import AccessDenied, Authorizer
 from pullcache.auth.call_context import CallContext
+from pullcache.auth.session_credentials import UserSessionRefused
 from pullcache.aws.operations import OperationTable
 from pullcache.iam.api.access import IamAccess
 from pullcache.iam.api.account import AccountOperations
@@ -52,6 +53,7 @@ IAM_ERRORS: dict[type[Exception], str] = {
 
 # Errors IAM sends that its model has no shape for: (status, code); the message is the exception's.
 IAM_COMMON_ERRORS: dict[type[Exception], tuple[int, str]] = {
+    UserSessionRefused: (403, "InvalidClientTokenId"),  # a GetSessionToken session (auth/session_credentials.py)
     AccessDenied: (403, "AccessDenied"),
     IamValidationError: (400, "ValidationError"),
 }

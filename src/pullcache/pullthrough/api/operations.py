@@ -1,6 +1,7 @@
 """ECR's operations on pull-through cache rules and repository creation templates: the model's wire shapes in,
 PullThroughRuleService and RepositoryTemplateService in between, and the mapping of their errors to the model's
-error shapes. They join ECR's operation table (ecr/api/operations.py, `ecr_operations(..., extensions)`).
+error shapes. They join ECR's operation table (ecr/api/operations.py, `ecr_operations(..., extensions)`). The rule
+operations' members, in and out, are named in rule_shapes.py, which a test holds to ECR's model.
 
 Each call is authorized with `ecr:<Operation>` on the registry's repositories (`repository/*`), as ECR's registry-
 wide operations are. Creating the first rule of an account also asks for `iam:CreateServiceLinkedRole` on the
@@ -18,9 +19,9 @@ from pullcache.aws.wire import Params
 from pullcache.core.scopes import RegistryScope
 from pullcache.ecr.api.shapes import encryption, mutability_rule, mutability_shape
 from pullcache.pullthrough import rule_errors
+from pullcache.pullthrough.api.rule_shapes import rule_shape
 from pullcache.pullthrough.model import AppliedFor, Template, TemplateSettings
 from pullcache.pullthrough.ports import RegistryAuthorizer
-from pullcache.pullthrough.rules import PullThroughRule
 from pullcache.pullthrough.service import PullThroughRuleService, RuleRequest
 from pullcache.pullthrough.templates import RepositoryTemplateService, TemplateChanges
 
@@ -83,37 +84,42 @@ class PullThroughOperations:
             params.get("credentialArn"),
             params.get("customRoleArn"),
             params.get("upstreamRepositoryPrefix"),
+            params.get("upstreamRoleArn"),
         )
 
         async def authorize_role_creation() -> None:
             await self._authorize_role_creation(context, scope.account_id)
 
         rule = await self._rules.create_rule(scope, request, authorize_role_creation)
-        return _rule_shape(rule, exclude={"updatedAt"})
+        return rule_shape(rule, "CreatePullThroughCacheRule")
 
     async def describe_rules(self, params: Params, context: CallContext) -> Mapping[str, Any]:
         scope = await self._registry(params, context, "DescribePullThroughCacheRules")
         found, token = await self._rules.describe_rules(
             scope, params.get("ecrRepositoryPrefixes"), params.get("nextToken"), params.get("maxResults")
         )
-        return {"pullThroughCacheRules": [_rule_shape(rule) for rule in found], "nextToken": token}
+        return {"pullThroughCacheRules": [rule_shape(rule) for rule in found], "nextToken": token}
 
     async def update_rule(self, params: Params, context: CallContext) -> Mapping[str, Any]:
         scope = await self._registry(params, context, "UpdatePullThroughCacheRule")
         rule = await self._rules.update_rule(
-            scope, params["ecrRepositoryPrefix"], params.get("credentialArn"), params.get("customRoleArn")
+            scope,
+            params["ecrRepositoryPrefix"],
+            params.get("credentialArn"),
+            params.get("customRoleArn"),
+            params.get("upstreamRoleArn"),
         )
-        return _rule_shape(rule, exclude={"upstreamRegistryUrl", "createdAt", "upstreamRegistry"})
+        return rule_shape(rule, "UpdatePullThroughCacheRule")
 
     async def delete_rule(self, params: Params, context: CallContext) -> Mapping[str, Any]:
         scope = await self._registry(params, context, "DeletePullThroughCacheRule")
         rule = await self._rules.delete_rule(scope, params["ecrRepositoryPrefix"])
-        return _rule_shape(rule, exclude={"updatedAt", "upstreamRegistry"})
+        return rule_shape(rule, "DeletePullThroughCacheRule")
 
     async def validate_rule(self, params: Params, context: CallContext) -> Mapping[str, Any]:
         scope = await self._registry(params, context, "ValidatePullThroughCacheRule")
         validation = await self._rules.validate_rule(scope, params["ecrRepositoryPrefix"])
-        shape = _rule_shape(validation.rule, exclude={"createdAt", "updatedAt", "upstreamRegistry"})
+        shape = rule_shape(validation.rule, "ValidatePullThroughCacheRule")
         return {**shape, "isValid": validation.is_valid, "failure": validation.failure}
 
     # -- repository creation templates ---------------------------------------------------------------------
@@ -184,35 +190,6 @@ class PullThroughOperations:
         await self._authorizer.authorize(
             AccessRequest(context.principal, "iam:CreateServiceLinkedRole", resource, account_id, None, keys)
         )
-
-
-_RULE_MEMBERS = (
-    "ecrRepositoryPrefix",
-    "upstreamRegistryUrl",
-    "createdAt",
-    "registryId",
-    "credentialArn",
-    "customRoleArn",
-    "upstreamRepositoryPrefix",
-    "upstreamRegistry",
-    "updatedAt",
-)
-
-
-def _rule_shape(rule: PullThroughRule, exclude: frozenset[str] | set[str] = frozenset()) -> dict[str, Any]:
-    """The model's PullThroughCacheRule, less the members an operation's output lacks."""
-    values = (
-        rule.prefix,
-        rule.upstream_url,
-        rule.created_at,
-        rule.scope.account_id,
-        rule.credential_arn,
-        rule.custom_role_arn,
-        rule.upstream_repository_prefix,
-        rule.upstream_registry,
-        rule.updated_at,
-    )
-    return {name: value for name, value in zip(_RULE_MEMBERS, values, strict=True) if name not in exclude}
 
 
 def _template_shape(template: Template) -> dict[str, Any]:

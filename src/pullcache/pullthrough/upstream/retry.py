@@ -20,11 +20,14 @@ TOO_MANY_REQUESTS = 429
 class Transient(Exception):
     """A failure worth asking again about: a retryable status, or none when the connection failed."""
 
-    def __init__(self, reason: str, status: int | None = None, retry_after: float | None = None) -> None:
+    def __init__(
+        self, reason: str, status: int | None = None, retry_after: float | None = None, *, timed_out: bool = False
+    ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.status = status
         self.retry_after = retry_after  # seconds the upstream asked for (Retry-After), if it did
+        self.timed_out = timed_out  # an attempt's own bound ran out (connect, first byte, silence)
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,8 @@ Before every attempt the CircuitBreaker (breaker.py) is asked whether the upstre
 after it is told how the attempt went: an upstream that keeps failing is UpstreamUnavailable at once.
 
 Statuses keep their meaning: 404 UpstreamNotFound, 401/403 after authenticating UpstreamDenied, what still fails
-after the retries UpstreamUnavailable (with the last status), any other answer UpstreamInvalid. Messages name the
+after the retries UpstreamUnavailable (with the last status; UpstreamRateLimited for a 429, UpstreamTimedOut for
+a bound that ran out), any other answer UpstreamInvalid. Messages name the
 upstream, the method, the path and the status; never a credential, a token or a redirect's query string.
 """
 
@@ -35,6 +36,8 @@ from pullcache.pullthrough.errors import (
     UpstreamDenied,
     UpstreamInvalid,
     UpstreamNotFound,
+    UpstreamRateLimited,
+    UpstreamTimedOut,
     UpstreamUnavailable,
 )
 from pullcache.pullthrough.ports import UpstreamEndpoint
@@ -156,11 +159,10 @@ class UpstreamTransport:
                     tried += 1
                     delay = self._policy.delay(tried - 1, failure.retry_after, self._jitter())
                     if delay is None or loop.time() + delay >= deadline:
-                        status = "" if failure.status is None else f" {failure.status}"
-                        raise UpstreamUnavailable(
-                            f"{where} failed{status} on {method} {path} ({failure.reason})"
-                            f" after {tried} attempt{'s' if tried > 1 else ''}",
-                            failure.status,
+                        raise _unavailable(
+                            f"{where} failed{'' if failure.status is None else f' {failure.status}'} on {method}"
+                            f" {path} ({failure.reason}) after {tried} attempt{'s' if tried > 1 else ''}",
+                            failure,
                         ) from None
                     log.warning(
                         "%s: %s %s failed (%s); asking again in %.2f s", where, method, path, failure.reason, delay
@@ -170,7 +172,7 @@ class UpstreamTransport:
             if not budget.expired():
                 raise
             last = "" if failure is None else f"; before that: {failure.reason}"
-            raise UpstreamUnavailable(
+            raise UpstreamTimedOut(
                 f"{where} did not answer {method} {path} within {deadline - started:.3g} s{last}",
                 None if failure is None else failure.status,
             ) from None
@@ -193,7 +195,7 @@ class UpstreamTransport:
         except TRANSPORT_ERRORS as error:
             reason = describe_transport_error(error)
             self._breaker.failed(origin, reason)
-            raise Transient(reason) from None
+            raise Transient(reason, timed_out=isinstance(error, TimeoutError)) from None
         except (UpstreamNotFound, UpstreamDenied, UpstreamInvalid):
             self._breaker.succeeded(origin)  # an answer: the upstream is up
             raise
@@ -252,6 +254,15 @@ class UpstreamTransport:
         if accept is not None:
             headers["Accept"] = accept
         return await self._http.send(method, URL(f"{endpoint.base_url}{path}"), headers, authorization)
+
+
+def _unavailable(message: str, failure: Transient) -> UpstreamUnavailable:
+    """What a failure that is still there after the retries means: throttling, a timeout, or an upstream down."""
+    if failure.status == TOO_MANY_REQUESTS:
+        return UpstreamRateLimited(message, failure.retry_after)
+    if failure.timed_out:
+        return UpstreamTimedOut(message, failure.status)
+    return UpstreamUnavailable(message, failure.status)
 
 
 async def _release(response: aiohttp.ClientResponse) -> None:

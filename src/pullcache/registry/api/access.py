@@ -33,6 +33,8 @@ from pullcache.policy import ContextValue, PrincipalType, RequestPrincipal
 from pullcache.registry.api.context import scope
 from pullcache.registry.errors import Denied, RegistryError, Unauthorized
 
+# What a push that creates its repository needs beyond the push itself (ECR's create on push).
+CREATE_REPOSITORY = Access(("ecr:CreateRepository",))
 EXPIRED_TOKEN_MESSAGE = "Your authorization token has expired. Reauthenticate and try again."
 REVOKED_TOKEN_MESSAGE = (
     "The credentials that obtained your authorization token are no longer valid. Reauthenticate and try again."
@@ -148,7 +150,8 @@ def _refusal(denied: AccessDenied) -> RegistryError:
 
 @dataclass(frozen=True, slots=True)
 class CallerRequester:
-    """The caller of a /v2/ request, as the pull-through cache asks before it imports on their behalf."""
+    """The caller of a /v2/ request, as the pull-through cache asks before it imports on their behalf (a
+    PullRequester) and as a push asks before it creates its repository (a Pusher)."""
 
     access: AccessControl
     principal: RequestPrincipal
@@ -161,6 +164,10 @@ class CallerRequester:
         keys = condition_keys(self.request, now())
         await self.access.authorize_import(self.principal, self.scope, repository, needed, keys)
 
+    async def authorize_create(self, repository: str) -> None:
+        keys = condition_keys(self.request, now())
+        await self.access.authorize(self.principal, self.scope, repository, CREATE_REPOSITORY, keys)
+
 
 ACCESS_CONTROL = web.AppKey("access_control", AccessControl)
 _PRINCIPAL = "registry_principal"
@@ -171,7 +178,8 @@ def set_principal(request: web.Request, principal: RequestPrincipal) -> None:
 
 
 def requester(request: web.Request) -> CallerRequester | None:
-    """The caller as the pull-through cache sees it; None for a request that carries a download grant instead."""
+    """The caller as the pull-through cache and create on push see it; None for a request that carries a download
+    grant instead."""
     found = request.get(_PRINCIPAL)
     if not isinstance(found, RequestPrincipal):
         return None

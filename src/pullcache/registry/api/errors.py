@@ -3,11 +3,29 @@
 {"errors": [{"code": "BLOB_UNKNOWN", "message": "...", "detail": {...}}]}
 
 A 401 carries the challenge that tells the client how to authenticate: `WWW-Authenticate: Basic realm="..."`.
+
+Failures that are the server's, not the request's. An upstream that limits its rate is 429 TOOMANYREQUESTS (with
+the upstream's Retry-After); any other upstream failure is 502 (it answered an error of its own, or nonsense), 503
+(unreachable, left alone after failing, or a destination this server refuses) or 504 (it did not answer in time);
+a full disk is 507. The OCI spec lists no code for a server's failure: its codes say what is wrong with a request
+or with content. These answers use UNSUPPORTED (`FAILURE_CODE`), the one listed code that claims least: it says
+"this operation cannot be carried out here", and no client acts on it beyond printing it, where the other codes
+would mislead: BLOB_UNKNOWN/MANIFEST_UNKNOWN read as absence (the very failure this must not look like),
+UNAUTHORIZED/DENIED make clients drop or ask for credentials, TOOMANYREQUESTS makes them back off as for
+throttling. Distribution's UNAVAILABLE and UNKNOWN are not in the spec's list.
+
+What clients print: containerd reads the body of any error (`unexpected status code <url>: <status> - Server
+message: <code>: <message>`); skopeo and podman (containers/image) and docker read the body of a 4xx only and print
+a 5xx as its status line (`received unexpected HTTP status: <status>`). So the message is also carried in the
+status line's reason phrase (`503 Service Unavailable: <message>`), which every one of them prints.
 """
 
 from __future__ import annotations
 
 import json
+import math
+import re
+from http import HTTPStatus
 from typing import NamedTuple
 
 from aiohttp import web
@@ -18,6 +36,11 @@ from pullcache.registry import errors
 class OciError(NamedTuple):
     http_status: int
     error_code: str
+
+
+FAILURE_CODE = "UNSUPPORTED"  # the server's own failures: see the module's docstring
+MAX_REASON = 200  # characters of a message carried in a status line's reason phrase
+_NOT_IN_REASON = re.compile(r"[^\x20-\x7e]+")  # a reason phrase is one line of visible ASCII (and spaces)
 
 
 # Looked up along the exception's class hierarchy, most specific first.
@@ -40,15 +63,17 @@ ERROR_TABLE: dict[type[errors.RegistryError], OciError] = {
     errors.Unauthorized: OciError(401, "UNAUTHORIZED"),
     errors.Unsupported: OciError(400, "UNSUPPORTED"),
     errors.Denied: OciError(403, "DENIED"),
-    # CNCF Distribution's code for a proxy whose upstream fails (not in the OCI spec's list).
-    errors.Unavailable: OciError(503, "UNAVAILABLE"),
-    errors.BlobFillFailed: OciError(502, "UNAVAILABLE"),
+    # An upstream's failure (see the module's docstring for the code).
+    errors.SourceThrottled: OciError(429, "TOOMANYREQUESTS"),
+    errors.Unavailable: OciError(503, FAILURE_CODE),
+    errors.SourceAnswerInvalid: OciError(502, FAILURE_CODE),
+    errors.SourceTimedOut: OciError(504, FAILURE_CODE),
+    errors.BlobFillFailed: OciError(502, FAILURE_CODE),
     # The spec has no code for a full disk; Distribution answers it 500 UNKNOWN. 507 Insufficient Storage (RFC 4918)
-    # says it even to clients that drop the body (docker's distribution client prints the status line of any 5xx);
-    # clients that read the body (containerd, skopeo) print the message, which says the upload must start again.
-    # UNAVAILABLE, Distribution's code for a registry that cannot serve now: the fault is the server's, not the push's.
-    errors.StorageFull: OciError(507, "UNAVAILABLE"),
-    errors.UploadDiscarded: OciError(507, "UNAVAILABLE"),  # the message says the upload must start again
+    # says it even to clients that print a 5xx as its status line alone, which carries the message too: it says
+    # the upload must start again. The fault is the server's, not the push's.
+    errors.StorageFull: OciError(507, FAILURE_CODE),
+    errors.UploadDiscarded: OciError(507, FAILURE_CODE),  # the message says the upload must start again
 }
 UNKNOWN_ERROR = OciError(500, "UNKNOWN")
 DEFAULT_REALM = "pullcache"
@@ -68,14 +93,28 @@ def oci_error_for(error: errors.RegistryError) -> OciError:
 
 
 def render(status: int, code: str, message: str, detail: object = None) -> web.Response:
+    """The OCI error document; a 5xx carries `message` in its reason phrase too (see the module's docstring)."""
     body: dict[str, object] = {"code": code, "message": message}
     if detail is not None:
         body["detail"] = detail
     return web.Response(
         status=status,
+        reason=reason_phrase(status, message) if status >= 500 else None,
         body=json.dumps({"errors": [body]}).encode(),
         content_type="application/json",
     )
+
+
+def reason_phrase(status: int, message: str) -> str:
+    """`<the status's phrase>: <message>`, as one line of visible ASCII, the message cut at MAX_REASON."""
+    try:
+        phrase = HTTPStatus(status).phrase
+    except ValueError:
+        phrase = "Error"
+    text = _NOT_IN_REASON.sub(" ", message).strip()
+    if len(text) > MAX_REASON:
+        text = text[: MAX_REASON - 3] + "..."
+    return f"{phrase}: {text}" if text else phrase
 
 
 def render_error(error: errors.RegistryError, realm: str = DEFAULT_REALM) -> web.Response:
@@ -86,4 +125,6 @@ def render_error(error: errors.RegistryError, realm: str = DEFAULT_REALM) -> web
         response.headers["WWW-Authenticate"] = basic_challenge(realm)
     if isinstance(error, errors.RangeInvalid) and error.size > 0:
         response.headers["Range"] = f"0-{error.size - 1}"
+    if isinstance(error, errors.SourceThrottled) and error.retry_after is not None:
+        response.headers["Retry-After"] = str(max(0, math.ceil(error.retry_after)))
     return response

@@ -29,7 +29,9 @@ async def put_manifest(request: web.Request) -> web.Response:
     service = registry(request)
     name, reference = repository(request), request.match_info["reference"]
     content = await _read_limited(request, service.max_manifest_bytes)
-    stored = await service.put_manifest(scope(request), name, reference, content, request.headers.get("Content-Type"))
+    stored = await service.put_manifest(
+        scope(request), name, reference, content, request.headers.get("Content-Type"), requester(request)
+    )
     headers = {
         "Location": f"/v2/{name}/manifests/{stored.digest}",
         "Docker-Content-Digest": str(stored.digest),

@@ -8,7 +8,7 @@ from aiohttp import web
 
 from pullcache.core.digests import Digest
 from pullcache.policy import PrincipalType
-from pullcache.registry.api.access import ACCESS_CONTROL, condition_keys, now, principal
+from pullcache.registry.api.access import ACCESS_CONTROL, condition_keys, now, principal, requester
 from pullcache.registry.api.context import registry, repository, scope
 from pullcache.registry.api.ranges import parse_content_range
 from pullcache.registry.errors import BlobUploadInvalid
@@ -22,7 +22,7 @@ async def start_upload(request: web.Request) -> web.Response:
     service = registry(request)
     digest = request.query.get("digest")
     if digest is not None:
-        stored = await service.upload_blob(registry_scope, name, digest, _body(request))
+        stored = await service.upload_blob(registry_scope, name, digest, _body(request), requester(request))
         return _blob_created(name, stored)
     mount, source = request.query.get("mount"), request.query.get("from")
     caller = principal(request)
@@ -37,7 +37,9 @@ async def start_upload(request: web.Request) -> web.Response:
     # Mounting from wherever the blob is would read repositories the caller names nowhere: only for the root user,
     # who may read them all.
     automatic = caller.type is PrincipalType.ACCOUNT and caller.account == registry_scope.account_id
-    started = await service.start_upload(registry_scope, name, mount, source, automatic_mount=automatic)
+    started = await service.start_upload(
+        registry_scope, name, mount, source, automatic_mount=automatic, pusher=requester(request)
+    )
     if isinstance(started, BlobMounted):
         return _blob_created(name, started.digest)
     return _upload_accepted(name, started.upload_id, 0, status=202)

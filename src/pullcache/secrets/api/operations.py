@@ -2,30 +2,35 @@
 
     table = secrets_operations(models.get("secretsmanager"), SecretsService(store, cipher), authorizer)
 
-Every call is authorized first, with the IAM action `secretsmanager:<Operation>` on the secret's ARN (on the ARN
-the secret would have, without its suffix, when there is no such secret; on `*` for ListSecrets).
+Every call is authorized first (access.py: the caller's policies with the secret's resource policy and tags);
+resource policies have their handlers in policies.py.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from botocore.model import ServiceModel
 
-from pullcache.auth.authorization import AccessDenied, AccessRequest, Authorizer
+from pullcache.auth.authorization import AccessDenied, Authorizer
 from pullcache.auth.call_context import CallContext
 from pullcache.aws.operations import OperationTable
 from pullcache.aws.wire import Params
+from pullcache.policy import MalformedPolicyDocument
 from pullcache.secrets import listing
+from pullcache.secrets.api.access import SecretAccess, request_tag_keys, unsuffixed_arn
+from pullcache.secrets.api.policies import ResourcePolicyOperations
 from pullcache.secrets.errors import (
     InvalidNextToken,
     InvalidSecretParameter,
     InvalidSecretRequest,
+    PublicPolicy,
     SecretExists,
     SecretNotFound,
 )
-from pullcache.secrets.model import Secret, SecretValue, Tag
+from pullcache.secrets.model import Secret, SecretValue, SecretVersion, Tag
+from pullcache.secrets.passwords import DEFAULT_LENGTH, PasswordRules, random_password
 from pullcache.secrets.service import Place, SecretsService
 
 ERROR_SHAPES: dict[type[Exception], str] = {
@@ -34,6 +39,8 @@ ERROR_SHAPES: dict[type[Exception], str] = {
     InvalidSecretParameter: "InvalidParameterException",
     InvalidSecretRequest: "InvalidRequestException",
     InvalidNextToken: "InvalidNextTokenException",
+    MalformedPolicyDocument: "MalformedPolicyDocumentException",
+    PublicPolicy: "PublicPolicyException",
 }
 # The model has no shape for it; every AWS JSON service answers it alike (HTTP 400).
 COMMON_ERRORS: dict[type[Exception], tuple[int, str]] = {AccessDenied: (400, "AccessDeniedException")}
@@ -47,15 +54,17 @@ def secrets_operations(
     model: ServiceModel, service: SecretsService, authorizer: Authorizer
 ) -> OperationTable[CallContext]:
     table = OperationTable[CallContext](model, ERROR_SHAPES, COMMON_ERRORS)
-    for name, handler in SecretsOperations(service, authorizer).handlers().items():
+    access = SecretAccess(service, authorizer)
+    handlers = {**SecretsOperations(service, access).handlers(), **ResourcePolicyOperations(service, access).handlers()}
+    for name, handler in handlers.items():
         table.register(name, handler)
     return table
 
 
 class SecretsOperations:
-    def __init__(self, service: SecretsService, authorizer: Authorizer) -> None:
+    def __init__(self, service: SecretsService, access: SecretAccess) -> None:
         self._service = service
-        self._authorizer = authorizer
+        self._access = access
 
     def handlers(self) -> dict[str, Handler]:
         return {
@@ -67,13 +76,18 @@ class SecretsOperations:
             "ListSecrets": self.list_secrets,
             "DeleteSecret": self.delete_secret,
             "RestoreSecret": self.restore_secret,
+            "TagResource": self.tag_resource,
+            "UntagResource": self.untag_resource,
+            "ListSecretVersionIds": self.list_secret_version_ids,
+            "UpdateSecretVersionStage": self.update_secret_version_stage,
+            "GetRandomPassword": self.get_random_password,
         }
 
     async def create_secret(self, params: Params, context: CallContext) -> Mapping[str, Any]:
-        place = _place(context)
+        place = Place(context.account, context.region)
         name = params["Name"]
-        await self._authorize(context, "CreateSecret", _unsuffixed_arn(place, name))
-        tags = [Tag(tag.get("Key", ""), tag.get("Value", "")) for tag in params.get("Tags", [])]
+        tags = _tags(params.get("Tags", []))
+        await self._access.authorize(context, "CreateSecret", unsuffixed_arn(place, name), request_tag_keys(tags))
         written = await self._service.create_secret(
             place,
             name,
@@ -129,12 +143,12 @@ class SecretsOperations:
         secret = await self._service.get_secret(place, params["SecretId"])
         versions = await self._service.list_versions(secret)
         described = _entry(secret)
-        described["VersionIdsToStages"] = {version.version_id: list(version.stages) for version in versions}
+        described["VersionIdsToStages"] = _staged(versions)
         return described
 
     async def list_secrets(self, params: Params, context: CallContext) -> Mapping[str, Any]:
-        place = _place(context)
-        await self._authorize(context, "ListSecrets", "*")
+        place = Place(context.account, context.region)
+        await self._access.authorize(context, "ListSecrets", "*")
         secrets = await self._service.list_secrets(place, bool(params.get("IncludePlannedDeletion")))
         chosen = listing.filtered(secrets, params.get("Filters", []))
         chosen = listing.ordered(chosen, params.get("SortBy"), params.get("SortOrder"))
@@ -143,7 +157,7 @@ class SecretsOperations:
         for secret in shown:
             entry = _entry(secret)
             versions = await self._service.list_versions(secret)
-            entry["SecretVersionsToStages"] = {version.version_id: list(version.stages) for version in versions}
+            entry["SecretVersionsToStages"] = _staged(versions)
             entries.append(entry)
         return {"SecretList": entries, "NextToken": token}
 
@@ -162,35 +176,78 @@ class SecretsOperations:
         secret = await self._service.restore_secret(place, params["SecretId"])
         return {"ARN": secret.arn, "Name": secret.name}
 
-    async def _authorized(self, context: CallContext, operation: str, secret_id: str) -> Place:
-        """The caller's place, once the caller may perform `operation` on the secret. Raises AccessDenied."""
-        place = _place(context)
-        secret = await self._service.find_secret(place, secret_id)
-        if secret is not None:
-            resource = secret.arn
-        else:
-            resource = secret_id if secret_id.startswith("arn:") else _unsuffixed_arn(place, secret_id)
-        await self._authorize(context, operation, resource)
-        return place
+    async def tag_resource(self, params: Params, context: CallContext) -> Mapping[str, Any]:
+        tags = _tags(params.get("Tags", []))
+        place = await self._authorized(context, "TagResource", params["SecretId"], request_tag_keys(tags))
+        await self._service.tag_secret(place, params["SecretId"], tags)
+        return {}
 
-    async def _authorize(self, context: CallContext, operation: str, resource: str) -> None:
-        keys = {
-            "aws:SourceIp": context.source_ip,
-            "aws:SecureTransport": "true" if context.secure_transport else "false",
-            "aws:CurrentTime": context.received_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "aws:RequestedRegion": context.region,
-        }
-        await self._authorizer.authorize(
-            AccessRequest(context.principal, f"secretsmanager:{operation}", resource, context.account, None, keys)
+    async def untag_resource(self, params: Params, context: CallContext) -> Mapping[str, Any]:
+        keys: list[str] = params.get("TagKeys", [])
+        place = await self._authorized(context, "UntagResource", params["SecretId"], {"aws:TagKeys": keys})
+        await self._service.untag_secret(place, params["SecretId"], keys)
+        return {}
+
+    async def list_secret_version_ids(self, params: Params, context: CallContext) -> Mapping[str, Any]:
+        place = await self._authorized(context, "ListSecretVersionIds", params["SecretId"])
+        secret, versions = await self._service.list_version_ids(
+            place, params["SecretId"], bool(params.get("IncludeDeprecated"))
         )
+        shown, token = listing.page(versions, params.get("MaxResults"), params.get("NextToken"))
+        return {
+            "Versions": [_version_entry(v) for v in shown],
+            "NextToken": token,
+            "ARN": secret.arn,
+            "Name": secret.name,
+        }
+
+    async def update_secret_version_stage(self, params: Params, context: CallContext) -> Mapping[str, Any]:
+        place = await self._authorized(context, "UpdateSecretVersionStage", params["SecretId"])
+        secret = await self._service.update_version_stage(
+            place,
+            params["SecretId"],
+            params["VersionStage"],
+            params.get("RemoveFromVersionId"),
+            params.get("MoveToVersionId"),
+        )
+        return {"ARN": secret.arn, "Name": secret.name}
+
+    async def get_random_password(self, params: Params, context: CallContext) -> Mapping[str, Any]:
+        await self._access.authorize(context, "GetRandomPassword", "*")
+        rules = PasswordRules(
+            length=params.get("PasswordLength", DEFAULT_LENGTH),
+            exclude_characters=params.get("ExcludeCharacters", ""),
+            exclude_numbers=bool(params.get("ExcludeNumbers")),
+            exclude_punctuation=bool(params.get("ExcludePunctuation")),
+            exclude_uppercase=bool(params.get("ExcludeUppercase")),
+            exclude_lowercase=bool(params.get("ExcludeLowercase")),
+            include_space=bool(params.get("IncludeSpace")),
+            require_each_included_type=params.get("RequireEachIncludedType", True),
+        )
+        return {"RandomPassword": random_password(rules)}
+
+    async def _authorized(
+        self, context: CallContext, operation: str, secret_id: str, keys: Mapping[str, Any] | None = None
+    ) -> Place:
+        """The secret's place, once the caller may perform `operation` on it. Raises AccessDenied."""
+        return (await self._access.authorize_secret(context, operation, secret_id, keys)).place
 
 
-def _place(context: CallContext) -> Place:
-    return Place(context.account, context.region)
+def _tags(raw: list[Mapping[str, Any]]) -> list[Tag]:
+    return [Tag(tag.get("Key", ""), tag.get("Value", "")) for tag in raw]
 
 
-def _unsuffixed_arn(place: Place, name: str) -> str:
-    return f"arn:aws:secretsmanager:{place.region}:{place.account}:secret:{name}"
+def _staged(versions: Sequence[SecretVersion]) -> dict[str, list[str]]:
+    """The versions that have staging labels, and theirs: deprecated versions are not shown (as AWS documents)."""
+    return {version.version_id: list(version.stages) for version in versions if version.stages}
+
+
+def _version_entry(version: SecretVersion) -> dict[str, Any]:
+    return {
+        "VersionId": version.version_id,
+        "VersionStages": list(version.stages) or None,
+        "CreatedDate": version.created_at,
+    }
 
 
 def _value(params: Params, required: bool) -> SecretValue | None:

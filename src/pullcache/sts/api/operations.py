@@ -17,7 +17,13 @@ from pullcache.auth.call_context import CallContext
 from pullcache.aws.operations import OperationTable
 from pullcache.aws.wire import Params
 from pullcache.policy import ContextValue, MalformedPolicyDocument
-from pullcache.sts.errors import InvalidParameterValue, PackedPolicyTooLarge, StsAccessDenied, StsValidationError
+from pullcache.sts.errors import (
+    InvalidAuthorizationMessage,
+    InvalidParameterValue,
+    PackedPolicyTooLarge,
+    StsAccessDenied,
+    StsValidationError,
+)
 from pullcache.sts.model import SessionTag
 from pullcache.sts.requests import AssumeRoleRequest
 from pullcache.sts.service import StsService
@@ -26,6 +32,7 @@ TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
 STS_ERRORS: dict[type[Exception], str] = {
     MalformedPolicyDocument: "MalformedPolicyDocumentException",
+    InvalidAuthorizationMessage: "InvalidAuthorizationMessageException",
     PackedPolicyTooLarge: "PackedPolicyTooLargeException",
 }
 
@@ -42,6 +49,8 @@ def sts_operations(model: ServiceModel, service: StsService) -> OperationTable[C
     operations = StsOperations(service)
     table.register("GetCallerIdentity", operations.get_caller_identity)
     table.register("AssumeRole", operations.assume_role)
+    table.register("GetSessionToken", operations.get_session_token)
+    table.register("DecodeAuthorizationMessage", operations.decode_authorization_message)
     return table
 
 
@@ -79,6 +88,25 @@ class StsOperations:
             "PackedPolicySize": issued.packed_policy_size,
             "SourceIdentity": session.source_identity,
         }
+
+    async def get_session_token(self, params: Params, context: CallContext) -> Mapping[str, Any]:
+        session = await self._service.get_session_token(
+            context.principal, params.get("DurationSeconds"), params.get("SerialNumber"), params.get("TokenCode")
+        )
+        return {
+            "Credentials": {
+                "AccessKeyId": session.access_key_id,
+                "SecretAccessKey": session.secret_access_key,
+                "SessionToken": session.session_token,
+                "Expiration": session.expires_at,
+            }
+        }
+
+    async def decode_authorization_message(self, params: Params, context: CallContext) -> Mapping[str, Any]:
+        decoded = await self._service.decode_authorization_message(
+            context.principal, params["EncodedMessage"], global_keys(context)
+        )
+        return {"DecodedMessage": decoded}
 
 
 def global_keys(context: CallContext) -> dict[str, ContextValue]:

@@ -19,7 +19,7 @@ from pullcache.registry.api.context import DEFAULT_SCOPE, REGISTRY
 from pullcache.registry.manifest_writes import ManifestWrites
 from pullcache.registry.service import RegistryService
 from tests.memory_blobs import MemoryBlobStore
-from tests.stores import chunks, sqlite_metadata_store
+from tests.stores import AnyPusher, chunks, sqlite_metadata_store, sqlite_repositories
 
 SCOPE: Final = RegistryScope("123456789012", "us-east-1")
 REPOSITORY: Final = "library/app"
@@ -35,9 +35,9 @@ Client = TestClient[web.Request, web.Application]
 
 
 async def serve(tmp_path: Path, store: MemoryBlobStore) -> AsyncIterator[Client]:
-    async with sqlite_metadata_store(tmp_path) as metadata:
-        registry = RegistryService(store, metadata, ManifestWrites(metadata))
-        await registry.upload_blob(SCOPE, REPOSITORY, str(DIGEST), chunks(CONTENT))
+    async with sqlite_metadata_store(tmp_path) as metadata, sqlite_repositories(tmp_path) as repositories:
+        registry = RegistryService(store, metadata, ManifestWrites(metadata), repositories)
+        await registry.upload_blob(SCOPE, REPOSITORY, str(DIGEST), chunks(CONTENT), AnyPusher())
         app = web.Application()
         app[REGISTRY] = registry
         app[DEFAULT_SCOPE] = SCOPE

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import json
+from http import HTTPStatus
 from typing import Any, Final
 
 import pytest
@@ -31,9 +32,7 @@ SPEC_CODES: Final = (
     "UNSUPPORTED",
     "TOOMANYREQUESTS",
 )
-NOTHING_RAISES_IT_YET: Final = {
-    "TOOMANYREQUESTS": "no rate limiting yet: no domain error stands for it",
-}
+NOTHING_RAISES_IT_YET: Final[dict[str, str]] = {}
 
 # One example of every domain error, with the code and status a client must see for it.
 EXPECTED: Final[list[tuple[errors.RegistryError, OciError]]] = [
@@ -42,7 +41,7 @@ EXPECTED: Final[list[tuple[errors.RegistryError, OciError]]] = [
     (errors.DigestInvalid("bad digest", {"digest": "x"}), OciError(400, "DIGEST_INVALID")),
     (errors.SizeInvalid("size mismatch"), OciError(400, "SIZE_INVALID")),
     (errors.Unsupported("n must be a number"), OciError(400, "UNSUPPORTED")),
-    (errors.NameUnknown("library/none"), OciError(404, "NAME_UNKNOWN")),
+    (errors.NameUnknown("library/none", "123456789012"), OciError(404, "NAME_UNKNOWN")),
     (errors.BlobUnknown(DIGEST), OciError(404, "BLOB_UNKNOWN")),
     (errors.ManifestUnknown("latest"), OciError(404, "MANIFEST_UNKNOWN")),
     (errors.BlobUploadUnknown("some-id"), OciError(404, "BLOB_UPLOAD_UNKNOWN")),
@@ -54,11 +53,16 @@ EXPECTED: Final[list[tuple[errors.RegistryError, OciError]]] = [
     (errors.TagImmutable("library/app", "1.0"), OciError(400, "TAG_INVALID")),
     (errors.Unauthorized(), OciError(401, "UNAUTHORIZED")),
     (errors.Denied("read only"), OciError(403, "DENIED")),
-    (errors.Unavailable("upstream down"), OciError(503, "UNAVAILABLE")),
-    (errors.BlobFillFailed("sha256:" + "a" * 64, "digest mismatch"), OciError(502, "UNAVAILABLE")),
-    (errors.StorageFull(), OciError(507, "UNAVAILABLE")),
-    (errors.UploadDiscarded("some-id"), OciError(507, "UNAVAILABLE")),
+    (errors.Unavailable("upstream unreachable"), OciError(503, "UNSUPPORTED")),
+    (errors.SourceThrottled("upstream throttles", 7.0), OciError(429, "TOOMANYREQUESTS")),
+    (errors.SourceTimedOut("upstream timed out"), OciError(504, "UNSUPPORTED")),
+    (errors.SourceAnswerInvalid("upstream answered 500"), OciError(502, "UNSUPPORTED")),
+    (errors.BlobFillFailed("sha256:" + "a" * 64, "digest mismatch"), OciError(502, "UNSUPPORTED")),
+    (errors.StorageFull(), OciError(507, "UNSUPPORTED")),
+    (errors.UploadDiscarded("some-id"), OciError(507, "UNSUPPORTED")),
 ]
+# ECR's code for a push to an immutable tag (docker prints "tag invalid: ..."): the one code outside the spec's list.
+ECR_CODES: Final = ("TAG_INVALID",)
 
 
 def domain_error_classes() -> set[type[errors.RegistryError]]:
@@ -166,7 +170,7 @@ def test_domain_errors_carry_facts_in_their_detail() -> None:
     assert errors.BlobUnknown(DIGEST).detail == {"digest": DIGEST}
     assert errors.BlobUploadUnknown("u").detail == {"uuid": "u"}
     assert errors.ManifestUnknown("latest").detail == {"reference": "latest"}
-    assert errors.NameUnknown("a/b").detail == {"name": "a/b"}
+    assert errors.NameUnknown("a/b", "123456789012").detail == {"name": "a/b"}
     assert errors.ManifestTooLarge(4096).detail == {"limit": 4096}
 
 
@@ -181,3 +185,40 @@ def test_domain_errors_carry_facts_in_their_detail() -> None:
 )
 def test_every_spec_error_code_is_reachable_from_a_domain_error(code: str) -> None:
     assert code in {found.error_code for found in ERROR_TABLE.values()}
+
+
+def test_every_code_the_table_answers_is_the_specs_or_ecrs() -> None:
+    assert {found.error_code for found in ERROR_TABLE.values()} <= set(SPEC_CODES) | set(ECR_CODES)
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        errors.Unavailable("upstream quay.io refused"),
+        errors.SourceTimedOut("upstream quay.io\ntimed out"),
+        errors.StorageFull(),
+    ],
+    ids=["unreachable", "timed-out", "storage-full"],
+)
+def test_a_server_failure_carries_its_message_in_the_status_line_too(error: errors.RegistryError) -> None:
+    """skopeo, podman and docker print a 5xx as its status line alone: the reason phrase says why."""
+    response = render_error(error)
+
+    assert response.reason.startswith(f"{HTTPStatus(response.status).phrase}: ")
+    assert response.reason.removeprefix(f"{HTTPStatus(response.status).phrase}: ") == " ".join(error.message.split())
+
+
+def test_a_long_message_is_cut_in_the_status_line_but_not_in_the_body() -> None:
+    response = render_error(errors.Unavailable("x" * 1000))
+
+    assert len(response.reason) < 300
+    assert body_of(response)["errors"][0]["message"] == "x" * 1000
+
+
+def test_a_4xx_keeps_its_standard_reason_phrase() -> None:
+    assert render_error(errors.ManifestUnknown("latest")).reason == "Not Found"
+
+
+def test_throttling_passes_on_the_upstreams_retry_after() -> None:
+    assert render_error(errors.SourceThrottled("slow down", 2.5)).headers["Retry-After"] == "3"
+    assert "Retry-After" not in render_error(errors.SourceThrottled("slow down")).headers

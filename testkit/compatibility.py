@@ -1,0 +1,169 @@
+"""The README's compatibility table: every operation of the ECR, IAM, STS and Secrets Manager models pullcache runs
+on, as implemented, partial (what is missing) or not implemented.
+
+Nothing in it is written by hand. The operations are the models' (botocore's, as installed); which of them the
+server implements is read off the operation tables the server itself builds (build_app, started in this process
+over a throw-away data dir, its AWS gateway's endpoints); what a partial one lacks comes from the small tables of
+notes beside the operation tables (PARTIAL_OPERATIONS in each context's api/partial.py). A note on an operation
+the server does not implement is an error, not a row: it would be a lie.
+
+    python -m testkit.compatibility              rewrites the table in README.md, between its markers
+    python -m testkit.compatibility --check      exits 1, saying so, when README.md's table is not what it makes now
+
+tests/integration/test_compatibility_table.py runs the check, so the README's table never differs from the code.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+
+import botocore
+from aiohttp import web
+from botocore.model import ServiceModel
+
+from pullcache.app import AWS_GATEWAY, build_app
+from pullcache.aws.models import SERVICE_NAMES, load_service_models
+from pullcache.config import Settings
+from pullcache.ecr.api.partial import PARTIAL_OPERATIONS as ECR_PARTIAL
+from pullcache.iam.api.partial import PARTIAL_OPERATIONS as IAM_PARTIAL
+from pullcache.metadata.engine import create_engine, migrate
+from pullcache.pullthrough.api.partial import PARTIAL_OPERATIONS as PULL_THROUGH_PARTIAL
+from pullcache.secrets.api.partial import PARTIAL_OPERATIONS as SECRETS_PARTIAL
+from pullcache.sts.api.partial import PARTIAL_OPERATIONS as STS_PARTIAL
+from testkit.reliability_table import markdown_row, rewrite_section
+
+BEGIN = "<!-- compatibility:begin -->"
+END = "<!-- compatibility:end -->"
+README = Path(__file__).resolve().parent.parent / "README.md"
+COMMAND = "python -m testkit.compatibility"
+
+# The notes of each service's partial operations, from the contexts that serve them (the pull-through cache's
+# operations join ECR's table).
+NOTES: Mapping[str, Sequence[Mapping[str, str]]] = {
+    "ecr": (ECR_PARTIAL, PULL_THROUGH_PARTIAL),
+    "iam": (IAM_PARTIAL,),
+    "sts": (STS_PARTIAL,),
+    "secretsmanager": (SECRETS_PARTIAL,),
+}
+TITLES: Mapping[str, str] = {
+    "ecr": "Amazon ECR",
+    "iam": "IAM",
+    "sts": "STS",
+    "secretsmanager": "Secrets Manager",
+}
+
+
+class Status(Enum):
+    IMPLEMENTED = "implemented"
+    PARTIAL = "partial"
+    NOT_IMPLEMENTED = "not implemented"
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    operation: str
+    status: Status
+    missing: str = ""
+
+
+class NoteOnUnservedOperation(ValueError):
+    """A partial note names an operation the server does not serve (or its model does not have)."""
+
+
+async def served_operations() -> dict[str, frozenset[str]]:
+    """The operations the server implements, by service: its own AWS gateway's tables, built over a fresh data dir."""
+    with tempfile.TemporaryDirectory(prefix="pullcache-compatibility-") as data_dir:
+        settings = Settings(data_dir=Path(data_dir))
+        engine = create_engine(settings.resolved_database_url)
+        try:
+            await migrate(engine)
+        finally:
+            await engine.dispose()
+        app = build_app(settings)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        try:
+            return {name: endpoint.table.operations for name, endpoint in app[AWS_GATEWAY].endpoints.items()}
+        finally:
+            await runner.cleanup()
+
+
+def rows_of(model: ServiceModel, served: frozenset[str], notes: Sequence[Mapping[str, str]]) -> list[Row]:
+    """Every operation of `model`, by name. Raises NoteOnUnservedOperation."""
+    partial: dict[str, str] = {}
+    for table in notes:
+        partial.update(table)
+    unserved = sorted(set(partial) - (served & set(model.operation_names)))
+    if unserved:
+        raise NoteOnUnservedOperation(
+            f"{model.service_name}: partial notes for operations the server does not implement: {', '.join(unserved)}"
+        )
+    rows = []
+    for operation in sorted(model.operation_names):
+        if operation in partial:
+            rows.append(Row(operation, Status.PARTIAL, partial[operation]))
+        elif operation in served:
+            rows.append(Row(operation, Status.IMPLEMENTED))
+        else:
+            rows.append(Row(operation, Status.NOT_IMPLEMENTED))
+    return rows
+
+
+def render(models: Mapping[str, ServiceModel], rows: Mapping[str, Sequence[Row]]) -> str:
+    """The Markdown between the README's markers: a summary line and a collapsed table per service."""
+    lines = [
+        f"Generated by `{COMMAND}` from botocore {botocore.__version__}'s models and the server's operation tables.",
+    ]
+    for service in SERVICE_NAMES:
+        model, service_rows = models[service], rows[service]
+        counts = {status: sum(row.status is status for row in service_rows) for status in Status}
+        summary = (
+            f"{TITLES[service]} (API {model.api_version}): {counts[Status.IMPLEMENTED]} implemented, "
+            f"{counts[Status.PARTIAL]} partial, {counts[Status.NOT_IMPLEMENTED]} not implemented"
+        )
+        lines += ["", "<details>", f"<summary>{summary}</summary>", ""]
+        lines += ["| operation | status | what is missing |", "| --- | --- | --- |"]
+        lines += [markdown_row((f"`{row.operation}`", row.status.value, row.missing)) for row in service_rows]
+        lines += ["", "</details>"]
+    return "\n".join(lines)
+
+
+def generate() -> str:
+    """The table as the code and the installed models make it now. Raises NoteOnUnservedOperation."""
+    models = {name: load_service_models([name]).get(name) for name in SERVICE_NAMES}
+    served = asyncio.run(served_operations())
+    rows = {name: rows_of(models[name], served.get(name, frozenset()), NOTES[name]) for name in SERVICE_NAMES}
+    return render(models, rows)
+
+
+def current_section(readme: str) -> str | None:
+    """What lies between the README's markers now, or None when they are missing."""
+    if readme.count(BEGIN) != 1 or readme.count(END) != 1:
+        return None
+    return readme.partition(BEGIN)[2].partition(END)[0].strip("\n")
+
+
+def main(arguments: Sequence[str]) -> int:
+    if arguments not in ([], ["--check"]):
+        print(f"usage: {COMMAND} [--check]", file=sys.stderr)
+        return 2
+    table = generate()
+    readme = README.read_text(encoding="utf-8")
+    if arguments == ["--check"]:
+        if current_section(readme) != table:
+            print(f"{README.name}'s compatibility table is not what the code makes now: run {COMMAND}", file=sys.stderr)
+            return 1
+        return 0
+    README.write_text(rewrite_section(readme, table, BEGIN, END), encoding="utf-8")
+    print(f"{README.name}: compatibility table rewritten")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
