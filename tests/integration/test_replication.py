@@ -294,20 +294,23 @@ def test_an_image_in_a_repository_no_rule_covers_has_no_replication_status(
     assert client_error(lambda: west.describe_repositories(repositoryNames=[name]))[1] == "RepositoryNotFoundException"
 
 
-def test_an_image_imported_through_a_pull_through_rule_is_not_replicated(
+def test_an_image_imported_through_a_pull_through_rule_is_replicated_once_its_blobs_are_in(
     server: PullcacheServer, ecr: Any, upstream: DistributionServer, tmp_path: Path
 ) -> None:
-    # ECR replicates what is pushed; a pull-through import is no push (the rule's repositories stay in their region).
     ecr.put_replication_configuration(replicationConfiguration={"rules": [rule(PREFIX, (WEST, ACCOUNT))]})
     written = seed(upstream, tmp_path)
     create_rule(server, upstream.url)
     skopeo.copy_all(skopeo.docker_reference(server.address, CACHED, TAG), OciLayout(tmp_path / "pulled").reference(TAG))
 
-    assert settled(ecr, CACHED, written.digest) == {}
-    west = client(server, "ecr", region_name=WEST)
-    assert (
-        client_error(lambda: west.describe_repositories(repositoryNames=[CACHED]))[1] == "RepositoryNotFoundException"
-    )
+    deadline = time.monotonic() + SETTLE_SECONDS  # the import is announced once its background fills end
+    statuses = settled(ecr, CACHED, written.digest)
+    while not statuses and time.monotonic() < deadline:
+        time.sleep(0.2)
+        statuses = settled(ecr, CACHED, written.digest)
+    pulled = pull_from_host(server, f"{ACCOUNT}.dkr.ecr.{WEST}.{DOMAIN}", CACHED, tmp_path / "replica")
+
+    assert statuses == {(ACCOUNT, WEST): ("COMPLETE", None)}
+    assert pulled == written.digest
 
 
 def test_a_replicated_repository_is_created_from_the_destinations_replication_template(

@@ -1,7 +1,7 @@
 """Replication of pushed images to the destinations of the registry's replication configuration.
 
-The registry tells the Replicator of every pushed manifest (ManifestWrites' observers: a /v2/ push or PutImage;
-an image imported through the pull-through cache is not a push and is not replicated, and neither is a replica).
+The registry tells the Replicator of every pushed manifest (ManifestWrites' observers: a /v2/ push or PutImage)
+and of every image the pull-through cache imported, once its blobs are in; a replica is not replicated again.
 For a repository some rule covers, the Replicator records one replication per destination, IN_PROGRESS, and
 copies the image in a background task of its own: the push is answered at once and never fails for it.
 
@@ -230,8 +230,12 @@ class Replicator:
             raise ImageGone(f"{repository}@{digest} is no longer in the source repository")
         manifest = self._writes.check(digest, record.content, record.media_type)
         children = [child.digest for child in manifest.parsed.children]
+        # An imported index holds only the platforms pulled so far: those the source lacks, the replica lacks too
+        # (each is replicated when its own import is whole).
+        lacking = set(await self._metadata.missing_manifests(source, repository, children))
         for child in await self._metadata.missing_manifests(destination, repository, children):
-            await self._copy(source, destination, repository, child, None)
+            if child not in lacking:
+                await self._copy(source, destination, repository, child, None)
         for blob in manifest.parsed.blobs:
             if blob.external:
                 continue

@@ -22,10 +22,12 @@ class BackgroundWork:
     def __init__(self) -> None:
         self._tasks: set[asyncio.Task[None]] = set()
 
-    def spawn(self, work: Awaitable[None]) -> None:
+    def spawn(self, work: Awaitable[None]) -> asyncio.Task[None]:
+        """Run `work` in the background; the task ends without raising (a failure is logged)."""
         task = asyncio.ensure_future(_logged(work))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        return task
 
     async def close(self, grace: float = CLOSE_GRACE) -> None:
         """Give the work `grace` seconds to finish, then cancel what is left (work cut short mid-write leaves

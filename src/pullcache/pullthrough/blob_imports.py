@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 
 from pullcache.core.digests import Digest
@@ -79,11 +79,18 @@ class BlobImporter:
         return blob
 
     def fill_in_background(
-        self, rule: PullThroughRule, scope: RegistryScope, repository: str, digests: Iterable[Digest]
+        self,
+        rule: PullThroughRule,
+        scope: RegistryScope,
+        repository: str,
+        digests: Iterable[Digest],
+        then: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
-        """Fetch the blobs of an imported image (or join their fills) and link them into the repository."""
-        for digest in digests:
-            self._background.spawn(self._fill_in_background(rule, scope, repository, digest))
+        """Fetch the blobs of an imported image (or join their fills) and link them into the repository; `then`,
+        once every fill has ended (in success or not: what comes next checks for itself)."""
+        fills = [self._background.spawn(self._fill_in_background(rule, scope, repository, d)) for d in digests]
+        if then is not None:
+            self._background.spawn(_after(fills, then))
 
     async def close(self, grace: float) -> None:
         """Let the fills under way finish within `grace` seconds, then cancel the rest."""
@@ -156,3 +163,9 @@ class BlobImporter:
     ) -> AsyncIterator[UpstreamBlob]:
         async with self._role.importing(scope, repository), self._upstream.open_blob(rule, repository, digest) as blob:
             yield blob
+
+
+async def _after(tasks: Sequence[asyncio.Task[None]], then: Callable[[], Awaitable[None]]) -> None:
+    if tasks:
+        await asyncio.wait(tasks)
+    await then()

@@ -193,7 +193,12 @@ class ManifestImporter:
             extra={"fields": {"rule": rule.prefix, "tag": tag}},
         )
         parsed = manifest.parsed
-        self._blobs.fill_in_background(rule, scope, repository, (b.digest for b in parsed.blobs if not b.external))
+
+        async def complete() -> None:  # the image is whole here: the registry's observers hear of it (replication)
+            await self._manifests.announce_imported(scope, repository, record.digest, tag)
+
+        blobs = (b.digest for b in parsed.blobs if not b.external)
+        self._blobs.fill_in_background(rule, scope, repository, blobs, then=complete)
         if self._prefetch_platforms:
             for child in parsed.children:
                 self._background.spawn(self._prefetch_child(rule, scope, repository, child.digest))

@@ -246,6 +246,10 @@ class ManifestWriter(Protocol):
         stored then), None when stored."""
         ...
 
+    async def announce_imported(self, scope: RegistryScope, repository: str, digest: Digest, tag: str | None) -> None:
+        """Tell the registry's observers that an imported image is whole (its blobs fetched); never raises."""
+        ...
+
 
 class CachedRepositories(Protocol):
     async def create_cached_repository(self, scope: RegistryScope, repository: str) -> None:

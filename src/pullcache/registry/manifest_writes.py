@@ -10,9 +10,10 @@ They differ in two ways only: an import does not require the referenced content 
 cache fetches it afterwards), and an import that meets an immutable tag naming another image keeps that image
 instead of refusing (the pull is answered with what the repository keeps).
 
-Observers (`observe`) hear of every manifest `store` stored: a push, by /v2/ or PutImage, not an import (ECR's
-replication, the one observer, copies pushed images only). They are told after the transaction and cannot fail
-the write: what one raises is logged and dropped.
+Observers (`observe`) hear of every manifest `store` stored (a push, by /v2/ or PutImage) and of every imported
+image the pull-through cache announces whole, once its blobs are in (`announce_imported`); not of what
+`store_imported` stores otherwise (a replica is not replicated again). They are told after the transaction and
+cannot fail the write: what one raises is logged and dropped. ECR's replication is the one observer.
 """
 
 from __future__ import annotations
@@ -80,11 +81,18 @@ class ManifestWrites:
         if await self._put(scope, repository, manifest.record, tag) is not None:
             assert tag is not None
             raise TagImmutable(repository, tag)
+        await self._tell_observers(scope, repository, manifest.record.digest, tag)
+
+    async def announce_imported(self, scope: RegistryScope, repository: str, digest: Digest, tag: str | None) -> None:
+        """An imported image is whole (its blobs fetched): its observers hear of it as of a push."""
+        await self._tell_observers(scope, repository, digest, tag)
+
+    async def _tell_observers(self, scope: RegistryScope, repository: str, digest: Digest, tag: str | None) -> None:
         for observer in self._observers:
             try:
-                await observer.manifest_stored(scope, repository, manifest.record.digest, tag)
+                await observer.manifest_stored(scope, repository, digest, tag)
             except Exception:
-                log.exception("an observer of stored manifests failed on %s@%s", repository, manifest.record.digest)
+                log.exception("an observer of stored manifests failed on %s@%s", repository, digest)
 
     async def store_imported(
         self, scope: RegistryScope, repository: str, manifest: CheckedManifest, tag: str | None

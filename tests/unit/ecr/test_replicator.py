@@ -305,13 +305,41 @@ async def test_a_failed_attempt_is_retried(world: World) -> None:
     assert world.states(digest) == {WEST: (ReplicationState.COMPLETE, None)}
 
 
-async def test_an_imported_image_is_not_replicated(world: World) -> None:
+async def test_an_imported_image_is_replicated_when_announced_whole_not_when_stored(world: World) -> None:
     configure(world, WEST, prefix=None)
     content = encode(simple_image())
     digest = Digest.of(content)
     await world.writes.store_imported(SOURCE, REPO, world.writes.check(digest, content, None), "v1")
     await world.settle()
-    assert world.states(digest) == {}
+    assert world.states(digest) == {}  # its blobs are still on their way: nothing to copy yet
+
+    for blob in (CONFIG, LAYER):
+        await world.metadata.link_blob(SOURCE, REPO, Digest.of(blob), len(blob))
+    await world.writes.announce_imported(SOURCE, REPO, digest, "v1")
+    await world.settle()
+
+    assert world.states(digest) == {WEST: (ReplicationState.COMPLETE, None)}
+    assert await world.metadata.find_manifest(WEST.scope(), REPO, "v1") is not None
+
+
+async def test_an_imported_index_is_replicated_with_the_platforms_the_source_holds(world: World) -> None:
+    configure(world, WEST)
+    pulled = encode(simple_image())
+    not_pulled = encode(simple_image(b"another platform's layer"))
+    pulled_digest = await world.push(simple_image(), tag=None)
+    await world.settle()
+    parent = encode(
+        index([descriptor(pulled, mediatypes.OCI_MANIFEST), descriptor(not_pulled, mediatypes.OCI_MANIFEST)])
+    )
+    digest = Digest.of(parent)
+    await world.writes.store_imported(SOURCE, REPO, world.writes.check(digest, parent, None), "multi")
+    await world.writes.announce_imported(SOURCE, REPO, digest, "multi")
+    await world.settle()
+
+    assert world.states(digest) == {WEST: (ReplicationState.COMPLETE, None)}
+    assert await world.metadata.find_manifest(WEST.scope(), REPO, "multi") is not None
+    assert await world.metadata.find_manifest(WEST.scope(), REPO, pulled_digest) is not None
+    assert await world.metadata.find_manifest(WEST.scope(), REPO, Digest.of(not_pulled)) is None
 
 
 async def test_a_failing_observer_never_fails_the_push(world: World) -> None:
