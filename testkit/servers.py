@@ -125,9 +125,13 @@ class PullcacheServer:
             preexec_fn=None if self.open_file_limit is None else _limit_open_files(self.open_file_limit),
         )
         log.close()
-        wait_until_serving(f"{self.url}/v2/", self.process)
-        if self.create_on_push:
-            self._allow_create_on_push()
+        try:
+            wait_until_serving(f"{self.url}/v2/", self.process)
+            if self.create_on_push:
+                self._allow_create_on_push()
+        except BaseException:
+            stop_process_group(self.process)  # a server that did not come up is not left running
+            raise
         return self
 
     def _allow_create_on_push(self) -> None:
