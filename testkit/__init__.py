@@ -4,6 +4,7 @@
 - registry_client.py   the OCI Distribution client (aiohttp): whole replies, push and pull steps, streamed
                    downloads hashed as they arrive; sync_client.py is its blocking face over urllib
 - reply.py         the one `Reply` both faces answer with
+- oci_errors.py    the OCI spec's error codes, which /v2/ error bodies are held to
 - aws_clients.py   boto3 clients and the `aws` CLI signed with the keys a server wrote on first start
 - images.py        images in the directory formats skopeo reads, and their media types
 - content.py       deterministic content of any size and the request bodies that carry it

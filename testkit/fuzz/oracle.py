@@ -19,29 +19,11 @@ from typing import Any
 from xml.etree import ElementTree
 
 from testkit.fuzz.cases import Case, Door
+from testkit.oci_errors import SPEC_ERROR_CODES
 
 # The OCI Distribution spec's error codes, and the two CNCF Distribution adds (a push to an immutable tag is
 # refused with TAG_INVALID, an upstream's failure with UNAVAILABLE).
-OCI_ERROR_CODES = frozenset(
-    {
-        "BLOB_UNKNOWN",
-        "BLOB_UPLOAD_INVALID",
-        "BLOB_UPLOAD_UNKNOWN",
-        "DIGEST_INVALID",
-        "MANIFEST_BLOB_UNKNOWN",
-        "MANIFEST_INVALID",
-        "MANIFEST_UNKNOWN",
-        "NAME_INVALID",
-        "NAME_UNKNOWN",
-        "SIZE_INVALID",
-        "UNAUTHORIZED",
-        "DENIED",
-        "UNSUPPORTED",
-        "TOOMANYREQUESTS",
-        "TAG_INVALID",
-        "UNAVAILABLE",
-    }
-)
+OCI_ERROR_CODES = frozenset(SPEC_ERROR_CODES) | {"TAG_INVALID", "UNAVAILABLE"}
 JSON_CONTENT_TYPE = "application/x-amz-json-1.1"
 # Answers without a body by definition.
 BODILESS_STATUSES = frozenset({304})

@@ -16,6 +16,7 @@ from typing import Any, Final
 
 import pytest
 
+from testkit.oci_errors import SPEC_ERROR_CODES
 from testkit.registry_client import Content, RegistryClient
 from testkit.reply import Reply
 from testkit.servers import PullcacheServer
@@ -32,24 +33,7 @@ DOCKER_LAYER: Final = "application/vnd.docker.image.rootfs.diff.tar.gzip"
 
 API_VERSION_HEADER: Final = "Docker-Distribution-API-Version"
 # The error codes the OCI distribution spec defines.
-OCI_ERROR_CODES: Final = frozenset(
-    {
-        "BLOB_UNKNOWN",
-        "BLOB_UPLOAD_INVALID",
-        "BLOB_UPLOAD_UNKNOWN",
-        "DIGEST_INVALID",
-        "MANIFEST_BLOB_UNKNOWN",
-        "MANIFEST_INVALID",
-        "MANIFEST_UNKNOWN",
-        "NAME_INVALID",
-        "NAME_UNKNOWN",
-        "SIZE_INVALID",
-        "UNAUTHORIZED",
-        "DENIED",
-        "UNSUPPORTED",
-        "TOOMANYREQUESTS",
-    }
-)
+OCI_ERROR_CODES: Final = frozenset(SPEC_ERROR_CODES)
 _NEXT_LINK: Final = re.compile(r'^<([^>]+)>; rel="next"$')
 
 

@@ -12,26 +12,12 @@ from aiohttp import web
 
 from pullcache.registry import errors
 from pullcache.registry.api.errors import ERROR_TABLE, UNKNOWN_ERROR, OciError, oci_error_for, render_error
+from testkit.oci_errors import SPEC_ERROR_CODES
 
 DIGEST: Final = "sha256:" + "ab" * 32
 
 # The error codes of the OCI distribution spec (code-1 to code-14).
-SPEC_CODES: Final = (
-    "BLOB_UNKNOWN",
-    "BLOB_UPLOAD_INVALID",
-    "BLOB_UPLOAD_UNKNOWN",
-    "DIGEST_INVALID",
-    "MANIFEST_BLOB_UNKNOWN",
-    "MANIFEST_INVALID",
-    "MANIFEST_UNKNOWN",
-    "NAME_INVALID",
-    "NAME_UNKNOWN",
-    "SIZE_INVALID",
-    "UNAUTHORIZED",
-    "DENIED",
-    "UNSUPPORTED",
-    "TOOMANYREQUESTS",
-)
+SPEC_CODES: Final = SPEC_ERROR_CODES
 NOTHING_RAISES_IT_YET: Final[dict[str, str]] = {}
 
 # One example of every domain error, with the code and status a client must see for it.
