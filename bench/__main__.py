@@ -18,6 +18,13 @@ from bench.proxy_report import proxy_record, render_proxy_table
 from bench.proxy_run import LoadSettings
 from bench.proxy_suite import ProxySettings, run_proxy_suite
 from bench.proxy_targets import DEFAULT_CACHE_TARGETS, DISTRIBUTION_PROXY, CacheTarget, cache_targets
+from bench.pull_bookkeeping import (
+    BookkeepingRun,
+    BookkeepingSettings,
+    bookkeeping_record,
+    render_bookkeeping_table,
+    run_pull_bookkeeping,
+)
 from bench.report import now, record, render_table, write_record
 from bench.runner import Run, WrkSettings
 from bench.samples import Disturbance, Samples
@@ -30,7 +37,8 @@ MIB = 1 << 20
 QUIET_CHECK_SECONDS = 2.0
 CORE = "core"
 PROXY = "proxy"
-SUITES = (CORE, PROXY)
+PULLS = "pulls"
+SUITES = (CORE, PROXY, PULLS)
 QUIET_ENOUGH = 0.15  # busier than this before the start, and something else is running
 
 
@@ -58,6 +66,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     samples = _measure(arguments, targets, wrk) if targets else {}
     proxy_settings = _proxy_settings(arguments, caches)
     proxy_samples = _measure_proxy(arguments, proxy_settings) if caches else {}
+    bookkeeping = _measure_bookkeeping(arguments) if PULLS in suites else None
     elapsed = time.monotonic() - clock
 
     settings = {
@@ -86,6 +95,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     cache_names = [cache.name for cache in caches]
     if caches:
         content["proxy"] = proxy_record(proxy_samples, proxy_settings, cache_names, DISTRIBUTION_PROXY)
+    if bookkeeping is not None:
+        content["pull_bookkeeping"] = bookkeeping_record(bookkeeping)
     path = write_record(arguments.results_dir, content, started)
     if targets:
         print(
@@ -103,6 +114,12 @@ def main(argv: Sequence[str] | None = None) -> None:
             f"-d{proxy_settings.load.seconds}s, {arguments.repeats} rounds per cache\n"
         )
         print(render_proxy_table(proxy_samples, cache_names, DISTRIBUTION_PROXY))
+    if bookkeeping is not None:
+        print(
+            f"\nthe cost of recording pulls: pullcache, 1 worker, {arguments.small_blob_bytes}-byte blob, "
+            f"wrk -c{wrk.connections} -t{wrk.threads} -d{wrk.seconds}s, {arguments.repeats} rounds per variant\n"
+        )
+        print(render_bookkeeping_table(bookkeeping))
     _say(f"\nran {', '.join(sorted(suites))} in {elapsed:.0f} s; wrote {path}")
 
 
@@ -146,6 +163,23 @@ def _measure_proxy(arguments: argparse.Namespace, settings: ProxySettings) -> Sa
         shutil.rmtree(work_dir, ignore_errors=True)
 
 
+def _measure_bookkeeping(arguments: argparse.Namespace) -> BookkeepingRun:
+    """pullcache with pull recording off and on (bench/pull_bookkeeping.py), in a work directory of its own."""
+    work_dir = Path(tempfile.mkdtemp(prefix="pullcache-bench-pulls-", dir=arguments.work_dir))
+    settings = BookkeepingSettings(
+        arguments.repeats,
+        arguments.wrk_seconds,
+        arguments.wrk_connections,
+        arguments.wrk_threads,
+        arguments.small_blob_bytes,
+    )
+    disturbance = Disturbance(arguments.max_other_cpu, arguments.attempts, arguments.retry_budget)
+    try:
+        return run_pull_bookkeeping(settings, disturbance, work_dir)
+    finally:
+        shutil.rmtree(work_dir, ignore_errors=True)
+
+
 def _measure(arguments: argparse.Namespace, targets: list[Target], wrk: WrkSettings) -> Samples:
     """Write the image to a new work directory, run every round, and remove the directory again."""
     work_dir = Path(tempfile.mkdtemp(prefix="pullcache-bench-", dir=arguments.work_dir))
@@ -165,7 +199,8 @@ def _parser() -> argparse.ArgumentParser:
         "--suites",
         type=lambda text: text.split(","),
         default=list(SUITES),
-        help=f"what to run: {CORE} (plain registries), {PROXY} (pull-through caches); default both",
+        help=f"what to run: {CORE} (plain registries), {PROXY} (pull-through caches), {PULLS} (what recording "
+        "pulls costs); default all",
     )
     parser.add_argument(
         "--cache-targets",

@@ -53,7 +53,6 @@ COVERED_METHODS: Final = {
     "delete_upload",
     "list_uploads_started_before",
     "find_tag_mutability",
-    "record_pull",
     "mark_tag_checked",
 }
 
@@ -601,7 +600,8 @@ async def test_a_kept_tag_may_be_pushed_again_with_the_manifest_it_names(metadat
     assert await metadata_store.find_manifest(SCOPE, REPO, "2.0") == manifest("two")
 
 
-async def test_a_manifest_knows_when_it_was_pushed_and_last_pulled(metadata_store: MetadataStore) -> None:
+async def test_a_manifest_knows_when_it_was_pushed_and_was_never_pulled(metadata_store: MetadataStore) -> None:
+    """Pulls are recorded through PullRecordStore (test_pull_record_store.py)."""
     before = datetime.now(UTC)
     await metadata_store.put_manifest(SCOPE, REPO, manifest("m"), "latest")
     stored = await metadata_store.find_manifest(SCOPE, REPO, "latest")
@@ -609,15 +609,6 @@ async def test_a_manifest_knows_when_it_was_pushed_and_last_pulled(metadata_stor
     assert stored.pushed_at is not None
     assert before <= stored.pushed_at <= datetime.now(UTC)
     assert stored.pulled_at is None
-
-    pulled = datetime(2026, 5, 1, 12, 0, 0, 123000, tzinfo=UTC)
-    await metadata_store.record_pull(SCOPE, REPO, stored.digest, pulled)
-    await metadata_store.record_pull(OTHER_ACCOUNT, REPO, stored.digest, datetime.now(UTC))
-
-    again = await metadata_store.find_manifest(SCOPE, REPO, stored.digest)
-    assert again is not None
-    assert again.pulled_at == pulled
-    assert again.pushed_at == stored.pushed_at
 
 
 async def test_pushing_a_manifest_again_keeps_when_it_was_first_pushed(metadata_store: MetadataStore) -> None:

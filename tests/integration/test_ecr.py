@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import json
 import subprocess
+import time
 import urllib.error
 import urllib.request
 import uuid
@@ -31,11 +32,16 @@ from tests.oci_documents import OCI_CONFIG, OCI_LAYER, descriptor, encode, image
 
 REGION: Final = "us-east-1"
 CLI_TIMEOUT: Final = 60
+PULL_FLUSH_INTERVAL: Final = 0.2  # seconds before a pull shows in DescribeImages (the default is longer)
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PullcacheServer]:
-    running = PullcacheServer(tmp_path_factory.mktemp("ecr") / "data", anonymous_registry=False).start()
+    running = PullcacheServer(
+        tmp_path_factory.mktemp("ecr") / "data",
+        anonymous_registry=False,
+        extra_args=("--pull-flush-interval", str(PULL_FLUSH_INTERVAL)),
+    ).start()
     yield running
     running.stop()
 
@@ -387,6 +393,7 @@ def test_a_skopeo_push_shows_in_describe_images_with_digest_tags_size_and_pull_t
 
     [before] = ecr.describe_images(repositoryName=repository)["imageDetails"]
     copy(destination, OciLayout(tmp_path / "pulled").reference("v1"), "--authfile", str(authfile))
+    time.sleep(5 * PULL_FLUSH_INTERVAL)  # pulls are written in the background, every flush interval
     described = cli_json(server, "ecr", "describe-images", "--repository-name", repository)["imageDetails"]
 
     assert "lastRecordedPullTime" not in before

@@ -153,7 +153,7 @@ class EcrImages:
                 if accepted_media_types and manifest.media_type not in accepted_media_types:
                     failure = ImageFailure(request, "UnsupportedImageType", "Image manifest media type not accepted")
                 else:
-                    await self._registry.record_pull(scope, name, manifest)
+                    self._registry.record_pull(scope, name, manifest)
                     found.append(FoundImage(request, manifest))
             if failure is not None:
                 failures.append(failure)

@@ -2,8 +2,10 @@
 ListPullTimeUpdateExclusions): the IAM principals whose pulls do not move an image's last recorded pull time, per
 registry scope.
 
-They are stored and listed as ECR does; the registry's record of pulls does not consult them yet (that comes with
-recording pull times as ECR does). A registry holds at most MAX_EXCLUSIONS (the model's largest list of them).
+They are stored and listed as ECR does; the registry's record of pulls (registry/pull_records.py) does not consult
+them yet. When it does, they will hold back the pull time only: an excluded principal's pulls still count in the
+repository's pull count, which is of pulls served. A registry holds at most MAX_EXCLUSIONS (the model's largest list
+of them).
 """
 
 from __future__ import annotations

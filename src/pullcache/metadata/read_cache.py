@@ -10,8 +10,9 @@ and a reader that saw the old data either stores it under the old epoch (dropped
 Callers that miss the same key under the same epoch share one read (a burst of requests after a write would
 otherwise all go to the database for the same row).
 
-Writes are rare next to pulls (pushes, settings, the once-a-minute record of a pull), so forgetting everything
-at each one is cheap. Only a database file on this machine has an epoch file; other databases are read each time.
+Writes are rare next to pulls (pushes, settings, a flush that moves an image's pull time, at most once a minute
+per image; a flush of pull counts alone touches no cache), so forgetting everything at each one is cheap. Only a
+database file on this machine has an epoch file; other databases are read each time.
 """
 
 from __future__ import annotations

@@ -24,6 +24,7 @@ from pullcache.metadata.sql import SqlMetadataStore
 from pullcache.metadata.sql_ecr import SqlEcrStore
 from pullcache.registry.errors import TagImmutable
 from pullcache.registry.manifest_writes import ManifestWrites
+from pullcache.registry.pull_records import PullRecords
 from pullcache.registry.service import RegistryService
 from pullcache.registry.tag_mutability import TagMutability, TagMutabilityRule
 from pullcache.storage.filesystem import FilesystemBlobStore
@@ -47,11 +48,18 @@ async def engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
 
 
 @pytest.fixture
-def registry(tmp_path: Path, engine: AsyncEngine) -> RegistryService:
+def pulls(engine: AsyncEngine) -> PullRecords:
+    return PullRecords(SqlMetadataStore(engine))
+
+
+@pytest.fixture
+def registry(tmp_path: Path, engine: AsyncEngine, pulls: PullRecords) -> RegistryService:
     metadata = SqlMetadataStore(engine)
     # A ROOT CREATE_ON_PUSH template without settings: a /v2/ push (a pusher given) creates its repository.
     on_push = SqlRepositories(SqlEcrStore(engine))
-    return RegistryService(FilesystemBlobStore(tmp_path / "blobs"), metadata, ManifestWrites(metadata), on_push)
+    return RegistryService(
+        FilesystemBlobStore(tmp_path / "blobs"), metadata, ManifestWrites(metadata), on_push, pulls=pulls
+    )
 
 
 @pytest.fixture
@@ -377,12 +385,13 @@ async def test_an_index_is_as_large_as_its_largest_image(
 
 
 async def test_a_pull_through_the_api_is_recorded(
-    ecr: EcrService, registry: RegistryService, images: EcrImages
+    ecr: EcrService, registry: RegistryService, images: EcrImages, pulls: PullRecords
 ) -> None:
     await ecr.create_repository(SCOPE, REPO, RepositorySettings(), [])
     await images.put_image(SCOPE, REPO, await image(registry, "a"), None, "1.0", None)
 
     found, failures = await images.batch_get_image(SCOPE, REPO, [ImageRequest(tag="1.0")], None)
+    await pulls.flush()
     [described], _ = await images.describe_images(SCOPE, REPO, [ImageRequest(tag="1.0")], TagStatus.ANY, None, None)
 
     assert len(found) == 1

@@ -14,13 +14,14 @@ from pullcache.core import mediatypes
 from pullcache.core.digests import Digest
 from pullcache.core.scopes import RegistryScope
 from pullcache.metadata.engine import DataGroup, create_engine, migrate, read_cache
-from pullcache.metadata.read_cache import ReadCache, bump_epoch, read_epoch
+from pullcache.metadata.read_cache import EPOCH_SUFFIX, ReadCache, bump_epoch, read_epoch
 from pullcache.metadata.reads import EngineReads, open_reads
 from pullcache.metadata.sql import SqlMetadataStore
 from pullcache.metadata.sql_ecr import SqlEcrStore
 from pullcache.metadata.sql_iam import SqlIamStore
 from pullcache.metadata.sql_pullthrough import SqlPullThroughStore
 from pullcache.registry.ports import ManifestRecord
+from pullcache.registry.pull_records import ImagePulls
 from tests.gated_loads import GatedLoad
 from tests.stores import sqlite_repositories, sqlite_url
 from tests.tmpfs import mounted_tmpfs
@@ -224,3 +225,37 @@ def test_the_epoch_moves_on_a_full_disk_where_no_byte_fits(tmp_path: Path) -> No
         bump_epoch(epoch)
 
         assert read_epoch(epoch) != before
+
+
+async def test_a_pull_time_flushed_by_another_worker_is_seen_at_once(
+    two_workers: tuple[SqlMetadataStore, SqlMetadataStore],
+) -> None:
+    reader, writer = two_workers
+    record = manifest("pulled")
+    await writer.put_manifest(SCOPE, REPO, record, "latest")
+    assert (await reader.find_manifest(SCOPE, REPO, "latest")) is not None  # kept, with no pull time
+    pulled = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
+
+    await writer.record_pulls([ImagePulls(SCOPE, REPO, record.digest, pulled, 1)])
+
+    found = await reader.find_manifest(SCOPE, REPO, "latest")
+    assert found is not None
+    assert found.pulled_at == pulled
+
+
+async def test_a_flush_of_pull_counts_alone_leaves_every_cache_alone(
+    two_workers: tuple[SqlMetadataStore, SqlMetadataStore], tmp_path: Path
+) -> None:
+    """No cached read asks for a pull count: a flush that moves no pull time makes no worker read again."""
+    _, writer = two_workers
+    record = manifest("pulled")
+    await writer.put_manifest(SCOPE, REPO, record, "latest")
+    content_epoch = Path(f"{tmp_path / 'metadata.db'}{EPOCH_SUFFIX}-{DataGroup.CONTENT}")
+    before = read_epoch(content_epoch)
+
+    await writer.record_pulls([ImagePulls(SCOPE, REPO, record.digest, None, 3)])
+    after_counts = read_epoch(content_epoch)
+    await writer.record_pulls([ImagePulls(SCOPE, REPO, record.digest, datetime.now(UTC), 1)])
+
+    assert after_counts == before
+    assert read_epoch(content_epoch) != before
