@@ -6,7 +6,8 @@ countType imageCountMoreThan / sinceImagePushed / sinceImagePulled with a positi
 with the time-based count types only, a tagPrefixList or tagPatternList with tagged, at most four `*` in a
 pattern) and an `action` of type `expire`. ECR's archive storage class is not offered here: `transition` actions,
 `storageClass: archive` and `sinceImageTransitioned` are refused with a message that says so. Policies are
-evaluated by the lifecycle policy preview (lifecycle_evaluation.py); they do not expire images yet, so
+evaluated by lifecycle_evaluation.py, for the lifecycle policy preview and for lifecycle expiry
+(lifecycle_expiry.py), which applies them in the background; when each was last applied is not recorded, so
 GetLifecyclePolicy reports no lastEvaluatedAt.
 """
 

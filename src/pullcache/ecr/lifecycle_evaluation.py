@@ -16,8 +16,8 @@ The rules are those of "Lifecycle policy evaluation rules" in the ECR user guide
 - expiration is ordered by push time, older images first.
 
 The policy is expected to have passed lifecycle.check_lifecycle_policy; the only action is `expire` (pullcache
-keeps one storage class, so archival - `transition` - is refused by the check, not evaluated here). This module
-is what the lifecycle policy preview runs today and what expiring images for real will run.
+keeps one storage class, so archival - `transition` - is refused by the check, not evaluated here). The lifecycle
+policy preview and lifecycle expiry both run it, through lifecycle_selection.py.
 """
 
 from __future__ import annotations

@@ -1,5 +1,7 @@
 """Lifecycle policy previews (StartLifecyclePolicyPreview, GetLifecyclePolicyPreview): which images a policy would
-expire, worked out by lifecycle_evaluation.py over the repository's images as they are when the preview starts.
+expire, worked out by lifecycle_selection.py (the evaluator of lifecycle_evaluation.py, less the images an index
+that stays lists) over the repository's images as they are when the preview starts: what lifecycle expiry would
+delete at that moment.
 
 A preview is recorded IN_PROGRESS, evaluated, then recorded COMPLETE (FAILED if the evaluation raised) with its
 results, each a snapshot of the image (tags, push time) and the rule that selects it. Start answers IN_PROGRESS as
@@ -18,7 +20,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from pullcache.core.digests import Digest
 from pullcache.core.scopes import RegistryScope
 from pullcache.ecr.errors import (
     InvalidParameter,
@@ -28,11 +29,10 @@ from pullcache.ecr.errors import (
     RepositoryNotFound,
 )
 from pullcache.ecr.lifecycle import check_lifecycle_policy
-from pullcache.ecr.lifecycle_evaluation import evaluate, parse_rules
+from pullcache.ecr.lifecycle_selection import list_candidates, select_expiring
 from pullcache.ecr.pagination import page_after
 from pullcache.ecr.ports import (
     ImageListing,
-    ImageRecord,
     LifecyclePolicyPreview,
     LifecyclePolicyStore,
     LifecyclePreviewStore,
@@ -44,7 +44,6 @@ from pullcache.ecr.ports import (
 )
 
 STALE_AFTER = timedelta(minutes=10)
-IMAGE_PAGE = 1000
 # ECR documents that maxResults and nextToken cannot be used with imageIds; worded as DescribeImages' refusal.
 IMAGE_IDS_WITH_PAGING = "Invalid parameter: nextToken and maxResults cannot be used with imageIds"
 
@@ -142,7 +141,7 @@ class LifecyclePolicyPreviews:
         return PreviewPage(preview, page, next_token, len(preview.results))
 
     async def _evaluate(self, scope: RegistryScope, name: str, text: str, now: datetime) -> tuple[PreviewResult, ...]:
-        images = await self._all_images(scope, name)
+        candidates = await list_candidates(self._images, scope, name)
         return tuple(
             PreviewResult(
                 expiry.image.digest,
@@ -151,18 +150,8 @@ class LifecyclePolicyPreviews:
                 expiry.rule_priority,
                 expiry.action,
             )
-            for expiry in evaluate(parse_rules(text), images, now)
+            for expiry in select_expiring(text, candidates, now)
         )
-
-    async def _all_images(self, scope: RegistryScope, name: str) -> list[ImageRecord]:
-        images: list[ImageRecord] = []
-        after: Digest | None = None
-        while True:
-            page = await self._images.list_images(scope, name, TagStatus.ANY, after, IMAGE_PAGE)
-            images.extend(page)
-            if len(page) < IMAGE_PAGE:
-                return images
-            after = page[-1].digest
 
     async def _repository(self, scope: RegistryScope, name: str) -> None:
         if await self._repositories.find_repository(scope, name) is None:

@@ -168,6 +168,15 @@ class LifecyclePolicyStore(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class RepositoryLifecyclePolicy:
+    """A repository's lifecycle policy, with the repository it belongs to."""
+
+    scope: RegistryScope
+    name: str
+    text: str
+
+
 class RepositoryLookup(Protocol):
     async def find_repository(self, scope: RegistryScope, name: str) -> object | None: ...
 

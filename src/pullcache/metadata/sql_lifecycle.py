@@ -1,8 +1,10 @@
 """Lifecycle policies of repositories in SQL: SqlLifecyclePolicyStore is the LifecyclePolicyStore of ECR's
-lifecycle policies. A policy goes with its repository (ON DELETE CASCADE)."""
+lifecycle policies, and lists them all for lifecycle expiry. A policy goes with its repository (ON DELETE
+CASCADE)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -11,10 +13,13 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from pullcache.core.scopes import RegistryScope
-from pullcache.ecr.ports import LifecyclePolicy
+from pullcache.ecr.ports import LifecyclePolicy, RepositoryLifecyclePolicy
 from pullcache.metadata.engine import writer
 from pullcache.metadata.schema import lifecycle_policies, repositories
 from pullcache.metadata.sql import find_repository_id, named
+
+# The order of list_lifecycle_policies, and the key its pages continue after.
+_REPOSITORY_KEY = (repositories.c.account_id, repositories.c.region, repositories.c.name)
 
 
 class SqlLifecyclePolicyStore:
@@ -62,3 +67,24 @@ class SqlLifecyclePolicyStore:
                 return None
             await connection.execute(sa.delete(lifecycle_policies).where(where))
         return LifecyclePolicy(row.policy, row.updated_at)
+
+    async def list_lifecycle_policies(
+        self, after: RepositoryLifecyclePolicy | None, limit: int
+    ) -> Sequence[RepositoryLifecyclePolicy]:
+        """Up to `limit` policies of every registry, in order of account, region and repository name, after the
+        repository of `after`."""
+        query = (
+            sa.select(*_REPOSITORY_KEY, lifecycle_policies.c.policy)
+            .select_from(lifecycle_policies.join(repositories))
+            .order_by(*_REPOSITORY_KEY)
+            .limit(limit)
+        )
+        if after is not None:
+            query = query.where(
+                sa.tuple_(*_REPOSITORY_KEY) > sa.tuple_(after.scope.account_id, after.scope.region, after.name)
+            )
+        async with self._reader.connect() as connection:
+            rows = list(await connection.execute(query))
+        return [
+            RepositoryLifecyclePolicy(RegistryScope(row.account_id, row.region), row.name, row.policy) for row in rows
+        ]

@@ -11,7 +11,7 @@ _NO_SCANNER = "no image scanner is configured: an image that exists answers"
 
 PARTIAL_OPERATIONS: Mapping[str, str] = {
     "CreateRepository": "`encryptionConfiguration` is kept and reported; blobs are not encrypted with a KMS key",
-    "PutLifecyclePolicy": "policies are checked and previewed, not applied: no image is expired; no archival",
+    "PutLifecyclePolicy": "no archival (`transition`); `lastEvaluatedAt` is not reported",
     "StartImageScan": f"{_NO_SCANNER} `UnsupportedImageTypeException`",
     "DescribeImageScanFindings": f"{_NO_SCANNER} `ScanNotFoundException`",
     "PutReplicationConfiguration": "`deleteReplication` enabled is refused (deletions are not replicated); images "
