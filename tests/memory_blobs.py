@@ -93,6 +93,16 @@ class MemoryBlobStore:
         finally:
             upload.lock.release()
 
+    async def verify(self, upload_id: str, digest: Digest) -> None:
+        upload = await self._locked(upload_id)
+        try:
+            actual = Digest.of(bytes(upload.data), digest.algorithm)
+            if actual != digest:
+                del self._storage.uploads[upload_id]
+                raise DigestInvalid(f"content digest {actual} does not match {digest}", {"digest": str(digest)})
+        finally:
+            upload.lock.release()
+
     async def commit(self, upload_id: str, digest: Digest) -> int:
         upload = await self._locked(upload_id)
         try:

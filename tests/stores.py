@@ -12,9 +12,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final
+
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from pullcache.core.digests import Digest
 from pullcache.core.scopes import RegistryScope
@@ -23,7 +26,10 @@ from pullcache.metadata.engine import DataGroup, create_engine, migrate, read_ca
 from pullcache.metadata.reads import open_reads
 from pullcache.metadata.sql import SqlMetadataStore
 from pullcache.metadata.sql_ecr import SqlEcrStore
+from pullcache.registry.manifest_writes import ManifestWrites
 from pullcache.registry.ports import BlobStore, MetadataStore
+from pullcache.registry.service import RegistryService
+from pullcache.storage.content_guard import FileContentGuard
 from pullcache.storage.filesystem import FilesystemBlobStore
 from tests.memory_blobs import MemoryBlobStore, MemoryStorage
 
@@ -164,3 +170,35 @@ async def read_blob(store: BlobStore, digest: Digest) -> bytes | None:
     data = b"".join([chunk async for chunk in blob.chunks(0, blob.size)])
     assert len(data) == blob.size, f"{digest}: the store reports {blob.size} bytes, its chunks hold {len(data)}"
     return data
+
+
+@dataclass(frozen=True, slots=True)
+class GuardedRegistry:
+    """A RegistryService as the server wires it for garbage collection: every write under the data dir's
+    ContentGuard, over a migrated SQLite file (`engine`) and a FilesystemBlobStore in `data`."""
+
+    engine: AsyncEngine
+    data: Path
+    blobs: FilesystemBlobStore
+    guard: FileContentGuard
+    metadata: SqlMetadataStore
+    writes: ManifestWrites
+    service: RegistryService
+    repositories: SqlRepositories
+
+
+@asynccontextmanager
+async def guarded_registry(scratch: Path, scope: RegistryScope, *names: str) -> AsyncIterator[GuardedRegistry]:
+    """A GuardedRegistry over `scratch` with the repositories `names` of `scope` created."""
+    engine = create_engine(sqlite_url(scratch / "metadata.db"))
+    await migrate(engine)
+    data = scratch / "data"
+    blobs, guard, metadata = FilesystemBlobStore(data), FileContentGuard(data), SqlMetadataStore(engine)
+    writes = ManifestWrites(metadata, guard=guard)
+    try:
+        async with sqlite_repositories(scratch) as repositories:
+            await repositories.create(scope, *names)
+            service = RegistryService(blobs, metadata, writes, repositories, guard=guard)
+            yield GuardedRegistry(engine, data, blobs, guard, metadata, writes, service, repositories)
+    finally:
+        await engine.dispose()

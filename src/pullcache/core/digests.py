@@ -61,4 +61,4 @@ def looks_like_digest(text: str) -> bool:
 
 
 def _is_lower_hex(text: str) -> bool:
-    return all(c in "0123456789abcdef" for c in text)
+    return not text.strip("0123456789abcdef")  # what is left once every hex digit is stripped from both ends

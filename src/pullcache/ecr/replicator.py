@@ -59,7 +59,7 @@ from pullcache.policy import (
     parse_policy,
 )
 from pullcache.registry.manifest_writes import ManifestWrites
-from pullcache.registry.ports import MetadataStore
+from pullcache.registry.ports import ContentGuard, MetadataStore, Unguarded
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +106,12 @@ class Replicator:
         repositories: ReplicaRepositories,
         authorizer: RequestAuthorizer,
         retry_delays: Sequence[float] = RETRY_DELAYS,
+        *,
+        guard: ContentGuard | None = None,
     ) -> None:
+        """`guard`: held from finding the source's blobs to storing the replica, so garbage collection cannot
+        delete one in between."""
+        self._guard = guard or Unguarded()
         self._store = store
         self._metadata = metadata
         self._writes = writes
@@ -236,14 +241,15 @@ class Replicator:
         for child in await self._metadata.missing_manifests(destination, repository, children):
             if child not in lacking:
                 await self._copy(source, destination, repository, child, None)
-        for blob in manifest.parsed.blobs:
-            if blob.external:
-                continue
-            size = await self._metadata.find_blob_size(source, repository, blob.digest)
-            if size is None:
-                raise ImageGone(f"the blob {blob.digest} is no longer in {repository}")
-            await self._metadata.link_blob(destination, repository, blob.digest, size)
-        return await self._writes.store_imported(destination, repository, manifest, tag)
+        async with self._guard.writing():
+            for blob in manifest.parsed.blobs:
+                if blob.external:
+                    continue
+                size = await self._metadata.find_blob_size(source, repository, blob.digest)
+                if size is None:
+                    raise ImageGone(f"the blob {blob.digest} is no longer in {repository}")
+                await self._metadata.link_blob(destination, repository, blob.digest, size)
+            return await self._writes.store_imported(destination, repository, manifest, tag)
 
 
 def _parse(text: str, arn: str) -> SourcedPolicy | None:

@@ -25,12 +25,21 @@ class GroupCommit(Generic[T]):
         self._writing: asyncio.Task[None] | None = None
 
     async def submit(self, item: T) -> None:
-        """Return once `item` is committed; raise what its transaction raised."""
+        """Return once `item` is committed; raise what its transaction raised. A caller cancelled meanwhile still
+        returns only once the item's transaction has ended, then raises CancelledError: what the caller holds
+        while it writes (the content guard, registry/collection.py) must cover the write until it is done."""
         done = asyncio.get_running_loop().create_future()
         self._pending.append((item, done))
         if self._writing is None or self._writing.done():
             self._writing = asyncio.ensure_future(self._drain())
-        await asyncio.shield(done)
+        try:
+            await asyncio.shield(done)
+        except asyncio.CancelledError:
+            if not done.done():
+                await asyncio.wait([done])
+            if not done.cancelled():
+                done.exception()  # retrieved: the caller is gone, its error with it
+            raise
 
     async def _drain(self) -> None:
         while self._pending:

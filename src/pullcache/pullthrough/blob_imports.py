@@ -24,7 +24,7 @@ from pullcache.pullthrough.ports import RepositoryContent, UpstreamBlob
 from pullcache.pullthrough.rule_upstream import RuleUpstream, registry_error
 from pullcache.pullthrough.rules import PullThroughRule
 from pullcache.pullthrough.service_role import ServiceRole
-from pullcache.registry.ports import Blob, BlobStore, PullRequester
+from pullcache.registry.ports import Blob, BlobStore, ContentGuard, PullRequester, Unguarded
 
 # The role's writes of a layer, as ECR's pull-through cache makes them (the role's policy allows exactly these).
 PUT_LAYER = (
@@ -49,7 +49,10 @@ class BlobImporter:
         background: BackgroundWork,
         *,
         background_delay: float = BACKGROUND_DELAY,
+        guard: ContentGuard | None = None,
     ) -> None:
+        """`guard`: held from finding a blob committed to linking it, so garbage collection cannot come between."""
+        self._guard = guard or Unguarded()
         self._upstream = upstream
         self._role = role
         self._blobs = blobs
@@ -103,10 +106,11 @@ class BlobImporter:
         async with self._role.acting(scope, repository, recorded=recorded) as session:
             await self._role.authorize(session, scope, repository, PUT_LAYER)
 
-        committed = await self._blobs.open_blob(digest)
-        if committed is not None:
-            await self._link(scope, repository, digest, committed.size, again=True)
-            return committed
+        async with self._guard.writing():
+            committed = await self._blobs.open_blob(digest)
+            if committed is not None:
+                await self._link(scope, repository, digest, committed.size, again=True)
+                return committed
         return await self._fills.open(
             digest,
             lambda: self._upstream_blob(rule, scope, repository, digest),
@@ -119,8 +123,6 @@ class BlobImporter:
         """It waits a moment first: a client pulling the image asks for its blobs at once, and those go first."""
         await asyncio.sleep(self._background_delay)
         async with self._running:
-            if (scope, repository, digest) in self._linked:
-                return
             if await self._content.find_blob_size(scope, repository, digest) is not None:
                 return
             blob = await self._open(rule, scope, repository, digest, recorded=True)
@@ -140,17 +142,23 @@ class BlobImporter:
         await self._link_committed(scope, repository, digest)
 
     async def _link_committed(self, scope: RegistryScope, repository: str, digest: Digest) -> None:
-        committed = await self._blobs.open_blob(digest)
-        if committed is not None:
-            await self._link(scope, repository, digest, committed.size)
+        async with self._guard.writing():
+            committed = await self._blobs.open_blob(digest)
+            if committed is not None:
+                await self._link(scope, repository, digest, committed.size)
 
     async def _link(
         self, scope: RegistryScope, repository: str, digest: Digest, size: int, *, again: bool = False
     ) -> None:
-        """Link a blob into the repository, unless this process did lately; `again`: a request that found the
-        link missing (it may have been deleted since) makes it anew."""
+        """Link a blob into the repository, unless this process did lately and the link is still there (garbage
+        collection or an eviction may have removed it since: the read is one of the read cache's, dropped by any
+        write); `again`: a request that found the link missing makes it anew."""
         key = (scope, repository, digest)
-        if key in self._linked and not again:
+        if (
+            key in self._linked
+            and not again
+            and await self._content.find_blob_size(scope, repository, digest) is not None
+        ):
             return
         await self._content.link_blob(scope, repository, digest, size)
         self._linked[key] = None

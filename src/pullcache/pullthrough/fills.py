@@ -34,7 +34,7 @@ from pullcache.core.digests import Digest
 from pullcache.pullthrough.filling import POLL_FIRST, POLL_MAX, Filling
 from pullcache.pullthrough.ports import UpstreamBlob
 from pullcache.registry.errors import OUT_OF_SPACE, BlobFillFailed, DigestInvalid, StorageFull
-from pullcache.registry.ports import Blob, BlobStore, LocalFile
+from pullcache.registry.ports import Blob, BlobStore, ContentGuard, LocalFile, Unguarded
 
 # Filling is part of this module's face: what `open` returns while a fill runs.
 __all__ = ["BlobFills", "Filling", "OnCommit", "OpenUpstream", "fill_upload_id", "finish_or_cancel"]
@@ -53,9 +53,18 @@ def fill_upload_id(digest: Digest) -> str:
 
 
 class BlobFills:
-    def __init__(self, blobs: BlobStore, directory: Path, *, wait_timeout: float = 300.0) -> None:
+    def __init__(
+        self,
+        blobs: BlobStore,
+        directory: Path,
+        *,
+        wait_timeout: float = 300.0,
+        guard: ContentGuard | None = None,
+    ) -> None:
         """`blobs`: a store that stages uploads in local files (see above). `wait_timeout`: how long a reader
-        waits for the upstream to answer another process's fill."""
+        waits for the upstream to answer another process's fill. `guard`: held from committing a fill to linking
+        it (`on_commit`), so garbage collection cannot come between."""
+        self._guard = guard or Unguarded()
         self._blobs = blobs
         self._directory = directory
         self._directory.mkdir(parents=True, exist_ok=True)
@@ -145,8 +154,10 @@ class BlobFills:
                 written = await self._blobs.append(upload_id, written, chunks)
             if written != lead.size:
                 raise BlobFillFailed(str(digest), f"the upstream sent {written} of {lead.size} bytes")
-            await self._blobs.commit(upload_id, digest)
-            await on_commit(written)
+            await self._blobs.verify(upload_id, digest)  # the slow part, before holding the guard
+            async with self._guard.writing():
+                await self._blobs.commit(upload_id, digest)
+                await on_commit(written)
         except BaseException as caught:
             error = _out_of_space(caught, digest)
             lead.failure = error

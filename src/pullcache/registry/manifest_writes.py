@@ -27,7 +27,7 @@ from pullcache.core.digests import Digest
 from pullcache.core.scopes import RegistryScope
 from pullcache.registry.errors import ManifestBlobUnknown, ManifestTooLarge, TagImmutable
 from pullcache.registry.manifests import Descriptor, ParsedManifest, parse_manifest
-from pullcache.registry.ports import ManifestRecord, MetadataStore
+from pullcache.registry.ports import ContentGuard, ManifestRecord, MetadataStore, Unguarded
 
 log = logging.getLogger(__name__)
 
@@ -49,9 +49,17 @@ class CheckedManifest:
 
 
 class ManifestWrites:
-    def __init__(self, metadata: MetadataStore, max_bytes: int = DEFAULT_MAX_MANIFEST_BYTES) -> None:
-        """`max_bytes`: the largest manifest the registry takes."""
+    def __init__(
+        self,
+        metadata: MetadataStore,
+        max_bytes: int = DEFAULT_MAX_MANIFEST_BYTES,
+        *,
+        guard: ContentGuard | None = None,
+    ) -> None:
+        """`max_bytes`: the largest manifest the registry takes. `guard`: held from checking what a manifest
+        references to storing it, so garbage collection cannot unlink a blob in between."""
         self._metadata = metadata
+        self._guard = guard or Unguarded()
         self.max_bytes = max_bytes
         self._observers: list[StoredManifestObserver] = []
 
@@ -77,8 +85,10 @@ class ManifestWrites:
     async def store(self, scope: RegistryScope, repository: str, manifest: CheckedManifest, tag: str | None) -> None:
         """Store a pushed manifest and point `tag` at it. Raises ManifestBlobUnknown (a referenced blob or child
         manifest is not in the repository), TagImmutable (the repository keeps the tag on another image)."""
-        await self._require_content(scope, repository, manifest.parsed.blobs, manifest.parsed.children)
-        if await self._put(scope, repository, manifest.record, tag) is not None:
+        async with self._guard.writing():
+            await self._require_content(scope, repository, manifest.parsed.blobs, manifest.parsed.children)
+            kept = await self._put(scope, repository, manifest.record, tag)
+        if kept is not None:
             assert tag is not None
             raise TagImmutable(repository, tag)
         await self._tell_observers(scope, repository, manifest.record.digest, tag)
@@ -95,21 +105,29 @@ class ManifestWrites:
                 log.exception("an observer of stored manifests failed on %s@%s", repository, digest)
 
     async def store_imported(
-        self, scope: RegistryScope, repository: str, manifest: CheckedManifest, tag: str | None
+        self,
+        scope: RegistryScope,
+        repository: str,
+        manifest: CheckedManifest,
+        tag: str | None,
+        *,
+        cached: bool = False,
     ) -> Digest | None:
         """Store an imported manifest and point `tag` at it; its content may follow later. Returns the digest an
-        immutable `tag` keeps naming instead (nothing is stored then), None when the manifest was stored."""
-        return await self._put(scope, repository, manifest.record, tag)
+        immutable `tag` keeps naming instead (nothing is stored then), None when the manifest was stored.
+        `cached`: a pull-through import (evictable under a size cap), not a replica."""
+        async with self._guard.writing():
+            return await self._put(scope, repository, manifest.record, tag, cached=cached)
 
     async def _put(
-        self, scope: RegistryScope, repository: str, record: ManifestRecord, tag: str | None
+        self, scope: RegistryScope, repository: str, record: ManifestRecord, tag: str | None, *, cached: bool = False
     ) -> Digest | None:
         """The tag mutability rule: an immutable tag that names another image stays (returned), else None."""
         immutable = False
         if tag is not None:
             rule = await self._metadata.find_tag_mutability(scope, repository)
             immutable = rule is not None and rule.is_immutable(tag)
-        previous = await self._metadata.put_manifest(scope, repository, record, tag, keep_tag=immutable)
+        previous = await self._metadata.put_manifest(scope, repository, record, tag, keep_tag=immutable, cached=cached)
         if immutable and previous is not None and previous != record.digest:
             return previous
         return None

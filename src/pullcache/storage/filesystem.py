@@ -24,12 +24,14 @@ import fcntl
 import hashlib
 import os
 import uuid
-from collections.abc import AsyncGenerator, AsyncIterable, Awaitable, Iterator
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Awaitable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
 
-from pullcache.core.digests import CANONICAL, Digest
+from pullcache.core.digests import CANONICAL, Digest, InvalidDigest
+from pullcache.registry.collection_ports import StagedUpload
 from pullcache.registry.errors import (
     OUT_OF_SPACE,
     BlobUploadUnknown,
@@ -180,8 +182,38 @@ class FilesystemBlobStore:
         finally:
             os.close(fd)
 
+    async def verify(self, upload_id: str, digest: Digest) -> None:
+        fd = self._open_upload(upload_id, os.O_RDONLY)
+        try:
+            await self._lock_staged(upload_id, fd)
+            with self._discarded_when_full(upload_id):
+                await _uninterrupted(asyncio.to_thread(self._verify, upload_id, fd, digest))
+        finally:
+            os.close(fd)
+
     async def abort(self, upload_id: str) -> None:
         self._discard(upload_id)
+
+    # -- what garbage collection needs (registry/collection.py) ------------------------------------------------
+
+    async def walk(self) -> AsyncIterator[list[tuple[Digest, int]]]:
+        """Every committed blob (digest, size), one fan-out directory at a time; files whose names are not digests
+        (none are written here) are skipped."""
+        for directory in await asyncio.to_thread(_fan_out_directories, self._blobs):
+            batch = await asyncio.to_thread(_blobs_in, directory)
+            if batch:
+                yield batch
+
+    async def delete_blobs(self, digests: Sequence[Digest]) -> tuple[int, int]:
+        """Delete the blobs' files, in a worker thread; returns how many files and bytes went (a file already gone
+        counts for none). Readers that have one open read on."""
+        root = str(self._blobs)
+        paths = [os.path.join(root, d.algorithm, d.encoded[:2], d.encoded) for d in digests]
+        return await asyncio.to_thread(_delete_files, paths)
+
+    async def list_staged(self) -> list[StagedUpload]:
+        """Every staged upload (the readiness probe's files aside)."""
+        return await asyncio.to_thread(_staged_in, self._uploads)
 
     async def find_staged(self, upload_id: str) -> FileBlob | None:
         path = self._upload_path(upload_id)
@@ -241,6 +273,20 @@ class FilesystemBlobStore:
         _fsync_directory(target.parent)
         return size
 
+    def _verify(self, upload_id: str, fd: int, digest: Digest) -> None:
+        """The staged file checked against `digest` (its running hash kept, for the commit to reuse) and fsynced."""
+        size = os.fstat(fd).st_size
+        if digest.algorithm == CANONICAL:
+            actual = self._current_progress(upload_id, fd, size).hasher.hexdigest()
+        else:
+            actual = _hash_file(fd, digest.hasher(), size).hexdigest()
+        if actual != digest.encoded:
+            self._discard(upload_id)
+            raise DigestInvalid(
+                f"content digest {digest.algorithm}:{actual} does not match {digest}", {"digest": str(digest)}
+            )
+        os.fsync(fd)
+
     def _current_progress(self, upload_id: str, fd: int, size: int) -> _Progress:
         progress = self._progress.get(upload_id)
         if progress is None or progress.size != size:
@@ -268,6 +314,55 @@ class FilesystemBlobStore:
 
 class StoreNotWritable(Exception):
     """The blob store cannot take new bytes."""
+
+
+def _delete_files(paths: Sequence[str]) -> tuple[int, int]:
+    files = freed = 0
+    for path in paths:
+        try:
+            size = os.stat(path).st_size
+            os.unlink(path)
+        except FileNotFoundError:
+            continue
+        files += 1
+        freed += size
+    return files, freed
+
+
+def _fan_out_directories(blobs: Path) -> list[Path]:
+    return sorted(
+        directory
+        for algorithm in blobs.iterdir()
+        if algorithm.is_dir()
+        for directory in algorithm.iterdir()
+        if directory.is_dir()
+    )
+
+
+def _blobs_in(directory: Path) -> list[tuple[Digest, int]]:
+    found: list[tuple[Digest, int]] = []
+    algorithm = directory.parent.name
+    with os.scandir(directory) as entries:
+        for entry in entries:
+            try:
+                found.append((Digest.parse(f"{algorithm}:{entry.name}"), entry.stat().st_size))
+            except (InvalidDigest, FileNotFoundError):
+                continue
+    return found
+
+
+def _staged_in(uploads: Path) -> list[StagedUpload]:
+    found: list[StagedUpload] = []
+    with os.scandir(uploads) as entries:
+        for entry in entries:
+            if entry.name.startswith(".ready-"):
+                continue
+            try:
+                status = entry.stat()
+            except FileNotFoundError:
+                continue
+            found.append(StagedUpload(entry.name, status.st_size, datetime.fromtimestamp(status.st_mtime, UTC)))
+    return found
 
 
 def _write_and_remove(path: Path, data: bytes) -> None:

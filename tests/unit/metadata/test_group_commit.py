@@ -65,3 +65,18 @@ async def test_a_batch_is_never_larger_than_asked() -> None:
     await asyncio.gather(*waiting)
     assert all(len(batch) <= 2 for batch in transactions.batches)
     assert sorted(n for batch in transactions.batches for n in batch) == [0, 1, 2, 3, 4]
+
+
+async def test_a_cancelled_caller_returns_only_once_its_write_has_ended() -> None:
+    transactions = Transactions()
+    group = GroupCommit(transactions.write)
+    transactions.gate.clear()
+    caller = asyncio.ensure_future(group.submit(1))
+    await asyncio.sleep(0)
+    caller.cancel()
+    await asyncio.sleep(0.01)
+    assert not caller.done()  # what it holds (the content guard) still covers the write under way
+    transactions.gate.set()
+    with pytest.raises(asyncio.CancelledError):
+        await caller
+    assert transactions.batches == [[1]]
