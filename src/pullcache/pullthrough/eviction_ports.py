@@ -1,0 +1,42 @@
+"""What eviction (eviction.py) needs of the metadata: the cache's bytes and its images, least recently pulled first."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from pullcache.core.digests import Digest
+from pullcache.core.scopes import RegistryScope
+from pullcache.registry.errors import ManifestInvalid
+from pullcache.registry.manifests import parse_manifest
+
+
+@dataclass(frozen=True, slots=True)
+class CachedImage:
+    repository_id: int
+    scope: RegistryScope
+    repository: str
+    digest: Digest
+    media_type: str
+    content: bytes
+    last_used: datetime  # last pulled, else imported
+
+    def named_blobs(self) -> dict[str, int]:
+        """The blobs its manifest names, with their sizes as it says (an index names none of its own)."""
+        try:
+            parsed = parse_manifest(self.content, self.media_type)
+        except ManifestInvalid:
+            return {}
+        return {str(blob.digest): blob.size for blob in parsed.blobs if not blob.external}
+
+
+class EvictionStore(Protocol):
+    async def cached_bytes(self) -> int:
+        """The bytes of the blobs linked into repositories under a pull-through rule's prefix."""
+        ...
+
+    async def least_recently_pulled(self, limit: int) -> Sequence[CachedImage]:
+        """Up to `limit` images the cache imported, least recently pulled (else imported) first."""
+        ...
