@@ -12,6 +12,7 @@ from aiohttp import web
 from pullcache.core.digests import Digest
 from pullcache.core.mediatypes import OCTET_STREAM
 from pullcache.registry.api.access import requester
+from pullcache.registry.api.cache_status import CACHE_STATUS, blob_cache_status
 from pullcache.registry.api.context import registry, repository, scope
 from pullcache.registry.api.ranges import Unsatisfiable, parse_range
 from pullcache.registry.api.sendfile import GrowingSendfileResponse, SendfileResponse
@@ -27,7 +28,12 @@ async def get_blob(request: web.Request) -> web.StreamResponse:
         scope(request), repository(request), request.match_info["digest"], requester(request)
     )
     etag = f'"{digest}"'
-    headers = {"Docker-Content-Digest": str(digest), "ETag": etag, "Accept-Ranges": "bytes"}
+    headers = {
+        "Docker-Content-Digest": str(digest),
+        "ETag": etag,
+        "Accept-Ranges": "bytes",
+        CACHE_STATUS: blob_cache_status(blob),
+    }
     if etag in request.headers.get("If-None-Match", ""):
         blob.close()
         return web.Response(status=304, headers=headers)

@@ -5,21 +5,27 @@ from __future__ import annotations
 from aiohttp import web
 
 from pullcache.registry.api.access import requester
+from pullcache.registry.api.cache_status import CACHE_STATUS, manifest_cache_status
 from pullcache.registry.api.context import registry, repository, scope
 from pullcache.registry.errors import ManifestTooLarge
 
 
 async def get_manifest(request: web.Request) -> web.Response:
     # A GET is a pull (ECR's lastRecordedPullTime); a HEAD only asks whether the manifest is there.
-    manifest = await registry(request).get_manifest(
+    served = await registry(request).serve_manifest(
         scope(request),
         repository(request),
         request.match_info["reference"],
         pull=request.method == "GET",
         requester=requester(request),
     )
+    manifest = served.record
     etag = f'"{manifest.digest}"'
-    headers = {"Docker-Content-Digest": str(manifest.digest), "ETag": etag}
+    headers = {
+        "Docker-Content-Digest": str(manifest.digest),
+        "ETag": etag,
+        CACHE_STATUS: manifest_cache_status(served.fetched),
+    }
     if etag in request.headers.get("If-None-Match", ""):
         return web.Response(status=304, headers=headers)
     return web.Response(body=manifest.content, headers={**headers, "Content-Type": manifest.media_type})
