@@ -311,7 +311,7 @@ def test_accounts_create_run_beside_the_server_writes_files_that_sign_as_the_new
     assert identity.returncode == 0, identity.stderr
     assert json.loads(identity.stdout)["Arn"] == f"arn:aws:iam::{SECOND}:root"
     assert stat.S_IMODE(second.credentials_file.stat().st_mode) == 0o600
-    assert dict(config["default"]) == {"region": REGION, "endpoint_url": server.url}
+    assert dict(config["default"]) == {"region": REGION, "endpoint_url": server.url, "cli_follow_urlparam": "false"}
     assert str(second.credentials_file.resolve()) in second.output
     assert secret not in second.output
 

@@ -51,7 +51,11 @@ def test_an_account_created_in_a_fresh_data_dir_signs_as_its_root(tmp_path: Path
         RequestPrincipal.root("111122223333"),
         True,
     )
-    assert written_config(created.config_file) == {"region": "us-east-1", "endpoint_url": "http://127.0.0.1:5000"}
+    assert written_config(created.config_file) == {
+        "region": "us-east-1",
+        "endpoint_url": "http://127.0.0.1:5000",
+        "cli_follow_urlparam": "false",
+    }
 
 
 def test_region_and_endpoint_come_from_the_data_dirs_config_unless_given(tmp_path: Path) -> None:
@@ -60,8 +64,16 @@ def test_region_and_endpoint_come_from_the_data_dirs_config_unless_given(tmp_pat
     from_config = admin.create_account(tmp_path, "111122223333")
     given = admin.create_account(tmp_path, "222233334444", region="ap-south-1", endpoint_url="https://r.example")
 
-    assert written_config(from_config.config_file) == {"region": "eu-west-1", "endpoint_url": "http://10.0.0.5:5000"}
-    assert written_config(given.config_file) == {"region": "ap-south-1", "endpoint_url": "https://r.example"}
+    assert written_config(from_config.config_file) == {
+        "region": "eu-west-1",
+        "endpoint_url": "http://10.0.0.5:5000",
+        "cli_follow_urlparam": "false",
+    }
+    assert written_config(given.config_file) == {
+        "region": "ap-south-1",
+        "endpoint_url": "https://r.example",
+        "cli_follow_urlparam": "false",
+    }
 
 
 def test_two_accounts_get_keys_of_their_own_and_a_repeat_keeps_the_first(tmp_path: Path) -> None:

@@ -2,7 +2,7 @@
 the AWS tools read for it:
 
     <data-dir>/accounts/<account id>/credentials   [default] aws_access_key_id / aws_secret_access_key   (mode 0600)
-    <data-dir>/accounts/<account id>/config        [default] region / endpoint_url
+    <data-dir>/accounts/<account id>/config        [default] region / endpoint_url / cli_follow_urlparam = false
 
 the same format as the first start's files. Creating an account that exists creates nothing: its first root key is
 written again. The region and endpoint default to those of `<data-dir>/config` (the first start's), so the new

@@ -1,9 +1,12 @@
 """First start: the account, its root access key, and shared-credentials files for the AWS tools.
 
     <data-dir>/credentials   [default] aws_access_key_id / aws_secret_access_key   (mode 0600)
-    <data-dir>/config        [default] region / endpoint_url
+    <data-dir>/config        [default] region / endpoint_url / cli_follow_urlparam = false
 
 so that `AWS_SHARED_CREDENTIALS_FILE=<data-dir>/credentials AWS_CONFIG_FILE=<data-dir>/config aws ...` works.
+`cli_follow_urlparam = false` because AWS CLI v1 otherwise fetches any parameter value that starts with `http://`
+or `https://` and sends the page instead: `--upstream-registry-url http://registry:5000` would arrive as that
+registry's empty root page. (v2 never fetches them; the setting is harmless there.)
 """
 
 from __future__ import annotations
@@ -38,5 +41,7 @@ def write_client_files(data_dir: Path, key: RootKey, region: str, endpoint_url: 
             f"[default]\naws_access_key_id = {key.access_key_id}\naws_secret_access_key = {key.secret_access_key}\n"
         )
     os.chmod(credentials, 0o600)
-    (data_dir / CONFIG_FILE).write_text(f"[default]\nregion = {region}\nendpoint_url = {endpoint_url}\n")
+    (data_dir / CONFIG_FILE).write_text(
+        f"[default]\nregion = {region}\nendpoint_url = {endpoint_url}\ncli_follow_urlparam = false\n"
+    )
     return credentials

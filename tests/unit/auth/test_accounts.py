@@ -132,6 +132,7 @@ async def test_create_makes_the_account_and_a_root_key_and_writes_its_files(tmp_
     assert stat.S_IMODE(created.credentials_file.stat().st_mode) == 0o600
     assert stat.S_IMODE(directory.stat().st_mode) == 0o700
     assert parse_client_defaults(created.config_file.read_text()) == ClientDefaults("eu-west-1", ENDPOINT)
+    assert "cli_follow_urlparam = false" in created.config_file.read_text().splitlines()
 
 
 async def test_creating_an_account_again_writes_its_existing_key(tmp_path: Path) -> None:
