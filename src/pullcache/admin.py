@@ -17,16 +17,26 @@ from pathlib import Path
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from pullcache.auth import accounts
-from pullcache.config import Settings
+from pullcache.config import DATABASE_FILE, Settings
 from pullcache.core.scopes import RegistryScope
+from pullcache.exclusive_jobs import ExclusiveJob
 from pullcache.metadata.engine import create_engine, migrate
 from pullcache.metadata.sql_accounts import SqlAccountStore
+from pullcache.metadata.sql_collection import SqlCollectionStore
 from pullcache.metadata.sql_pullthrough import SqlPullThroughStore
+from pullcache.metadata.sql_repository_usage import RepositoryUsage, SqlRepositoryUsage
 from pullcache.pullthrough.rules import PullThroughRule
+from pullcache.registry.collection import GC_JOB, CollectionReport, GarbageCollector, Progress
+from pullcache.storage.content_guard import FileContentGuard
+from pullcache.storage.filesystem import FilesystemBlobStore
 
 
 class RuleNotFound(LookupError):
     """No pull-through cache rule has that prefix in that account and region."""
+
+
+class NoDatabase(LookupError):
+    """The data dir holds no database: it is not one a server has run over (and a listing creates none)."""
 
 
 def create_account(
@@ -87,6 +97,22 @@ def set_tag_ttl(
     return asyncio.run(_set_tag_ttl(Settings(data_dir=data_dir, database_url=database_url), scope, prefix, ttl))
 
 
+def list_repositories(
+    data_dir: Path, scope: RegistryScope, *, database_url: str | None = None
+) -> list[RepositoryUsage]:
+    """The repositories of one account and region with their image and pull counts and their last pull (ECR's
+    API has no field for the pull count), as the workers last flushed them. Raises NoDatabase."""
+    settings = Settings(data_dir=data_dir, database_url=database_url)
+    if database_url is None and not (data_dir / DATABASE_FILE).is_file():
+        raise NoDatabase(f"no database in {data_dir} ({DATABASE_FILE}): is it the server's --data-dir?")
+    return asyncio.run(_list_repositories(settings, scope))
+
+
+async def _list_repositories(settings: Settings, scope: RegistryScope) -> list[RepositoryUsage]:
+    async with _migrated(settings) as engine:
+        return list(await SqlRepositoryUsage(engine).list_usage(scope))
+
+
 async def _list_rules(settings: Settings, scope: RegistryScope) -> list[PullThroughRule]:
     async with _migrated(settings) as engine:
         return list(await SqlPullThroughStore(engine).list_rules(scope))
@@ -103,3 +129,49 @@ async def _set_tag_ttl(settings: Settings, scope: RegistryScope, prefix: str, tt
         changed = replace(rule, tag_ttl=ttl)
         await store.replace_rule(changed)
         return changed
+
+
+class CollectionRunning(Exception):
+    """Another collection (the server's, or another command's) holds the data dir's collector lock."""
+
+
+def collect_garbage(
+    data_dir: Path,
+    *,
+    database_url: str | None = None,
+    grace: timedelta | None = None,
+    dry_run: bool = False,
+    progress: Progress | None = None,
+    wait: float = 0.0,
+) -> CollectionReport:
+    """One garbage collection over the data dir (registry/collection.py), beside the server or not. `wait`:
+    seconds to wait for a collection under way to end. Raises CollectionRunning when it does not."""
+    settings = Settings(data_dir=data_dir, database_url=database_url)
+    chosen_grace = grace if grace is not None else timedelta(seconds=settings.gc_grace)
+    return asyncio.run(_collect(settings, chosen_grace, dry_run, progress, wait))
+
+
+async def _collect(
+    settings: Settings, grace: timedelta, dry_run: bool, progress: Progress | None, wait: float
+) -> CollectionReport:
+    async with _migrated(settings) as engine:
+        collector = GarbageCollector(
+            SqlCollectionStore(engine),
+            FilesystemBlobStore(settings.data_dir),
+            FileContentGuard(settings.data_dir),
+            grace=grace,
+            staged_expiry=timedelta(seconds=settings.upload_expiry),
+        )
+        reports: list[CollectionReport] = []
+
+        async def collect() -> None:
+            reports.append(await collector.collect(dry_run=dry_run, progress=progress))
+
+        job = ExclusiveJob(GC_JOB, settings.data_dir, collect)
+        deadline = asyncio.get_running_loop().time() + wait
+        while True:
+            if await job.run_once():
+                return reports[0]
+            if asyncio.get_running_loop().time() >= deadline:
+                raise CollectionRunning("a garbage collection is under way in this data dir; try again when it ends")
+            await asyncio.sleep(0.5)

@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import shutil
 import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
 from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from pullcache.auth.authorization import Authorizer
 from pullcache.auth.call_context import CallContext
@@ -33,6 +35,7 @@ from pullcache.ecr.api.scanning import ScanningOperations
 from pullcache.ecr.images import EcrImages
 from pullcache.ecr.layers import EcrLayers
 from pullcache.ecr.lifecycle import EcrLifecyclePolicies
+from pullcache.ecr.lifecycle_expiry import LifecycleExpiry
 from pullcache.ecr.lifecycle_preview import LifecyclePolicyPreviews
 from pullcache.ecr.pull_time_exclusions import PullTimeExclusions
 from pullcache.ecr.referrers import ImageReferrers
@@ -40,6 +43,7 @@ from pullcache.ecr.replication import ReplicationService
 from pullcache.ecr.replicator import Replicator
 from pullcache.ecr.scanning import EcrScanning
 from pullcache.ecr.service import EcrService
+from pullcache.exclusive_jobs import ExclusiveJob
 from pullcache.health import READINESS, ReadinessCheck, add_health_routes
 from pullcache.iam.api.operations import iam_operations
 from pullcache.iam.principal_policies import IamPrincipalPolicies
@@ -49,7 +53,9 @@ from pullcache.metadata.engine import DataGroup, check_database, create_engine, 
 from pullcache.metadata.reads import open_reads
 from pullcache.metadata.sql import SqlMetadataStore
 from pullcache.metadata.sql_accounts import SqlAccountStore
+from pullcache.metadata.sql_collection import SqlCollectionStore
 from pullcache.metadata.sql_ecr import SqlEcrStore
+from pullcache.metadata.sql_eviction import SqlEvictionStore
 from pullcache.metadata.sql_iam import SqlIamStore
 from pullcache.metadata.sql_iam_tasks import SqlRoleDeletionTaskStore
 from pullcache.metadata.sql_keys import SqlSigningKeyStore
@@ -63,6 +69,7 @@ from pullcache.pullthrough.api.operations import PullThroughOperations
 from pullcache.pullthrough.background import BackgroundWork
 from pullcache.pullthrough.blob_imports import BlobImporter
 from pullcache.pullthrough.cached_repositories import SecretCredentials, TemplatedRepositories
+from pullcache.pullthrough.eviction import CacheEviction
 from pullcache.pullthrough.fills import BlobFills
 from pullcache.pullthrough.imports_in_flight import ImportsInFlight
 from pullcache.pullthrough.manifest_imports import ManifestImporter
@@ -77,11 +84,14 @@ from pullcache.pullthrough.upstream import UpstreamClient
 from pullcache.registry.api.access import ACCESS_CONTROL, AccessControl
 from pullcache.registry.api.context import DEFAULT_SCOPE, REGISTRY
 from pullcache.registry.api.routes import Handler, add_registry_routes, registry_access, registry_errors
+from pullcache.registry.collection import GC_JOB, GarbageCollector
 from pullcache.registry.manifest_writes import ManifestWrites
+from pullcache.registry.pull_records import PullRecords
 from pullcache.registry.service import RegistryService
 from pullcache.secrets.api.operations import secrets_operations
 from pullcache.secrets.cipher import SecretCipher
 from pullcache.secrets.service import SecretsService
+from pullcache.storage.content_guard import FileContentGuard
 from pullcache.storage.filesystem import FilesystemBlobStore
 from pullcache.sts.api.operations import sts_operations
 from pullcache.sts.credentials import SessionCredentialStore
@@ -107,6 +117,8 @@ def build_app(settings: Settings) -> web.Application:
     async def resources(app: web.Application) -> AsyncIterator[None]:
         engine = create_engine(settings.resolved_database_url)
         blob_store = FilesystemBlobStore(settings.data_dir)
+        # Held by every write that makes content reachable; garbage collection deletes only while none is inside.
+        guard = FileContentGuard(settings.data_dir)
         # The reads of pulls, kept between writes (metadata/read_cache.py): content and settings apart.
         content, settings_cache = read_cache(engine, DataGroup.CONTENT), read_cache(engine, DataGroup.SETTINGS)
         reads = open_reads(engine)  # the registry's reads on threads of their own (metadata/reads.py)
@@ -150,14 +162,14 @@ def build_app(settings: Settings) -> web.Application:
         )
         templates = RepositoryTemplateService(pull_through_store)
         # Every manifest write (a /v2/ push, PutImage, a pull-through import) takes this one path.
-        manifest_writes = ManifestWrites(metadata_store, settings.max_manifest_bytes)
+        manifest_writes = ManifestWrites(metadata_store, settings.max_manifest_bytes, guard=guard)
         # The pull-through cache: its parts, composed into the registry's ContentSource.
         role = ServiceRole(service_linked_roles, access, ImportsInFlight(pull_through_store))
         templated = TemplatedRepositories(templates, repositories, lifecycle)  # on first pull, and on push
         rule_upstream = RuleUpstream(upstream, SecretCredentials(rules))
         background = BackgroundWork()
-        fills = BlobFills(blob_store, settings.data_dir / "fills")
-        blob_imports = BlobImporter(rule_upstream, role, blob_store, metadata_store, fills, background)
+        fills = BlobFills(blob_store, settings.data_dir / "fills", guard=guard)
+        blob_imports = BlobImporter(rule_upstream, role, blob_store, metadata_store, fills, background, guard=guard)
         manifest_imports = ManifestImporter(
             rule_upstream,
             role,
@@ -171,7 +183,13 @@ def build_app(settings: Settings) -> web.Application:
         )
         source = PullThroughSource(RuleResolver(pull_through_store), manifest_imports, blob_imports, role, background)
         # A push into a repository that does not exist: created when a CREATE_ON_PUSH template covers it.
-        registry = RegistryService(blob_store, metadata_store, manifest_writes, templated, source=source)
+        # Pulls counted in memory and written in the background, each worker its own (registry/pull_records.py).
+        pulls = PullRecords(metadata_store) if settings.record_pulls else None
+        if pulls is not None:
+            pulls.start(settings.pull_flush_interval)
+        registry = RegistryService(
+            blob_store, metadata_store, manifest_writes, templated, source=source, pulls=pulls, guard=guard
+        )
         app[REGISTRY] = registry
         readiness: dict[str, ReadinessCheck] = {
             "database": lambda: check_database(engine),
@@ -183,7 +201,7 @@ def build_app(settings: Settings) -> web.Application:
         replication_store = SqlReplicationStore(engine)
         accounts = SqlAccountStore(engine)
         replicator = Replicator(
-            replication_store, metadata_store, manifest_writes, accounts, ecr_store, templated, authorizer
+            replication_store, metadata_store, manifest_writes, accounts, ecr_store, templated, authorizer, guard=guard
         )
         manifest_writes.observe(replicator)
         await replicator.resume()
@@ -230,6 +248,15 @@ def build_app(settings: Settings) -> web.Application:
             {table.model.service_name: ServiceEndpoint.for_table(table) for table in tables},
         )
         purger = asyncio.create_task(_purge_uploads(registry, timedelta(seconds=settings.upload_expiry)))
+        # Lifecycle policies applied every interval, by one worker at a time (exclusive_jobs.py); 0: never.
+        expiry = LifecycleExpiry(SqlLifecyclePolicyStore(engine), ecr_store, registry)
+        expirer = None
+        if settings.lifecycle_interval > 0:
+            job = ExclusiveJob("lifecycle-expiry", settings.data_dir, expiry.run)
+            expirer = asyncio.create_task(job.run_every(settings.lifecycle_interval))
+        # Garbage collection, online, and the cache's eviction under its size cap: one of them at a time, in one
+        # worker at a time (registry/collection.py, pullthrough/eviction.py); an interval of 0: never.
+        jobs = [expirer, *housekeeping(settings, engine, blob_store, guard, metadata_store)]
         yield
         await source.close()
         await replicator.close()
@@ -238,11 +265,60 @@ def build_app(settings: Settings) -> web.Application:
         purger.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await purger
+        for job_task in jobs:
+            if job_task is not None:
+                job_task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await job_task
+        if pulls is not None:
+            await pulls.close()  # what the last interval gathered, written before the engine goes
         await reads.close()
         await engine.dispose()
 
     app.cleanup_ctx.append(resources)
     return app
+
+
+def housekeeping(
+    settings: Settings,
+    engine: AsyncEngine,
+    blobs: FilesystemBlobStore,
+    guard: FileContentGuard,
+    images: SqlMetadataStore,
+) -> list[asyncio.Task[None]]:
+    """The periodic garbage collection and eviction, started: both under the collector's lock, so the server's
+    runs, its evictions and `pullcache gc` take turns."""
+    collector = GarbageCollector(
+        SqlCollectionStore(engine),
+        blobs,
+        guard,
+        grace=timedelta(seconds=settings.gc_grace),
+        staged_expiry=timedelta(seconds=settings.upload_expiry),
+    )
+    eviction = CacheEviction(
+        SqlEvictionStore(engine),
+        images,
+        collector,
+        max_bytes=settings.cache_max_bytes,
+        min_free_bytes=settings.cache_min_free_bytes,
+        free_bytes=lambda: shutil.disk_usage(settings.data_dir).free,
+    )
+
+    async def collect() -> None:
+        report = await collector.collect()
+        log.info("garbage collection: %s", report.summary(), extra={"fields": {"bytes_freed": report.bytes_freed}})
+
+    async def evict() -> None:
+        await eviction.run()
+
+    started: list[asyncio.Task[None]] = []
+    if settings.gc_interval > 0:
+        collection = ExclusiveJob(GC_JOB, settings.data_dir, collect)
+        started.append(asyncio.create_task(collection.run_every(settings.gc_interval)))
+    if eviction.enabled:
+        job = ExclusiveJob(GC_JOB, settings.data_dir, evict)
+        started.append(asyncio.create_task(job.run_every(settings.eviction_interval)))
+    return started
 
 
 async def _aws_api(request: web.Request) -> web.StreamResponse:

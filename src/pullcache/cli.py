@@ -10,13 +10,23 @@ from datetime import timedelta
 from pathlib import Path
 from typing import NoReturn
 
-from pullcache import __version__, admin
+from pullcache import __version__, gc_command
 from pullcache.auth import accounts
 from pullcache.auth.accounts import AccountError
 from pullcache.config import ConfigError, Settings
 from pullcache.core.scopes import RegistryScope
-from pullcache.server import CannotStart, serve
 from pullcache.server_lock import DataDirInUse
+from pullcache.warming import command as warming
+
+# The server, the database and the admin commands are imported by the commands that use them: importing them all
+# took seconds, which every command - `--help`, `warm`, `doctor` - paid before doing anything.
+
+
+def serve(settings: Settings) -> None:
+    """Run the server (`pullcache serve`)."""
+    from pullcache.server import serve as run_server
+
+    run_server(settings)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -28,6 +38,14 @@ def main(argv: Sequence[str] | None = None) -> None:
         _create_account(arguments.command_parser, arguments)
     elif arguments.command == "rules":
         _rules(arguments.command_parser, arguments)
+    elif arguments.command == "doctor":
+        _doctor(arguments.command_parser, arguments)
+    elif arguments.command == "repositories":
+        _repositories(arguments.command_parser, arguments)
+    elif arguments.command == "warm":
+        _warm(arguments.command_parser, arguments)
+    elif arguments.command == "gc":
+        gc_command.run(arguments.command_parser, arguments)
     else:
         parser.print_help()
         sys.exit(2)
@@ -49,6 +67,14 @@ def _serve(parser: argparse.ArgumentParser, arguments: argparse.Namespace) -> No
             body_timeout=arguments.body_timeout,
             max_connections=arguments.max_connections,
             upload_expiry=arguments.upload_expiry,
+            gc_interval=arguments.gc_interval,
+            gc_grace=arguments.gc_grace,
+            cache_max_bytes=arguments.cache_max_bytes,
+            cache_min_free_bytes=arguments.cache_min_free_bytes,
+            eviction_interval=arguments.eviction_interval,
+            lifecycle_interval=arguments.lifecycle_interval,
+            pull_flush_interval=arguments.pull_flush_interval,
+            record_pulls=not arguments.no_pull_records,
             account_id=arguments.account_id,
             region=arguments.region,
             public_host=arguments.public_host,
@@ -70,6 +96,8 @@ def _serve(parser: argparse.ArgumentParser, arguments: argparse.Namespace) -> No
         )
     except ConfigError as error:
         parser.error(str(error))
+    from pullcache.server import CannotStart
+
     try:
         serve(settings)
     except (CannotStart, DataDirInUse) as error:
@@ -84,6 +112,8 @@ def _destination_list(given: list[str] | None, variable: str) -> tuple[str, ...]
 
 def _create_account(parser: argparse.ArgumentParser, arguments: argparse.Namespace) -> None:
     """`pullcache accounts create`: prints where the account's files are, never the secret."""
+    from pullcache import admin
+
     try:
         created = admin.create_account(
             Path(arguments.data_dir),
@@ -142,6 +172,23 @@ def _parser() -> argparse.ArgumentParser:
     option("--body-timeout", float, defaults.body_timeout, "seconds a request body may fall silent")
     option("--max-connections", int, defaults.max_connections, "connections a worker holds (0: from the file limit)")
     option("--upload-expiry", float, defaults.upload_expiry, "seconds before an unfinished upload is discarded")
+    option("--gc-interval", float, defaults.gc_interval, "seconds between garbage collections (0: never)")
+    option("--gc-grace", float, defaults.gc_grace, "seconds a blob no manifest names is kept after its upload")
+    option("--cache-max-bytes", int, defaults.cache_max_bytes, "bytes the pull-through cache may hold (0: no cap)")
+    option(
+        "--cache-min-free-bytes",
+        int,
+        defaults.cache_min_free_bytes,
+        "free bytes to keep on the data dir's disk by evicting cached images (0: none)",
+    )
+    option("--eviction-interval", float, defaults.eviction_interval, "seconds between checks of the cache's size")
+    option(
+        "--lifecycle-interval",
+        float,
+        defaults.lifecycle_interval,
+        "seconds between applications of the repositories' lifecycle policies (0: never)",
+    )
+    option("--pull-flush-interval", float, defaults.pull_flush_interval, "seconds between writes of recorded pulls")
     option("--account-id", str, defaults.account_id, "the 12-digit account created on first start")
     option("--region", str, defaults.region, "default region of the AWS APIs and the registry")
     option("--public-host", str, defaults.public_host, "host[:port] of the registry in the URIs the server hands out")
@@ -199,6 +246,13 @@ def _parser() -> argparse.ArgumentParser:
         "(env PULLCACHE_PREFETCH_PLATFORMS)",
     )
     serve_parser.add_argument(
+        "--no-pull-records",
+        action="store_true",
+        default=os.environ.get("PULLCACHE_NO_PULL_RECORDS", "").lower() in ("1", "true", "yes"),
+        help="record no pulls: no lastRecordedPullTime, no pull counts; for measuring what recording costs "
+        "(env PULLCACHE_NO_PULL_RECORDS)",
+    )
+    serve_parser.add_argument(
         "--anonymous-registry",
         action="store_true",
         default=os.environ.get("PULLCACHE_ANONYMOUS_REGISTRY", "").lower() in ("1", "true", "yes"),
@@ -207,6 +261,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     _add_accounts_commands(commands, defaults)
     _add_rules_commands(commands, defaults)
+    _add_warm_command(commands)
+    _add_doctor_command(commands, defaults)
+    _add_repositories_command(commands, defaults)
+    _add_store_arguments(gc_command.add_gc_command(commands, defaults), defaults)
     return parser
 
 
@@ -230,6 +288,8 @@ def _add_accounts_commands(commands: argparse._SubParsersAction[OneLineErrors], 
 
 def _rules(parser: argparse.ArgumentParser, arguments: argparse.Namespace) -> None:
     """`pullcache rules list` and `pullcache rules set-tag-ttl`."""
+    from pullcache import admin
+
     data_dir = Path(arguments.data_dir)
     region = arguments.region or accounts.read_client_defaults(data_dir).region or Settings().region
     try:
@@ -275,6 +335,144 @@ def _add_rules_commands(commands: argparse._SubParsersAction[OneLineErrors], def
         )
         command.add_argument("--region", help="the region (default: that of <data-dir>/config)")
         _add_store_arguments(command, defaults)
+
+
+def _repositories(parser: argparse.ArgumentParser, arguments: argparse.Namespace) -> None:
+    """`pullcache repositories`: each repository's images, pull count and last pull."""
+    from pullcache import admin
+
+    data_dir = Path(arguments.data_dir)
+    region = arguments.region or accounts.read_client_defaults(data_dir).region or Settings().region
+    try:
+        accounts.check_account_id(arguments.account_id)
+        accounts.check_region(region)
+        found = admin.list_repositories(
+            data_dir, RegistryScope(arguments.account_id, region), database_url=arguments.database_url
+        )
+    except (AccountError, admin.NoDatabase) as error:
+        parser.error(str(error))
+    for usage in found:
+        last_pull = usage.last_pull.isoformat(timespec="seconds") if usage.last_pull is not None else "never"
+        print(f"{usage.name}\t{usage.images} images\t{usage.pulls} pulls\tlast pull {last_pull}")
+
+
+def _add_repositories_command(commands: argparse._SubParsersAction[OneLineErrors], defaults: Settings) -> None:
+    command = commands.add_parser(
+        "repositories",
+        help="list the repositories of an account and region with their images, pull count and last pull "
+        "(safe while the server runs)",
+        description="Each repository's images, the pulls it served (ECR's API has no field for it) and its last "
+        "recorded pull, as the server last wrote them: pulls are written every --pull-flush-interval seconds.",
+    )
+    command.set_defaults(command_parser=command)
+    command.add_argument(
+        "--account-id",
+        default=os.environ.get("PULLCACHE_ACCOUNT_ID", defaults.account_id),
+        help="the account (env PULLCACHE_ACCOUNT_ID; default %(default)s)",
+    )
+    command.add_argument("--region", help="the region (default: that of <data-dir>/config)")
+    _add_store_arguments(command, defaults)
+
+
+def _doctor(parser: argparse.ArgumentParser, arguments: argparse.Namespace) -> None:
+    """`pullcache doctor`: one line per check; exits 1 when any check fails."""
+    from pullcache import doctor
+
+    data_dir = Path(arguments.data_dir) if arguments.data_dir else None
+    try:
+        target = doctor.find_target(arguments.endpoint, data_dir)
+    except AccountError as error:
+        parser.error(str(error))
+    results = doctor.run_checks(target)
+    for result in results:
+        print(result.line())
+    sys.exit(1 if any(result.status is doctor.Status.FAIL for result in results) else 0)
+
+
+def _add_doctor_command(commands: argparse._SubParsersAction[OneLineErrors], defaults: Settings) -> None:
+    command = commands.add_parser(
+        "doctor",
+        help="check a running server: health, readiness, clock skew, TLS, free space, credentials",
+        description="Check a running server from this machine and print one line per check, OK, WARN or FAIL "
+        "with the reason; exit 1 when any check fails.",
+    )
+    command.set_defaults(command_parser=command)
+    command.add_argument(
+        "--endpoint",
+        help=f"the server's URL (default: the endpoint_url of <data-dir>/config, else {defaults.endpoint_url})",
+    )
+    command.add_argument(
+        "--data-dir",
+        default=os.environ.get("PULLCACHE_DATA_DIR"),
+        help="the server's data directory, for its config, root key and free space (env PULLCACHE_DATA_DIR)",
+    )
+
+
+def _warm(parser: argparse.ArgumentParser, arguments: argparse.Namespace) -> None:
+    """`pullcache warm`: exits 0 when every image warmed, 1 when one failed, 2 when nothing could be pulled."""
+    request = warming.WarmRequest(
+        images=tuple(arguments.images),
+        list_file=arguments.file,
+        platforms=tuple(arguments.platform or ()),
+        all_platforms=arguments.all_platforms,
+        concurrency=arguments.concurrency,
+        endpoint=arguments.endpoint,
+        profile=arguments.profile,
+    )
+    try:
+        status = warming.warm(request)
+    except warming.WarmInputError as error:
+        parser.error(str(error))
+    except warming.WarmCannotStart as error:
+        print(f"{parser.prog}: {error}", file=sys.stderr)
+        status = 2
+    except KeyboardInterrupt:
+        print(f"{parser.prog}: interrupted", file=sys.stderr)
+        status = 130
+    sys.exit(status)
+
+
+def _add_warm_command(commands: argparse._SubParsersAction[OneLineErrors]) -> None:
+    command = commands.add_parser(
+        "warm",
+        help="pull images through a running cache's rules, so that later pulls are warm",
+        description="Pull each image through the server's /v2/ as a client does, with the AWS credentials "
+        "(environment, --profile, AWS_SHARED_CREDENTIALS_FILE, AWS_CONFIG_FILE): its manifest, the platforms "
+        "asked, and every blob read to its end. A bar per image on a terminal, then a summary of the bytes the "
+        "upstream sent and those already cached. Exit 0: every image warmed; 1: one failed; 2: nothing pulled.",
+    )
+    command.set_defaults(command_parser=command)
+    command.add_argument(
+        "images",
+        nargs="*",
+        metavar="IMAGE",
+        help="host:port/prefix/repo:tag or ...@sha256:...; without host:port, the image is on the endpoint",
+    )
+    command.add_argument("--file", metavar="LIST", help="a file of images, one a line (# comments; -: stdin)")
+    platforms = command.add_mutually_exclusive_group()
+    platforms.add_argument(
+        "--platform",
+        action="append",
+        metavar="OS/ARCH[/VARIANT]",
+        help="the platform of a multi-platform image to pull, repeatable (default: this machine's linux one)",
+    )
+    platforms.add_argument("--all-platforms", action="store_true", help="pull every platform of an index")
+    command.add_argument(
+        "--concurrency",
+        type=int,
+        metavar="N",
+        default=warming.DEFAULT_CONCURRENCY,
+        help="requests (and images) under way at once (default %(default)s)",
+    )
+    command.add_argument(
+        "--endpoint",
+        metavar="URL",
+        help="the server's URL, for GetAuthorizationToken and images named without a host "
+        "(default: the profile's endpoint_url, as in the config file pullcache writes)",
+    )
+    command.add_argument(
+        "--profile", help="the AWS profile whose credentials log in (default: AWS_PROFILE, else default)"
+    )
 
 
 def _add_store_arguments(command: argparse.ArgumentParser, defaults: Settings) -> None:

@@ -21,7 +21,10 @@ from pullcache.pullthrough.upstream import (
 from pullcache.registry.manifest_writes import DEFAULT_MAX_MANIFEST_BYTES
 
 DEFAULT_ACCOUNT_ID = "000000000000"
+DATABASE_FILE = "metadata.db"  # the embedded database, in the data dir, when no database URL is given
 MAX_UPSTREAM_WAIT = 3600.0  # seconds: a bound longer than an hour is a typo, not a bound
+DEFAULT_PULL_FLUSH_INTERVAL = 5.0  # seconds
+MAX_PULL_FLUSH_INTERVAL = 3600.0  # seconds: pulls an hour old are what a crash would lose
 _REGION = re.compile(r"[a-z]{2}(?:-[a-z]+)+-[0-9]+")
 # A host name or address with an optional port, as a Host header carries it (no scheme, no path).
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
@@ -51,6 +54,26 @@ class Settings:
     body_timeout: float = 60.0
     max_connections: int = 0
     upload_expiry: float = 7 * 24 * 3600.0  # seconds after which an unfinished upload is discarded
+    # Garbage collection (registry/collection.py): seconds between runs, in one worker at a time (0: only
+    # `pullcache gc`), and how long a blob linked into a repository but named by no manifest is kept (a push
+    # uploads its blobs first).
+    gc_interval: float = 3600.0
+    gc_grace: float = 3600.0
+    # The pull-through cache's size cap, and the free space to keep on the data dir's disk: past either, the least
+    # recently pulled cached images are evicted, checked every eviction_interval seconds (pullthrough/eviction.py).
+    # 0: no cap.
+    cache_max_bytes: int = 0
+    cache_min_free_bytes: int = 0
+    eviction_interval: float = 10.0
+    # Seconds between applications of the repositories' lifecycle policies, in one worker at a time (0: never).
+    # ECR expires what a policy selects "within 24 hours" (ecr/lifecycle_expiry.py).
+    lifecycle_interval: float = 3600.0
+    # Pulls are counted in memory and written every this many seconds, and at a stop (registry/pull_records.py):
+    # each flush is a write, which makes every worker's read cache start over, and a crash loses at most one
+    # interval of pulls. ECR itself refreshes lastRecordedPullTime only "at least once every 24 hours".
+    pull_flush_interval: float = DEFAULT_PULL_FLUSH_INTERVAL
+    # Record no pulls at all (no lastRecordedPullTime, no pull counts): what the benchmark compares against.
+    record_pulls: bool = True
     account_id: str = DEFAULT_ACCOUNT_ID  # the account created on first start
     region: str = "us-east-1"  # the default region of the AWS APIs and of /v2/
     # Where clients reach the registry, as the URIs and URLs the server hands out name it (core/public_hosts.py):
@@ -102,6 +125,16 @@ class Settings:
             raise ConfigError("max connections must be at least 1, or 0 for the default")
         if self.upload_expiry <= 0:
             raise ConfigError("upload expiry must be positive")
+        if self.gc_interval < 0 or self.gc_grace < 0:
+            raise ConfigError("the garbage collection interval and grace period must not be negative")
+        if self.cache_max_bytes < 0 or self.cache_min_free_bytes < 0:
+            raise ConfigError("the cache's size cap and free space must not be negative (0: none)")
+        if self.eviction_interval <= 0:
+            raise ConfigError("the eviction interval must be positive")
+        if self.lifecycle_interval < 0:
+            raise ConfigError("the lifecycle interval must not be negative (0: never)")
+        if not 0 < self.pull_flush_interval <= MAX_PULL_FLUSH_INTERVAL:
+            raise ConfigError(f"the pull flush interval must be above 0 and at most {MAX_PULL_FLUSH_INTERVAL:g} s")
         if self.tag_ttl < 0:
             raise ConfigError("the tag TTL must not be negative")
         if self.workers > 1 and self.port == 0:
@@ -154,4 +187,4 @@ class Settings:
 
     @property
     def resolved_database_url(self) -> str:
-        return self.database_url or f"sqlite+aiosqlite:///{self.data_dir.resolve() / 'metadata.db'}"
+        return self.database_url or f"sqlite+aiosqlite:///{self.data_dir.resolve() / DATABASE_FILE}"

@@ -1,13 +1,22 @@
-"""`pullcache accounts create` on the command line: exit codes, and what it prints (never the secret)."""
+"""The admin commands on the command line (`pullcache accounts create`, `rules`, `repositories`): exit codes, and
+what they print (never the secret)."""
 
 from __future__ import annotations
 
+import asyncio
 import configparser
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from pullcache.cli import main
+from pullcache.core.digests import Digest
+from pullcache.core.mediatypes import OCI_MANIFEST
+from pullcache.core.scopes import RegistryScope
+from pullcache.registry.ports import ManifestRecord
+from pullcache.registry.pull_records import ImagePulls
+from tests.stores import sqlite_metadata_store, sqlite_repositories
 
 
 @pytest.fixture(autouse=True)
@@ -85,3 +94,39 @@ def test_rules_list_of_a_fresh_data_dir_prints_nothing(tmp_path: Path, capsys: p
     main(["rules", "list", "--data-dir", str(tmp_path), "--region", "eu-west-1"])
 
     assert capsys.readouterr().out == ""
+
+
+def test_repositories_of_a_data_dir_without_a_database_exits_2_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["repositories", "--data-dir", str(tmp_path / "not-there")])
+
+    assert exited.value.code == 2
+    [line] = capsys.readouterr().err.splitlines()
+    assert "no database in" in line
+    assert not (tmp_path / "not-there").exists()
+
+
+def test_repositories_lists_images_pull_counts_and_last_pulls(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    main(["rules", "list", "--data-dir", str(tmp_path)])  # a migrated database, as a server leaves it
+    scope = RegistryScope("000000000000", "us-east-1")
+    asyncio.run(_repositories_with_pulls(tmp_path, scope))
+
+    main(["repositories", "--data-dir", str(tmp_path)])
+
+    assert capsys.readouterr().out.splitlines() == [
+        "team/app\t1 images\t3 pulls\tlast pull 2026-05-01T12:00:00+00:00",
+        "team/idle\t0 images\t0 pulls\tlast pull never",
+    ]
+
+
+async def _repositories_with_pulls(data_dir: Path, scope: RegistryScope) -> None:
+    async with sqlite_metadata_store(data_dir) as store, sqlite_repositories(data_dir) as repositories:
+        await repositories.create(scope, "team/app", "team/idle")
+        content = b'{"schemaVersion": 2}'
+        await store.put_manifest(scope, "team/app", ManifestRecord(Digest.of(content), OCI_MANIFEST, content), "v1")
+        pulled = datetime(2026, 5, 1, 12, 0, 0, 500000, tzinfo=UTC)
+        await store.record_pulls([ImagePulls(scope, "team/app", Digest.of(content), pulled, 3)])

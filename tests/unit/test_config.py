@@ -24,6 +24,9 @@ from pullcache.config import ConfigError, Settings
         ({"shutdown_timeout": -0.5}, "shutdown"),
         ({"upload_expiry": 0}, "expiry"),
         ({"upload_expiry": -1.0}, "expiry"),
+        ({"pull_flush_interval": 0}, "pull flush interval"),
+        ({"pull_flush_interval": 3600.5}, "pull flush interval"),
+        ({"lifecycle_interval": -1.0}, "lifecycle interval"),
         ({"workers": 2, "port": 0}, "fixed port"),
         ({"public_host": "http://registry.example"}, "public host"),
         ({"public_host": "registry.example/v2"}, "public host"),
@@ -48,6 +51,9 @@ def test_setting_out_of_range_raises_config_error_naming_it(changes: dict[str, A
         {"log_level": "warning"},
         {"shutdown_timeout": 0.0},
         {"upload_expiry": 0.001},
+        {"pull_flush_interval": 0.001},
+        {"pull_flush_interval": 3600.0},
+        {"lifecycle_interval": 0.0},
     ],
 )
 def test_setting_at_its_limit_is_accepted(changes: dict[str, Any]) -> None:

@@ -56,6 +56,7 @@ repositories = sa.Table(
     sa.Column("encryption_type", sa.String(16), nullable=False),
     sa.Column("kms_key", sa.String(2048), nullable=True),
     sa.Column("policy", sa.Text, nullable=True),
+    sa.Column("pull_count", sa.BigInteger, nullable=False, server_default="0"),  # revision 0013
     sa.UniqueConstraint("account_id", "region", "name", name="uq_repositories_scope_name"),
 )
 
@@ -72,6 +73,10 @@ repository_blobs = sa.Table(
     metadata,
     sa.Column("repository_id", sa.Integer, sa.ForeignKey("repositories.id", ondelete="CASCADE"), primary_key=True),
     sa.Column("digest", sa.String(200), sa.ForeignKey("blobs.digest"), primary_key=True),
+    # When the blob was linked (revision 0013; null: before it). A link no manifest of the repository references is
+    # collected once older than the grace period (registry/collection.py).
+    sa.Column("linked_at", UtcDateTime, nullable=True),
+    sa.Index("ix_repository_blobs_digest", "digest"),  # revision 0013: is a blob linked anywhere?
 )
 
 manifests = sa.Table(
@@ -86,6 +91,8 @@ manifests = sa.Table(
     sa.Column("annotations", sa.JSON, nullable=True),
     sa.Column("created_at", UtcDateTime, nullable=False),  # imagePushedAt
     sa.Column("pulled_at", UtcDateTime, nullable=True),  # lastRecordedPullTime
+    # Imported by the pull-through cache (revision 0013): evictable under --cache-max-bytes; a push never is.
+    sa.Column("cached", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Index("ix_manifests_subject", "repository_id", "subject"),
 )
 

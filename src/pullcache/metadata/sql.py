@@ -23,9 +23,10 @@ from pullcache.metadata.engine import DataGroup, writer
 from pullcache.metadata.group_commit import GroupCommit
 from pullcache.metadata.read_cache import ReadCache, cached
 from pullcache.metadata.reads import EngineReads, Reads
-from pullcache.metadata.schema import blobs, manifests, repositories, repository_blobs, tags, uploads
+from pullcache.metadata.schema import UtcDateTime, blobs, manifests, repositories, repository_blobs, tags, uploads
 from pullcache.registry.errors import NameUnknown
 from pullcache.registry.ports import ManifestRecord, UploadRecord
+from pullcache.registry.pull_records import ImagePulls
 from pullcache.registry.tag_mutability import TagMutability, TagMutabilityRule
 
 MANIFEST_COLUMNS = (
@@ -47,6 +48,9 @@ class SqlMetadataStore:
         self._cache = cache
         self._reads = reads or EngineReads(engine)
         self._writer = writer(engine, (DataGroup.CONTENT,))  # no policy or setting changes here
+        # A flush of pull counts alone changes nothing a cache keeps (no cached read asks for pull_count): it leaves
+        # every worker's read cache alone, where one that moves a pull time makes them read manifests again.
+        self._counts_writer = writer(engine, touches=())
         self._insert: Any = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
         self._links = GroupCommit(self._write_links)
 
@@ -106,10 +110,19 @@ class SqlMetadataStore:
                 self._insert(blobs).on_conflict_do_nothing(),
                 [{"digest": str(link.digest), "size": link.size, "created_at": now} for link in links],
             )
+            # A link made again is made now: the grace period of garbage collection counts from the latest.
+            statement = self._insert(repository_blobs)
             await connection.execute(
-                self._insert(repository_blobs).on_conflict_do_nothing(),
+                statement.on_conflict_do_update(
+                    index_elements=[repository_blobs.c.repository_id, repository_blobs.c.digest],
+                    set_={"linked_at": statement.excluded.linked_at},
+                ),
                 [
-                    {"repository_id": repository_ids[link.scope, link.repository], "digest": str(link.digest)}
+                    {
+                        "repository_id": repository_ids[link.scope, link.repository],
+                        "digest": str(link.digest),
+                        "linked_at": now,
+                    }
                     for link in links
                 ],
             )
@@ -179,6 +192,7 @@ class SqlMetadataStore:
         tag: str | None,
         *,
         keep_tag: bool = False,
+        cached: bool = False,
     ) -> Digest | None:
         now = _now()
         async with self._writer.begin() as connection:
@@ -194,19 +208,24 @@ class SqlMetadataStore:
                 ).scalar()
                 if keep_tag and previous is not None and previous != str(manifest.digest):
                     return Digest.parse(previous)
+            insert = self._insert(manifests).values(
+                repository_id=repository_id,
+                digest=str(manifest.digest),
+                media_type=manifest.media_type,
+                content=manifest.content,
+                subject=str(manifest.subject) if manifest.subject else None,
+                artifact_type=manifest.artifact_type,
+                annotations=manifest.annotations or None,
+                created_at=now,
+                cached=cached,
+            )
+            # A push of what the cache imported makes it pushed: never evicted from then on.
             await connection.execute(
-                self._insert(manifests)
-                .values(
-                    repository_id=repository_id,
-                    digest=str(manifest.digest),
-                    media_type=manifest.media_type,
-                    content=manifest.content,
-                    subject=str(manifest.subject) if manifest.subject else None,
-                    artifact_type=manifest.artifact_type,
-                    annotations=manifest.annotations or None,
-                    created_at=now,
+                insert.on_conflict_do_nothing()
+                if cached
+                else insert.on_conflict_do_update(
+                    index_elements=[manifests.c.repository_id, manifests.c.digest], set_={"cached": False}
                 )
-                .on_conflict_do_nothing()
             )
             if tag is not None:
                 statement = self._insert(tags).values(
@@ -252,14 +271,27 @@ class SqlMetadataStore:
                 .values(checked_at=at)
             )
 
-    async def record_pull(self, scope: RegistryScope, repository: str, digest: Digest, at: datetime) -> None:
-        async with self._writer.begin() as connection:
-            await connection.execute(
-                sa.update(manifests)
-                .where(manifests.c.repository_id == repository_id_of(scope, repository))
-                .where(manifests.c.digest == str(digest))
-                .values(pulled_at=at)
-            )
+    async def record_pulls(self, pulls: Sequence[ImagePulls]) -> None:
+        """The pulls a worker gathered (registry/pull_records.py), in one transaction: times that only move forward
+        (another worker may have written a later one), counts added to what other workers wrote."""
+        times = [
+            {**_pulled_repository(image.scope, image.repository), "pull_digest": str(image.digest), "pull_at": at}
+            for image in pulls
+            if (at := image.pulled_at) is not None
+        ]
+        counts: dict[tuple[RegistryScope, str], int] = {}
+        for image in pulls:
+            counts[image.scope, image.repository] = counts.get((image.scope, image.repository), 0) + image.count
+        added = [
+            {**_pulled_repository(scope, repository), "pulls": count}
+            for (scope, repository), count in counts.items()
+            if count
+        ]
+        async with (self._writer if times else self._counts_writer).begin() as connection:
+            if times:
+                await connection.execute(_RECORD_PULL_TIME, times)
+            if added:
+                await connection.execute(_ADD_PULLS, added)
 
     async def delete_manifest(self, scope: RegistryScope, repository: str, digest: Digest) -> bool:
         async with self._writer.begin() as connection:
@@ -392,11 +424,38 @@ _MANIFEST_BY_TAG = (
     )
     .where(*_REPOSITORY, tags.c.name == sa.bindparam("reference"))
 )
+# The writes of a flush of pulls, run once per image and per repository (executemany). An UPDATE's parameters
+# may not be named as columns of its table.
+_PULLED_REPOSITORY = (
+    repositories.c.account_id == sa.bindparam("pulled_account_id"),
+    repositories.c.region == sa.bindparam("pulled_region"),
+    repositories.c.name == sa.bindparam("pulled_repository"),
+)
+_PULL_AT = sa.bindparam("pull_at", type_=UtcDateTime)
+_RECORD_PULL_TIME = (
+    sa.update(manifests)
+    .where(
+        manifests.c.repository_id == sa.select(repositories.c.id).where(*_PULLED_REPOSITORY).scalar_subquery(),
+        manifests.c.digest == sa.bindparam("pull_digest"),
+        sa.or_(manifests.c.pulled_at.is_(None), manifests.c.pulled_at < _PULL_AT),
+    )
+    .values(pulled_at=_PULL_AT)
+)
+_ADD_PULLS = (
+    sa.update(repositories)
+    .where(*_PULLED_REPOSITORY)
+    .values(pull_count=repositories.c.pull_count + sa.bindparam("pulls"))
+)
 
 
 def _repository_parameters(scope: RegistryScope, repository: str) -> dict[str, str]:
     """The parameters of _REPOSITORY."""
     return {"account_id": scope.account_id, "region": scope.region, "repository": repository}
+
+
+def _pulled_repository(scope: RegistryScope, repository: str) -> dict[str, str]:
+    """The parameters of _PULLED_REPOSITORY."""
+    return {"pulled_account_id": scope.account_id, "pulled_region": scope.region, "pulled_repository": repository}
 
 
 def manifest_record(row: sa.Row[*tuple[Any, ...]]) -> ManifestRecord:

@@ -177,7 +177,7 @@ class ManifestImporter:
             if not exists:
                 await self._repositories.create_cached_repository(scope, repository)
             await self._role.authorize(session, scope, repository, PUT_IMAGE)
-            kept = await self._manifests.store_imported(scope, repository, manifest, tag)
+            kept = await self._manifests.store_imported(scope, repository, manifest, tag, cached=True)
             if tag is not None:
                 await self._content.mark_tag_checked(scope, repository, tag, _now())
         if tag is not None and kept is not None:

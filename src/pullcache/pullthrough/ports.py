@@ -240,10 +240,10 @@ class ManifestWriter(Protocol):
         ...
 
     async def store_imported(
-        self, scope: RegistryScope, repository: str, manifest: CheckedManifest, tag: str | None
+        self, scope: RegistryScope, repository: str, manifest: CheckedManifest, tag: str | None, *, cached: bool
     ) -> Digest | None:
         """Store and point `tag` at it; returns the digest an immutable `tag` keeps naming instead (nothing is
-        stored then), None when stored."""
+        stored then), None when stored. `cached`: stored as the cache's own copy (evictable)."""
         ...
 
     async def announce_imported(self, scope: RegistryScope, repository: str, digest: Digest, tag: str | None) -> None:

@@ -5,7 +5,9 @@ Adapters (storage/, metadata/) implement these; the service never imports an ada
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncGenerator, AsyncIterable, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -107,6 +109,14 @@ class BlobStore(Protocol):
         """
         ...
 
+    async def verify(self, upload_id: str, digest: Digest) -> None:
+        """Check the staged bytes against `digest` and make them durable ahead of `commit`, which then has little
+        left to do: the slow part of a commit, done before the caller holds the content guard.
+
+        Raises BlobUploadUnknown, or DigestInvalid (and discards the upload) when the bytes do not match.
+        """
+        ...
+
     async def commit(self, upload_id: str, digest: Digest) -> int:
         """Verify the staged bytes against `digest`, make them the blob `digest` and return its size.
 
@@ -135,7 +145,7 @@ class ManifestRecord:
     annotations: dict[str, str] | None = None
     # Facts about the copy in one repository, set by the store, not part of the manifest's value.
     pushed_at: datetime | None = field(default=None, compare=False)  # when the repository first stored it
-    pulled_at: datetime | None = field(default=None, compare=False)  # the last pull recorded (see record_pull)
+    pulled_at: datetime | None = field(default=None, compare=False)  # the last pull recorded (pull_records.py)
     # Found by tag: when the upstream of a pull-through repository was last asked what the tag names.
     tag_checked_at: datetime | None = field(default=None, compare=False)
 
@@ -197,12 +207,14 @@ class MetadataStore(Protocol):
         tag: str | None,
         *,
         keep_tag: bool = False,
+        cached: bool = False,
     ) -> Digest | None:
         """Store `manifest` (idempotent by digest) and point `tag` at it when given.
 
         Returns the digest `tag` named before (None when it was new or not given). With `keep_tag`, a tag that
-        already names another manifest is left as it is and nothing is stored. Raises NameUnknown when the
-        repository does not exist.
+        already names another manifest is left as it is and nothing is stored. `cached`: the pull-through cache
+        imported it (evictable); a manifest stored otherwise is pushed, and stays so when imported again.
+        Raises NameUnknown when the repository does not exist.
         """
         ...
 
@@ -214,10 +226,6 @@ class MetadataStore(Protocol):
 
     async def mark_tag_checked(self, scope: RegistryScope, repository: str, tag: str, at: datetime) -> None:
         """Remember `at` as the last time the upstream confirmed what `tag` names."""
-        ...
-
-    async def record_pull(self, scope: RegistryScope, repository: str, digest: Digest, at: datetime) -> None:
-        """Remember `at` as the manifest's last pull; nothing happens when it no longer exists."""
         ...
 
     async def delete_manifest(self, scope: RegistryScope, repository: str, digest: Digest) -> bool:
@@ -315,3 +323,20 @@ class RepositoryCreator(Protocol):
         """Create `repository` as its template says (settings, policies, resource tags); False when no template
         covers it (any more). One that exists already (another push created it first) is left as it is: True."""
         ...
+
+
+class ContentGuard(Protocol):
+    """What keeps garbage collection from deleting content a writer is about to make reachable (collection.py).
+
+    Every write that decides a blob exists and then links it, or stores a manifest that names blobs, runs inside
+    `writing()`, from the decision to the committed link; the collector deletes only while no writer is inside.
+    """
+
+    def writing(self) -> AbstractAsyncContextManager[object]: ...
+
+
+class Unguarded:
+    """The guard of a store no collector runs over (a test's, a tool's): writing() holds nothing."""
+
+    def writing(self) -> AbstractAsyncContextManager[object]:
+        return contextlib.nullcontext()

@@ -40,20 +40,19 @@ from pullcache.registry.manifest_writes import ManifestWrites
 from pullcache.registry.ports import (
     Blob,
     BlobStore,
+    ContentGuard,
     ContentSource,
     ManifestRecord,
     MetadataStore,
     PullRequester,
     Pusher,
     RepositoryCreator,
+    Unguarded,
     UploadRecord,
 )
+from pullcache.registry.pull_records import PullRecords
 
 log = logging.getLogger(__name__)
-
-# A pull is recorded at most this often per image: ECR refreshes lastRecordedPullTime "at least once every 24
-# hours", and a write per pull would put the write lock on the pull path.
-PULL_TIME_RESOLUTION = timedelta(minutes=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +73,15 @@ class StoredManifest:
 
 
 @dataclass(frozen=True, slots=True)
+class ServedManifest:
+    """A manifest as a pull got it. `fetched`: the content source supplied it for this pull (imported, or the new
+    manifest of a tag that moved) instead of the copy the registry held."""
+
+    record: ManifestRecord
+    fetched: bool
+
+
+@dataclass(frozen=True, slots=True)
 class Page:
     items: Sequence[str]
     last: str | None  # where the next page starts, when there may be one
@@ -89,15 +97,22 @@ class RegistryService:
         manifests: ManifestWrites,
         creator: RepositoryCreator,
         source: ContentSource | None = None,
+        *,
+        guard: ContentGuard | None = None,
+        pulls: PullRecords | None = None,
     ) -> None:
         """`manifests`: the one write path of manifests (the pull-through cache's imports take it too).
         `creator`: what creates the repository a push names, when a creation template allows it.
-        `source`: where pulls of content the registry lacks go (the pull-through cache), if anywhere."""
+        `source`: where pulls of content the registry lacks go (the pull-through cache), if anywhere.
+        `guard`: held from committing or finding a blob to linking it, so garbage collection cannot come between.
+        `pulls`: where pulls are counted and their times kept (none: pulls are not recorded)."""
+        self._guard = guard or Unguarded()
         self._blobs = blobs
         self._metadata = metadata
         self._manifests = manifests
         self._creator = creator
         self._source = source
+        self._pulls = pulls
 
     @property
     def max_manifest_bytes(self) -> int:
@@ -179,12 +194,14 @@ class RegistryService:
         digest = _parse_digest(mount)
         if source is not None:
             _check_name(source)
-            size = await self._metadata.find_blob_size(scope, source, digest)
-        else:
-            size = await self._metadata.find_any_blob_size(scope, digest)
-        if size is None or await self._blobs.open_blob(digest) is None:
-            return None
-        await self._metadata.link_blob(scope, repository, digest, size)
+        async with self._guard.writing():
+            if source is not None:
+                size = await self._metadata.find_blob_size(scope, source, digest)
+            else:
+                size = await self._metadata.find_any_blob_size(scope, digest)
+            if size is None or await self._blobs.open_blob(digest) is None:
+                return None
+            await self._metadata.link_blob(scope, repository, digest, size)
         return BlobMounted(digest)
 
     async def upload_blob(
@@ -273,12 +290,18 @@ class RegistryService:
             await self._discard(upload_id)  # deleted since the upload started: the blob has nowhere to go
             raise NameUnknown(repository, scope.account_id)
         try:
-            size = await self._blobs.commit(upload_id, digest)
+            await self._blobs.verify(upload_id, digest)  # the slow part, before holding the guard
         except BaseException:
             await self._discard(upload_id)  # refused (a wrong digest, a full disk): the client starts again
             raise
-        await self._metadata.delete_upload(upload_id)
-        await self._metadata.link_blob(scope, repository, digest, size)
+        async with self._guard.writing():
+            try:
+                size = await self._blobs.commit(upload_id, digest)
+            except BaseException:
+                await self._discard(upload_id)
+                raise
+            await self._metadata.delete_upload(upload_id)
+            await self._metadata.link_blob(scope, repository, digest, size)
         return digest
 
     async def _discard(self, upload_id: str) -> None:
@@ -316,20 +339,33 @@ class RegistryService:
 
         Raises NameInvalid, DigestInvalid, NameUnknown, ManifestUnknown (and the source's errors).
         """
+        served = await self.serve_manifest(scope, repository, reference, pull=pull, requester=requester)
+        return served.record
+
+    async def serve_manifest(
+        self,
+        scope: RegistryScope,
+        repository: str,
+        reference: str,
+        *,
+        pull: bool = False,
+        requester: PullRequester | None = None,
+    ) -> ServedManifest:
+        """As get_manifest, saying also whether the content source supplied the manifest; raises as it does."""
         _check_name(repository)
         key: Digest | str = _parse_digest(reference) if looks_like_digest(reference) else reference
         if isinstance(key, str) and not is_valid_tag(key):
             await self._require_pulled_repository(scope, repository)
             raise ManifestUnknown(reference)
-        manifest = await self._metadata.find_manifest(scope, repository, key)
+        held = manifest = await self._metadata.find_manifest(scope, repository, key)
         if self._source is not None and requester is not None:
             manifest = await self._source.find_manifest(scope, repository, key, manifest, requester)
         if manifest is None:
             await self._require_pulled_repository(scope, repository)
             raise ManifestUnknown(reference)
         if pull:
-            await self.record_pull(scope, repository, manifest)
-        return manifest
+            self.record_pull(scope, repository, manifest)
+        return ServedManifest(manifest, fetched=held is None or held.digest != manifest.digest)
 
     async def find_manifest(
         self, scope: RegistryScope, repository: str, reference: Digest | str
@@ -338,16 +374,11 @@ class RegistryService:
         _check_name(repository)
         return await self._metadata.find_manifest(scope, repository, reference)
 
-    async def record_pull(self, scope: RegistryScope, repository: str, manifest: ManifestRecord) -> None:
-        """Record a pull of `manifest`, unless one was recorded within PULL_TIME_RESOLUTION."""
-        now = datetime.now(UTC)
-        if manifest.pulled_at is None or now - manifest.pulled_at >= PULL_TIME_RESOLUTION:
-            try:
-                await self._metadata.record_pull(scope, repository, manifest.digest, now)
-            except Exception as error:
-                # Bookkeeping never fails a read: a pull on a full disk (or a database that refuses writes) is
-                # still answered, and its time recorded by a later pull.
-                log.warning("could not record a pull of %s@%s: %s", repository, manifest.digest, error)
+    def record_pull(self, scope: RegistryScope, repository: str, manifest: ManifestRecord) -> None:
+        """Count a pull of `manifest` and keep its time (pull_records.py): a dict update, no I/O. Bookkeeping never
+        fails a read: what the database refuses later is the background flush's to retry."""
+        if self._pulls is not None:
+            self._pulls.record(scope, repository, manifest)
 
     async def put_manifest(
         self,

@@ -20,6 +20,7 @@ import pytest
 from pullcache.core import mediatypes
 from pullcache.core.digests import Digest
 from pullcache.core.scopes import RegistryScope
+from pullcache.metadata.sql import SqlMetadataStore
 from pullcache.registry.errors import (
     BlobUnknown,
     BlobUploadUnknown,
@@ -37,6 +38,7 @@ from pullcache.registry.errors import (
 )
 from pullcache.registry.manifest_writes import ManifestWrites
 from pullcache.registry.ports import MetadataStore
+from pullcache.registry.pull_records import PullRecords
 from pullcache.registry.service import BlobMounted, Page, RegistryService, UploadStarted, referrers_index
 from pullcache.storage import filesystem
 from pullcache.storage.filesystem import FileBlob, FilesystemBlobStore
@@ -75,12 +77,21 @@ async def repositories(tmp_path: Path, metadata: MetadataStore) -> AsyncIterator
 
 
 @pytest.fixture
-def service(tmp_path: Path, metadata: MetadataStore, repositories: SqlRepositories) -> RegistryService:
+def pulls(metadata: MetadataStore) -> PullRecords:
+    assert isinstance(metadata, SqlMetadataStore)
+    return PullRecords(metadata)
+
+
+@pytest.fixture
+def service(
+    tmp_path: Path, metadata: MetadataStore, repositories: SqlRepositories, pulls: PullRecords
+) -> RegistryService:
     return RegistryService(
         FilesystemBlobStore(tmp_path / "blobs"),
         metadata,
         ManifestWrites(metadata, max_bytes=MAX_MANIFEST),
         repositories,
+        pulls=pulls,
     )
 
 
@@ -357,23 +368,30 @@ async def test_an_upload_is_unknown_to_every_other_scope(service: RegistryServic
     assert await service.upload_size(SCOPE, REPO, upload_id) == 0
 
 
-async def test_a_get_of_a_manifest_is_recorded_as_a_pull_at_most_once_a_minute(service: RegistryService) -> None:
+async def test_a_get_of_a_manifest_is_recorded_as_a_pull_by_the_next_flush_at_most_once_a_minute(
+    service: RegistryService, pulls: PullRecords
+) -> None:
     content = encode(await pushed_image(service))
     await service.put_manifest(SCOPE, REPO, "latest", content, None)
     assert (await service.get_manifest(SCOPE, REPO, "latest")).pulled_at is None
 
     await service.get_manifest(SCOPE, REPO, "latest", pull=True)
+    unflushed = (await service.get_manifest(SCOPE, REPO, "latest")).pulled_at
+    await pulls.flush()
     first = (await service.get_manifest(SCOPE, REPO, "latest")).pulled_at
     await service.get_manifest(SCOPE, REPO, "latest", pull=True)
+    await pulls.flush()
     second = (await service.get_manifest(SCOPE, REPO, "latest")).pulled_at
 
+    assert unflushed is None
     assert first is not None
     assert second == first
 
 
-async def test_a_pull_is_answered_when_recording_it_fails(
+async def test_a_pull_is_answered_and_kept_for_a_later_flush_when_the_database_refuses_the_write(
     service: RegistryService,
     metadata: MetadataStore,
+    pulls: PullRecords,
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -383,11 +401,15 @@ async def test_a_pull_is_answered_when_recording_it_fails(
     async def disk_full(*_: object) -> None:
         raise sqlite3.OperationalError("database or disk is full")
 
-    monkeypatch.setattr(metadata, "record_pull", disk_full)
-    pulled = await service.get_manifest(SCOPE, REPO, "latest", pull=True)
+    with monkeypatch.context() as patched:
+        patched.setattr(metadata, "record_pulls", disk_full)
+        pulled = await service.get_manifest(SCOPE, REPO, "latest", pull=True)
+        await pulls.flush()
+    await pulls.flush()
 
     assert pulled.content == content
-    assert "could not record a pull" in caplog.text
+    assert "could not record 1 pulls" in caplog.text
+    assert (await service.get_manifest(SCOPE, REPO, "latest")).pulled_at is not None
 
 
 async def test_mount_of_an_unknown_blob_starts_an_upload(service: RegistryService) -> None:
