@@ -64,7 +64,12 @@ from pullcache.metadata.sql_pullthrough import SqlPullThroughStore
 from pullcache.metadata.sql_registry_settings import SqlLifecyclePreviewStore, SqlRegistrySettingsStore
 from pullcache.metadata.sql_replication import SqlReplicationStore
 from pullcache.metadata.sql_secrets import SqlSecretStore
+from pullcache.metadata.sql_storage_census import SqlStorageCensus
 from pullcache.metadata.sql_sts import SqlSessionStore
+from pullcache.observability.exposition import EXPOSITION, MetricsExposition, add_metrics_route
+from pullcache.observability.http_metrics import flushing, request_metrics
+from pullcache.observability.metrics import PrometheusMetrics
+from pullcache.observability.request_tally import RequestTally
 from pullcache.pullthrough.api.operations import PullThroughOperations
 from pullcache.pullthrough.background import BackgroundWork
 from pullcache.pullthrough.blob_imports import BlobImporter
@@ -107,7 +112,15 @@ AWS_GATEWAY = web.AppKey("aws_gateway", AwsGateway)
 
 def build_app(settings: Settings) -> web.Application:
     """The whole HTTP application over `settings`. The schema must be migrated already (see server.py)."""
-    app = web.Application(middlewares=[request_ids, registry_errors, registry_access])
+    # Every request counted (observability/): the outermost middleware, to see the status the others rendered.
+    metrics = PrometheusMetrics()
+    requests = RequestTally(metrics)
+    app = web.Application(middlewares=[request_metrics(requests), request_ids, registry_errors, registry_access])
+    app.cleanup_ctx.append(flushing(requests))
+    exposition = MetricsExposition(metrics, requests, settings.metrics_token)
+    app[EXPOSITION] = exposition
+    if settings.metrics_port is None:  # else the metrics port serves it alone (server.py)
+        add_metrics_route(app, exposition)
     app[DEFAULT_SCOPE] = RegistryScope(settings.account_id, settings.region)
     add_registry_routes(app)
     add_health_routes(app)
@@ -126,12 +139,19 @@ def build_app(settings: Settings) -> web.Application:
         iam_store = SqlIamStore(engine, settings_cache)
         sessions = SqlSessionStore(engine)
         principal_policies = IamPrincipalPolicies(iam_store, StsSessionPolicies(sessions))
-        authorizer = Authorizer(principal_policies)  # one for every service: ECR, /v2/, IAM
+        authorizer = Authorizer(principal_policies, metrics)  # one for every service: ECR, /v2/, IAM
         tokens = await load_registry_tokens(SqlSigningKeyStore(engine))
         credentials = CredentialChain(SqlAccountStore(engine), SessionCredentialStore(sessions))
         ecr_store = SqlEcrStore(engine, settings_cache)
         access = AccessControl(
-            RegistryAccess(tokens, authorizer, ecr_store, credentials, anonymous_is_root=settings.anonymous_registry)
+            RegistryAccess(
+                tokens,
+                authorizer,
+                ecr_store,
+                credentials,
+                anonymous_is_root=settings.anonymous_registry,
+                observer=metrics,
+            )
         )
         app[ACCESS_CONTROL] = access
         repositories = EcrService(ecr_store, tokens)
@@ -151,6 +171,7 @@ def build_app(settings: Settings) -> web.Application:
             request_timeout=settings.upstream_request_timeout,
             failures_to_open=settings.upstream_breaker_failures,
             cool_down=settings.upstream_breaker_cooldown,
+            observer=metrics,
         )
         rules = PullThroughRuleService(
             pull_through_store,
@@ -168,8 +189,10 @@ def build_app(settings: Settings) -> web.Application:
         templated = TemplatedRepositories(templates, repositories, lifecycle)  # on first pull, and on push
         rule_upstream = RuleUpstream(upstream, SecretCredentials(rules))
         background = BackgroundWork()
-        fills = BlobFills(blob_store, settings.data_dir / "fills", guard=guard)
-        blob_imports = BlobImporter(rule_upstream, role, blob_store, metadata_store, fills, background, guard=guard)
+        fills = BlobFills(blob_store, settings.data_dir / "fills", guard=guard, observer=metrics)
+        blob_imports = BlobImporter(
+            rule_upstream, role, blob_store, metadata_store, fills, background, guard=guard, observer=metrics
+        )
         manifest_imports = ManifestImporter(
             rule_upstream,
             role,
@@ -180,8 +203,11 @@ def build_app(settings: Settings) -> web.Application:
             background,
             prefetch_platforms=settings.prefetch_platforms,
             tag_check_timeout=settings.upstream_tag_check_timeout,
+            observer=metrics,
         )
-        source = PullThroughSource(RuleResolver(pull_through_store), manifest_imports, blob_imports, role, background)
+        source = PullThroughSource(
+            RuleResolver(pull_through_store), manifest_imports, blob_imports, role, background, observer=metrics
+        )
         # A push into a repository that does not exist: created when a CREATE_ON_PUSH template covers it.
         # Pulls counted in memory and written in the background, each worker its own (registry/pull_records.py).
         pulls = PullRecords(metadata_store) if settings.record_pulls else None
@@ -246,6 +272,7 @@ def build_app(settings: Settings) -> web.Application:
         app[AWS_GATEWAY] = AwsGateway(
             credentials,
             {table.model.service_name: ServiceEndpoint.for_table(table) for table in tables},
+            metrics,
         )
         purger = asyncio.create_task(_purge_uploads(registry, timedelta(seconds=settings.upload_expiry)))
         # Lifecycle policies applied every interval, by one worker at a time (exclusive_jobs.py); 0: never.
@@ -256,7 +283,8 @@ def build_app(settings: Settings) -> web.Application:
             expirer = asyncio.create_task(job.run_every(settings.lifecycle_interval))
         # Garbage collection, online, and the cache's eviction under its size cap: one of them at a time, in one
         # worker at a time (registry/collection.py, pullthrough/eviction.py); an interval of 0: never.
-        jobs = [expirer, *housekeeping(settings, engine, blob_store, guard, metadata_store)]
+        exposition.count_storage_with(SqlStorageCensus(engine))
+        jobs = [expirer, *housekeeping(settings, engine, blob_store, guard, metadata_store, metrics)]
         yield
         await source.close()
         await replicator.close()
@@ -285,9 +313,10 @@ def housekeeping(
     blobs: FilesystemBlobStore,
     guard: FileContentGuard,
     images: SqlMetadataStore,
+    metrics: PrometheusMetrics,
 ) -> list[asyncio.Task[None]]:
     """The periodic garbage collection and eviction, started: both under the collector's lock, so the server's
-    runs, its evictions and `pullcache gc` take turns."""
+    runs, its evictions and `pullcache gc` take turns. Each run's report is counted in `metrics`."""
     collector = GarbageCollector(
         SqlCollectionStore(engine),
         blobs,
@@ -307,9 +336,11 @@ def housekeeping(
     async def collect() -> None:
         report = await collector.collect()
         log.info("garbage collection: %s", report.summary(), extra={"fields": {"bytes_freed": report.bytes_freed}})
+        metrics.collected(blobs=report.blobs, bytes_freed=report.bytes_freed, seconds=report.seconds)
 
     async def evict() -> None:
-        await eviction.run()
+        report = await eviction.run()
+        metrics.evicted(images=report.images, bytes_freed=report.bytes_freed, bytes_after=report.bytes_after)
 
     started: list[asyncio.Task[None]] = []
     if settings.gc_interval > 0:

@@ -93,6 +93,8 @@ def _serve(parser: argparse.ArgumentParser, arguments: argparse.Namespace) -> No
             upstream_breaker_cooldown=arguments.upstream_breaker_cooldown,
             upstream_allow=_destination_list(arguments.upstream_allow, "PULLCACHE_UPSTREAM_ALLOW"),
             upstream_deny=_destination_list(arguments.upstream_deny, "PULLCACHE_UPSTREAM_DENY"),
+            metrics_port=arguments.metrics_port,
+            metrics_token=arguments.metrics_token,
         )
     except ConfigError as error:
         parser.error(str(error))
@@ -225,6 +227,13 @@ def _parser() -> argparse.ArgumentParser:
         float,
         defaults.upstream_breaker_cooldown,
         "seconds a failing upstream is not asked before one request probes it",
+    )
+    option("--metrics-port", int, defaults.metrics_port, "serve /metrics on this port only (default: the API's port)")
+    serve_parser.add_argument(  # not through option(): the help would print the token the variable holds
+        "--metrics-token",
+        default=os.environ.get("PULLCACHE_METRICS_TOKEN"),
+        help="Bearer token a scrape of /metrics must present (env PULLCACHE_METRICS_TOKEN, better than the flag: "
+        "a command line is public; default: none)",
     )
     for flag, help_text in (
         ("--upstream-allow", "the only upstream destinations allowed (none given: any not denied)"),

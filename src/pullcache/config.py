@@ -107,6 +107,10 @@ class Settings:
     # Link-local addresses are refused unless allowed; an allow list, when given, is all that is allowed.
     upstream_allow: tuple[str, ...] = ()
     upstream_deny: tuple[str, ...] = ()
+    # Prometheus metrics at /metrics (observability/): on the API's port, or only on `metrics_port` (every worker
+    # listens on it); with `metrics_token`, only for scrapes that present it as a Bearer token.
+    metrics_port: int | None = None
+    metrics_token: str | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
@@ -161,6 +165,10 @@ class Settings:
             raise ConfigError("the upstream breaker opens after at least 1 failure")
         if not 0 <= self.upstream_breaker_cooldown <= MAX_UPSTREAM_WAIT:
             raise ConfigError(f"the upstream breaker's cool-down must be 0-{MAX_UPSTREAM_WAIT:g} s")
+        if self.metrics_port is not None and not (0 < self.metrics_port <= 65535 and self.metrics_port != self.port):
+            raise ConfigError(f"the metrics port must be 1-65535 and not the API's port, not {self.metrics_port}")
+        if self.metrics_token is not None and not self.metrics_token.strip():
+            raise ConfigError("the metrics token must not be empty")
         for kind, entries in (("allow", self.upstream_allow), ("deny", self.upstream_deny)):
             try:
                 DestinationPolicy(allow=entries)

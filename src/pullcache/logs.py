@@ -24,8 +24,11 @@ from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 
 from pullcache.health import HEALTH_PATHS
+from pullcache.observability import METRICS_PATH
 
 ACCESS_LOGGER = "pullcache.access"
+# Asked every few seconds by load balancers and scrapers: written at debug, not in every info-level access log.
+QUIET_PATHS = HEALTH_PATHS | {METRICS_PATH}
 REPEAT_INTERVAL = 60.0  # seconds: the same warning or error is written at most once in this long
 MAX_TRACKED_LINES = 512  # distinct repeated lines remembered; the least recent is forgotten past it
 # What accept() (or any other call) answers when the process or the system runs out of files, buffers or memory.
@@ -156,12 +159,12 @@ def log_loop_error(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> 
 
 
 class JsonAccessLogger(AbstractAccessLogger):
-    """One line a request: who asked what, the answer, its size and how long it took. Health checks, asked every
-    few seconds by load balancers, are logged at debug."""
+    """One line a request: who asked what, the answer, its size and how long it took. Health checks and metrics
+    scrapes (QUIET_PATHS), asked every few seconds, are logged at debug."""
 
     def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
         self.logger.log(
-            logging.DEBUG if request.path in HEALTH_PATHS else logging.INFO,
+            logging.DEBUG if request.path in QUIET_PATHS else logging.INFO,
             "%s %s %s",
             request.method,
             request.path,

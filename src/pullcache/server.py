@@ -10,6 +10,10 @@ staged, so the client can ask where it stands and resume.
 Connections: a worker serves at most `max_connections` at once (by default what its open-file limit leaves room for)
 and closes those that are slow to send a request's headers or idle too long (http_server.py, connection_budget.py);
 the event loop's own errors are logged through logs.py, repeats held back.
+
+Metrics: the workers' values meet in `<data-dir>/metrics`, emptied here before any worker starts
+(observability/process_files.py); with a metrics port, every worker serves /metrics there too (SO_REUSEPORT), and
+any one's answer is the whole server's.
 """
 
 from __future__ import annotations
@@ -38,6 +42,8 @@ from pullcache.http_server import BoundedAppRunner
 from pullcache.logs import ACCESS_LOGGER, JsonAccessLogger, RepeatedLines, configure_logging, log_loop_error
 from pullcache.metadata.engine import create_engine, migrate
 from pullcache.metadata.sql_accounts import SqlAccountStore
+from pullcache.observability.exposition import EXPOSITION, metrics_app
+from pullcache.observability.process_files import forget_process, share_values
 from pullcache.registry.api.routes import Handler
 from pullcache.server_lock import claim_data_dir, die_with_parent, join_data_dir
 
@@ -57,10 +63,13 @@ def serve(settings: Settings) -> None:
     try:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         claim_data_dir(settings.data_dir)  # held until this process ends
+        share_values(settings.data_dir)  # before the workers start: they find it in their environment
     except OSError as error:
         raise CannotStart(f"cannot use the data dir {settings.data_dir}: {error.strerror or error}") from None
     raise_open_file_limit()
     check_port_free(settings.host, settings.port)
+    if settings.metrics_port is not None:
+        check_port_free(settings.host, settings.metrics_port)
     try:
         asyncio.run(_prepare(settings))
     except (SQLAlchemyError, CommandError, ImportError, OSError) as error:
@@ -177,6 +186,7 @@ async def _run_worker(settings: Settings, repeats: RepeatedLines) -> None:
     ]
     for site in sites:
         await site.start()
+    metrics_runner = await _serve_metrics(app, settings) if settings.metrics_port is not None else None
     stop = asyncio.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
@@ -201,10 +211,24 @@ async def _run_worker(settings: Settings, repeats: RepeatedLines) -> None:
             await in_flight.wait_idle()
     except TimeoutError:
         log.warning("in-flight requests outlasted the shutdown timeout: cancelling them")
+    if metrics_runner is not None:
+        await metrics_runner.cleanup()
     await runner.cleanup()
     reporting.cancel()
     repeats.flush(everything=True)
     log.info("stopped")
+
+
+async def _serve_metrics(app: web.Application, settings: Settings) -> web.AppRunner:
+    """/metrics alone on the metrics port, answered from `app`'s metrics, without an access log."""
+    assert settings.metrics_port is not None
+    runner = web.AppRunner(metrics_app(app[EXPOSITION]), access_log=None, shutdown_timeout=1.0)
+    await runner.setup()
+    site = web.TCPSite(
+        runner, settings.host, settings.metrics_port, backlog=LISTEN_BACKLOG, reuse_port=settings.workers > 1
+    )
+    await site.start()
+    return runner
 
 
 async def _report_repeats(repeats: RepeatedLines) -> None:
@@ -272,5 +296,7 @@ def _supervise(settings: Settings) -> None:
                 workers.remove(process)
             else:
                 log.error("worker %s exited with %s; restarting it", process.pid, process.exitcode)
+                if process.pid is not None:
+                    forget_process(process.pid)
                 workers[index] = start()
     sys.exit(0)

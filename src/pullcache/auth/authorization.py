@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from pullcache.auth.observations import UNOBSERVED, AccessObserver
 from pullcache.auth.ports import PrincipalPolicies, PrincipalPolicySet
 from pullcache.policy import (
     ContextValue,
@@ -63,8 +64,10 @@ class AccessRequest:
 
 
 class Authorizer:
-    def __init__(self, principal_policies: PrincipalPolicies) -> None:
+    def __init__(self, principal_policies: PrincipalPolicies, observer: AccessObserver = UNOBSERVED) -> None:
+        """`observer`: told of each refusal `authorize` raises (a `decide` is a question, not a refusal)."""
         self._principal_policies = principal_policies
+        self._observer = observer
 
     async def decide(self, request: AccessRequest) -> Decision:
         return (await self._decide(request))[0]
@@ -74,6 +77,7 @@ class Authorizer:
         decision, policies = await self._decide(request)
         if decision.allowed:
             return
+        self._observer.denied(request.action)
         reason = _reason(request, decision, policies)
         raise AccessDenied(request.principal, request.action, request.resource, reason)
 

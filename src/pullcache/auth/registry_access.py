@@ -21,9 +21,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from pullcache.auth.authorization import AccessDenied, AccessRequest, Authorizer
+from pullcache.auth.observations import UNOBSERVED, AccessObserver
 from pullcache.auth.ports import CredentialStore, RepositoryPolicies
 from pullcache.auth.registry_tokens import (
     DownloadGrant,
+    ExpiredRegistryToken,
     InvalidRegistryToken,
     RegistryTokens,
     RevokedRegistryToken,
@@ -74,7 +76,10 @@ class RegistryAccess:
         credentials: CredentialStore,
         *,
         anonymous_is_root: bool = False,
+        observer: AccessObserver = UNOBSERVED,
     ) -> None:
+        """`observer`: told of each token refused."""
+        self._observer = observer
         self._tokens = tokens
         self._credentials = credentials
         self._keys_valid: TtlMemo[str, datetime | None] = TtlMemo(KEY_CHECK_SECONDS)
@@ -92,11 +97,15 @@ class RegistryAccess:
         """
         if token is None:
             return RequestPrincipal.root(scope.account_id) if self._anonymous_is_root else RequestPrincipal.anonymous()
-        claims = self._tokens.verify(token, now)
-        if claims.access_key_id is not None:
-            valid_until = await self._keys_valid.get(claims.access_key_id, lambda: self._key_valid_until(claims))
-            if valid_until is None or valid_until <= now:
-                raise RevokedRegistryToken("the access key that obtained the token is no longer valid")
+        try:
+            claims = self._tokens.verify(token, now)
+            if claims.access_key_id is not None:
+                valid_until = await self._keys_valid.get(claims.access_key_id, lambda: self._key_valid_until(claims))
+                if valid_until is None or valid_until <= now:
+                    raise RevokedRegistryToken("the access key that obtained the token is no longer valid")
+        except InvalidRegistryToken as refused:
+            self._observer.token_refused(_refusal_reason(refused))
+            raise
         return claims.principal
 
     async def _key_valid_until(self, claims: TokenClaims) -> datetime | None:
@@ -217,11 +226,12 @@ class RegistryAccess:
         action: str,
         keys: Mapping[str, ContextValue] | None,
     ) -> bool:
-        try:
-            await self._decide(principal, scope, target, action, keys)
-        except AccessDenied:
-            return False
-        return True
+        # Decided, not authorized: a question whose "no" refuses nothing (the Authorizer counts refusals only).
+        resource, resource_policy = target
+        decision = await self._authorizer.decide(
+            AccessRequest(principal, action, resource, scope.account_id, resource_policy, keys or {})
+        )
+        return decision.allowed
 
     def _parse_cached(self, text: str, arn: str) -> SourcedPolicy | None:
         if text not in self._parsed:
@@ -229,6 +239,14 @@ class RegistryAccess:
                 self._parsed.clear()
             self._parsed[text] = _parse(text, arn)
         return self._parsed[text]
+
+
+def _refusal_reason(refused: InvalidRegistryToken) -> str:
+    if isinstance(refused, ExpiredRegistryToken):
+        return "expired"
+    if isinstance(refused, RevokedRegistryToken):
+        return "revoked"
+    return "invalid"
 
 
 def _parse(text: str, arn: str) -> SourcedPolicy | None:

@@ -31,7 +31,7 @@ from pullcache.aws.auth_errors import (
 from pullcache.aws.context import CallContext, PrincipalT
 from pullcache.aws.errors import ErrorReply, UnknownOperation
 from pullcache.aws.operations import ServiceEndpoint
-from pullcache.aws.ports import CredentialLookup, SigningCredentials
+from pullcache.aws.ports import UNOBSERVED, CredentialLookup, GatewayObserver, SigningCredentials
 from pullcache.aws.sigv4 import ParsedSignature, SignedRequest, check_request_time, parse_signature, verify
 from pullcache.aws.wire import WireRequest, WireResponse
 
@@ -46,6 +46,9 @@ BODY_TOO_LARGE = ErrorReply(413, "RequestEntityTooLarge", f"The request body is 
 # An unsigned request is parsed only to tell an unsigned operation this server does not implement (the largest such
 # request, AssumeRoleWithSAML's 100,000-character assertion, is far smaller): no one may make it parse more for free.
 MAX_UNSIGNED_BODY_BYTES = 256 * 1024
+# Where the gateway leaves, on the request, the name of the service a signed request was for (`ecr`, `iam`, ...):
+# what the request metrics call its door.
+AWS_SERVICE = "aws_service"
 
 
 class AwsGateway(Generic[PrincipalT]):
@@ -53,7 +56,10 @@ class AwsGateway(Generic[PrincipalT]):
         self,
         credentials: CredentialLookup[PrincipalT],
         endpoints: Mapping[str, ServiceEndpoint[CallContext[PrincipalT]]],
+        observer: GatewayObserver = UNOBSERVED,
     ) -> None:
+        """`observer`: told of each signature refused."""
+        self._observer = observer
         self._credentials = credentials
         self._endpoints = endpoints
 
@@ -80,6 +86,8 @@ class AwsGateway(Generic[PrincipalT]):
         try:
             parsed = parse_signature(signed)
             endpoint = self._endpoints.get(parsed.scope.service)
+            if endpoint is not None:
+                request[AWS_SERVICE] = parsed.scope.service
             now = datetime.now(UTC)
             check_request_time(parsed, now)
             credentials = await self._authenticate(signed, parsed, now)
@@ -87,6 +95,7 @@ class AwsGateway(Generic[PrincipalT]):
             unsigned = self._answer_unsigned(wire, request_id) if isinstance(error, MissingAuthentication) else None
             if unsigned is not None:
                 return _response(unsigned)
+            self._observer.signature_refused(type(error).__name__)
             return _response(self._render_auth_error(error, endpoint, wire, request_id))
         if endpoint is None:
             speaker = self._endpoint_speaking(_protocol_of(wire))

@@ -1,13 +1,14 @@
 """What the AWS plumbing needs from the rest of pullcache: who an access key signs for, and its secret.
 
 The gateway checks a signature with a key's secret and hands the handlers whom the key signs for. What that
-principal is, the plumbing does not say (a type parameter); it asks of it only the account it belongs to.
+principal is, the plumbing does not say (a type parameter); it asks of it only the account it belongs to. Who
+counts the signatures refused (the metrics adapter) is a GatewayObserver.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Protocol, TypeVar
+from typing import Final, Protocol, TypeVar
 
 PrincipalT_co = TypeVar("PrincipalT_co", covariant=True)
 
@@ -45,3 +46,20 @@ class CredentialLookup(Protocol[PrincipalT_co]):
     async def find_credentials(self, access_key_id: str) -> SigningCredentials[PrincipalT_co] | None:
         """The credentials of `access_key_id`, or None when no such key exists."""
         ...
+
+
+class GatewayObserver(Protocol):
+    def signature_refused(self, reason: str) -> None:
+        """A request refused before any service saw it; `reason`: the AuthError's name (auth_errors.py), one of
+        a dozen (SignatureMismatch, UnknownAccessKey, RequestTimeTooSkewed, ...)."""
+        ...
+
+
+class Unobserved:
+    """Counts nothing."""
+
+    def signature_refused(self, reason: str) -> None:
+        pass
+
+
+UNOBSERVED: Final = Unobserved()

@@ -20,6 +20,7 @@ from pullcache.core.scopes import RegistryScope
 from pullcache.pullthrough.background import BackgroundWork
 from pullcache.pullthrough.errors import UpstreamError, UpstreamNotFound
 from pullcache.pullthrough.fills import BlobFills, Filling
+from pullcache.pullthrough.observations import BLOB, UNOBSERVED, PullThroughObserver
 from pullcache.pullthrough.ports import RepositoryContent, UpstreamBlob
 from pullcache.pullthrough.rule_upstream import RuleUpstream, registry_error
 from pullcache.pullthrough.rules import PullThroughRule
@@ -50,9 +51,12 @@ class BlobImporter:
         *,
         background_delay: float = BACKGROUND_DELAY,
         guard: ContentGuard | None = None,
+        observer: PullThroughObserver = UNOBSERVED,
     ) -> None:
-        """`guard`: held from finding a blob committed to linking it, so garbage collection cannot come between."""
+        """`guard`: held from finding a blob committed to linking it, so garbage collection cannot come between.
+        `observer`: told of the bytes each fill this process leads commits."""
         self._guard = guard or Unguarded()
+        self._observer = observer
         self._upstream = upstream
         self._role = role
         self._blobs = blobs
@@ -114,7 +118,7 @@ class BlobImporter:
         return await self._fills.open(
             digest,
             lambda: self._upstream_blob(rule, scope, repository, digest),
-            lambda size: self._link(scope, repository, digest, size, again=True),
+            lambda size: self._fetched(rule, scope, repository, digest, size, again=True),
         )
 
     async def _fill_in_background(
@@ -137,7 +141,7 @@ class BlobImporter:
         await self._fills.wait(
             digest,
             lambda: self._upstream_blob(rule, scope, repository, digest),
-            lambda size: self._link(scope, repository, digest, size),
+            lambda size: self._fetched(rule, scope, repository, digest, size),
         )
         await self._link_committed(scope, repository, digest)
 
@@ -146,6 +150,20 @@ class BlobImporter:
             committed = await self._blobs.open_blob(digest)
             if committed is not None:
                 await self._link(scope, repository, digest, committed.size)
+
+    async def _fetched(
+        self,
+        rule: PullThroughRule,
+        scope: RegistryScope,
+        repository: str,
+        digest: Digest,
+        size: int,
+        *,
+        again: bool = False,
+    ) -> None:
+        """A fill this process led committed `size` bytes from the upstream: counted, and linked."""
+        self._observer.fetched(rule.prefix, BLOB, size)
+        await self._link(scope, repository, digest, size, again=again)
 
     async def _link(
         self, scope: RegistryScope, repository: str, digest: Digest, size: int, *, again: bool = False

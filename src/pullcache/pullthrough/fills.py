@@ -32,6 +32,7 @@ from pathlib import Path
 
 from pullcache.core.digests import Digest
 from pullcache.pullthrough.filling import POLL_FIRST, POLL_MAX, Filling
+from pullcache.pullthrough.observations import UNOBSERVED, PullThroughObserver
 from pullcache.pullthrough.ports import UpstreamBlob
 from pullcache.registry.errors import OUT_OF_SPACE, BlobFillFailed, DigestInvalid, StorageFull
 from pullcache.registry.ports import Blob, BlobStore, ContentGuard, LocalFile, Unguarded
@@ -60,11 +61,14 @@ class BlobFills:
         *,
         wait_timeout: float = 300.0,
         guard: ContentGuard | None = None,
+        observer: PullThroughObserver = UNOBSERVED,
     ) -> None:
         """`blobs`: a store that stages uploads in local files (see above). `wait_timeout`: how long a reader
         waits for the upstream to answer another process's fill. `guard`: held from committing a fill to linking
-        it (`on_commit`), so garbage collection cannot come between."""
+        it (`on_commit`), so garbage collection cannot come between. `observer`: told of the fills this process
+        runs and of the requests that join a fill under way."""
         self._guard = guard or Unguarded()
+        self._observer = observer
         self._blobs = blobs
         self._directory = directory
         self._directory.mkdir(parents=True, exist_ok=True)
@@ -86,7 +90,9 @@ class BlobFills:
             if committed is not None:
                 return committed
             lead = self._leading.get(digest)
-            if lead is None:
+            if lead is not None:
+                self._observer.fill_joined()
+            else:
                 lead = self._try_lead(digest, upstream, on_commit)
             if lead is not None:
                 await lead.started  # raises the upstream's error when the fill could not start
@@ -105,6 +111,7 @@ class BlobFills:
                 if size is not None:
                     staged = await self._follow(digest, size)
                     if staged is not None:
+                        self._observer.fill_joined()
                         return staged
             if asyncio.get_running_loop().time() > deadline:
                 raise BlobFillFailed(str(digest), "timed out waiting for another process's fill")
@@ -139,6 +146,7 @@ class BlobFills:
         self, digest: Digest, lock_fd: int, lead: _Lead, upstream: OpenUpstream, on_commit: OnCommit
     ) -> None:
         upload_id = fill_upload_id(digest)
+        self._observer.fill_started()
         try:
             await self._blobs.abort(upload_id)  # what a dead process left behind
             await self._blobs.start_upload(upload_id)
@@ -176,6 +184,7 @@ class BlobFills:
             if isinstance(error, asyncio.CancelledError):
                 raise
         finally:
+            self._observer.fill_ended()
             self._leading.pop(digest, None)
             self._release(digest, lock_fd)
 

@@ -34,6 +34,7 @@ from pullcache.core.scopes import RegistryScope
 from pullcache.pullthrough.background import BackgroundWork
 from pullcache.pullthrough.blob_imports import BlobImporter
 from pullcache.pullthrough.errors import UpstreamError, UpstreamNotFound, UpstreamUnavailable
+from pullcache.pullthrough.observations import MANIFEST, UNOBSERVED, PullThroughObserver
 from pullcache.pullthrough.ports import (
     CachedRepositories,
     ManifestWriter,
@@ -74,9 +75,12 @@ class ManifestImporter:
         *,
         prefetch_platforms: bool = False,
         tag_check_timeout: float = DEFAULT_TAG_CHECK_TIMEOUT,
+        observer: PullThroughObserver = UNOBSERVED,
     ) -> None:
         """`prefetch_platforms`: an imported index's child manifests are imported too, in the background.
-        `tag_check_timeout`: seconds a cached tag's check may take before the cached copy is served."""
+        `tag_check_timeout`: seconds a cached tag's check may take before the cached copy is served.
+        `observer`: told of the manifests fetched, the tags checked and the stale copies served."""
+        self._observer = observer
         self._upstream = upstream
         self._role = role
         self._repositories = repositories
@@ -116,6 +120,7 @@ class ManifestImporter:
     ) -> ManifestRecord:
         """What `tag` names upstream now: `cached` when it still names that (or the upstream cannot say within
         the check's budget), else the manifest it names, imported."""
+        self._observer.tag_checked(rule.prefix)
         budget = self._tag_check_timeout
         deadline = asyncio.get_running_loop().time() + budget
         try:
@@ -131,6 +136,7 @@ class ManifestImporter:
                     fetched = await self._upstream.get_manifest(rule, repository, str(head.digest))
             except TimeoutError:
                 raise UpstreamUnavailable(f"the upstream did not send {head.digest} within {budget:g} s") from None
+            self._observer.fetched(rule.prefix, MANIFEST, len(fetched.content))
             return await self._store(rule, scope, repository, tag, fetched, True)
         except (UpstreamError, Denied, Unavailable) as error:
             # Stale-if-error: the cached image is the best answer there is.
@@ -141,6 +147,7 @@ class ManifestImporter:
                 error,
                 extra={"fields": {"rule": rule.prefix, "upstream": rule.upstream_url}},
             )
+            self._observer.stale_served(rule.prefix)
             return cached
 
     async def _import(
@@ -152,6 +159,7 @@ class ManifestImporter:
             return None
         except UpstreamError as error:
             raise registry_error(rule, error) from None
+        self._observer.fetched(rule.prefix, MANIFEST, len(fetched.content))
         tag = reference if isinstance(reference, str) else None
         return await self._store(rule, scope, repository, tag, fetched, exists)
 
@@ -210,6 +218,7 @@ class ManifestImporter:
         if await self._content.find_manifest(scope, repository, digest) is not None:
             return
         fetched = await self._upstream.get_manifest(rule, repository, str(digest))
+        self._observer.fetched(rule.prefix, MANIFEST, len(fetched.content))
         await self._store(rule, scope, repository, None, fetched, True)
 
 

@@ -9,7 +9,7 @@ A pull the registry cannot answer from what it holds (or a tag it holds that may
     a blob the repository lacks             blob_imports.py      streamed from the blob's single fill
 
 Everything the cache writes, it writes as the service-linked role (service_role.py), through the registry's own
-write path for manifests.
+write path for manifests. Each pull under a rule is reported to the observer (observations.py) as a hit or a miss.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from pullcache.pullthrough.background import CLOSE_GRACE, BackgroundWork
 from pullcache.pullthrough.blob_imports import BlobImporter
 from pullcache.pullthrough.fills import Filling
 from pullcache.pullthrough.manifest_imports import ManifestImporter, tag_is_fresh
+from pullcache.pullthrough.observations import BLOB, MANIFEST, UNOBSERVED, PullThroughObserver
 from pullcache.pullthrough.rule_resolver import RuleResolver
 from pullcache.pullthrough.service_role import ServiceRole
 from pullcache.registry.ports import Blob, ManifestRecord, PullRequester
@@ -33,7 +34,9 @@ class PullThroughSource:
         blobs: BlobImporter,
         role: ServiceRole,
         background: BackgroundWork,
+        observer: PullThroughObserver = UNOBSERVED,
     ) -> None:
+        self._observer = observer
         self._rules = rules
         self._manifests = manifests
         self._blobs = blobs
@@ -55,10 +58,16 @@ class PullThroughSource:
         if rule is None:
             return cached
         if cached is None:
-            return await self._manifests.import_manifest(rule, scope, repository, reference, requester)
+            imported = await self._manifests.import_manifest(rule, scope, repository, reference, requester)
+            if imported is not None:
+                self._observer.served(rule.prefix, MANIFEST, hit=False, size=len(imported.content))
+            return imported
         if isinstance(reference, Digest) or tag_is_fresh(rule, cached):
+            self._observer.served(rule.prefix, MANIFEST, hit=True, size=len(cached.content))
             return cached  # content under a digest does not change
-        return await self._manifests.refresh_tag(rule, scope, repository, reference, cached, requester)
+        current = await self._manifests.refresh_tag(rule, scope, repository, reference, cached, requester)
+        self._observer.served(rule.prefix, MANIFEST, hit=current.digest == cached.digest, size=len(current.content))
+        return current
 
     async def find_blob(
         self, scope: RegistryScope, repository: str, digest: Digest, requester: PullRequester
@@ -66,7 +75,16 @@ class PullThroughSource:
         rule = await self._rules.find_rule(scope, repository, fresh=True)
         if rule is None:
             return None
-        return await self._blobs.find_blob(rule, scope, repository, digest, requester)
+        blob = await self._blobs.find_blob(rule, scope, repository, digest, requester)
+        if blob is not None:
+            self._observer.served(rule.prefix, BLOB, hit=not isinstance(blob, Filling), size=blob.size)
+        return blob
+
+    async def held_blob(self, scope: RegistryScope, repository: str, size: int) -> None:
+        """A pull of a blob the repository holds: a hit when a rule covers the repository (the rules as kept)."""
+        rule = await self._rules.find_rule(scope, repository)
+        if rule is not None:
+            self._observer.served(rule.prefix, BLOB, hit=True, size=size)
 
     async def close(self, grace: float = CLOSE_GRACE) -> None:
         """Give the background work and the fills under way `grace` seconds each to finish, then cancel what is

@@ -298,6 +298,11 @@ class ContentSource(Protocol):
         None when it is not there."""
         ...
 
+    async def held_blob(self, scope: RegistryScope, repository: str, size: int) -> None:
+        """A pull of a blob the repository holds, answered without the source: the source counts it (a cache hit
+        when it covers the repository)."""
+        ...
+
 
 # -- repositories a push creates: ECR's create on push -------------------------------------------------------
 

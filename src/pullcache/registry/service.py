@@ -133,8 +133,11 @@ class RegistryService:
         blob: Blob | None = None
         if await self._metadata.find_blob_size(scope, repository, digest) is not None:
             blob = await self._blobs.open_blob(digest)
-        if blob is None and self._source is not None and requester is not None:
-            blob = await self._source.find_blob(scope, repository, digest, requester)
+        if self._source is not None and requester is not None:
+            if blob is None:
+                blob = await self._source.find_blob(scope, repository, digest, requester)
+            else:
+                await self._source.held_blob(scope, repository, blob.size)
         if blob is None:
             await self._require_pulled_repository(scope, repository)
             raise BlobUnknown(str(digest))

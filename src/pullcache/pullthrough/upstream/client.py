@@ -46,6 +46,7 @@ from pullcache.core import mediatypes
 from pullcache.core.digests import CANONICAL, Digest, InvalidDigest, looks_like_digest
 from pullcache.pullthrough.destinations import DestinationPolicy
 from pullcache.pullthrough.errors import UpstreamInvalid, UpstreamUnavailable
+from pullcache.pullthrough.observations import UNOBSERVED, UpstreamObserver
 from pullcache.pullthrough.ports import UpstreamBlob, UpstreamEndpoint, UpstreamManifest, UpstreamManifestHead
 from pullcache.pullthrough.upstream.auth import Authenticator, pull_scope
 from pullcache.pullthrough.upstream.breaker import DEFAULT_COOL_DOWN, DEFAULT_FAILURES_TO_OPEN, CircuitBreaker
@@ -104,9 +105,11 @@ class UpstreamClient:
         jitter: Callable[[], float] = random.random,
         destinations: DestinationPolicy | None = None,
         resolver: AbstractResolver | None = None,
+        observer: UpstreamObserver = UNOBSERVED,
     ) -> None:
         """`destinations`: where the client may connect (default: anywhere but link-local, destinations.py);
-        `resolver`: looks host names up (default: aiohttp's), its answers filtered by the policy."""
+        `resolver`: looks host names up (default: aiohttp's), its answers filtered by the policy; `observer`:
+        told of every exchange (http_session.py)."""
         self._max_manifest_bytes = max_manifest_bytes
         # No bound on the wait for a pooled connection (`connect`): a busy pool is no failure of the upstream, and
         # the request budget bounds that wait.
@@ -119,6 +122,7 @@ class UpstreamClient:
             connections=connections,
             destinations=destinations,
             resolver=resolver,
+            observer=observer,
         )
         self._transport = UpstreamTransport(
             self._http,

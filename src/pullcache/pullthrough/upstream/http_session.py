@@ -11,6 +11,7 @@ DestinationGuard is the connector's resolver and checks hosts written as address
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Final
 
 import aiohttp
@@ -20,6 +21,7 @@ from yarl import URL
 
 from pullcache.pullthrough.destinations import DestinationPolicy
 from pullcache.pullthrough.errors import UpstreamInvalid
+from pullcache.pullthrough.observations import TRANSPORT_FAILED, UNOBSERVED, UpstreamObserver
 from pullcache.pullthrough.upstream.destination_guard import DestinationGuard
 
 MAX_REDIRECTS: Final = 5
@@ -47,7 +49,10 @@ class HttpSession:
         connections: int = 100,
         destinations: DestinationPolicy | None = None,
         resolver: AbstractResolver | None = None,
+        observer: UpstreamObserver = UNOBSERVED,
     ) -> None:
+        """`observer`: told of every exchange, each redirect hop its own, with its host and status."""
+        self._observer = observer
         self._timeout = timeout
         self._idle_timeout = idle_timeout
         self._user_agent = user_agent
@@ -75,7 +80,7 @@ class HttpSession:
             if authorization is not None and url.origin() == home:
                 sent["Authorization"] = authorization
             self._guard.check_literal(url.raw_host or "")
-            response = await session.request(method, url, headers=sent, allow_redirects=False)
+            response = await self._exchange(session, method, url, sent)
             _bound_idle_reads(response, self._idle_timeout)
             if response.status not in REDIRECT_STATUSES:
                 return response
@@ -87,6 +92,20 @@ class HttpSession:
             if response.status == SEE_OTHER and method != "HEAD":
                 method = "GET"
         raise UpstreamInvalid(f"{home} redirected {method} more than {MAX_REDIRECTS} times")
+
+    async def _exchange(
+        self, session: aiohttp.ClientSession, method: str, url: URL, headers: dict[str, str]
+    ) -> aiohttp.ClientResponse:
+        """One request, its answer (or its failure) and the wait for its headers told to the observer."""
+        host = _host_of(url)
+        sent_at = time.perf_counter()
+        try:
+            response = await session.request(method, url, headers=headers, allow_redirects=False)
+        except BaseException:
+            self._observer.answered(host, TRANSPORT_FAILED, None)
+            raise
+        self._observer.answered(host, response.status, time.perf_counter() - sent_at)
+        return response
 
     def _client(self) -> aiohttp.ClientSession:
         loop = asyncio.get_running_loop()
@@ -102,6 +121,13 @@ class HttpSession:
             )
             self._loop = loop
         return self._session
+
+
+def _host_of(url: URL) -> str:
+    """The host a request went to, with its port when not the scheme's: a label of few values (the rules'
+    upstreams, their token realms and the stores they redirect to), never a path."""
+    host = url.raw_host or ""
+    return host if url.explicit_port is None else f"{host}:{url.explicit_port}"
 
 
 def _bound_idle_reads(response: aiohttp.ClientResponse, idle_timeout: float | None) -> None:
