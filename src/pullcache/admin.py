@@ -83,7 +83,8 @@ async def _migrated(settings: Settings) -> AsyncIterator[AsyncEngine]:
 
 
 def list_rules(data_dir: Path, scope: RegistryScope, *, database_url: str | None = None) -> list[PullThroughRule]:
-    """The pull-through cache rules of one account and region, in order of prefix."""
+    """The pull-through cache rules of one account and region, in order of prefix. Raises NoDatabase."""
+    _require_database(data_dir, database_url)
     return asyncio.run(_list_rules(Settings(data_dir=data_dir, database_url=database_url), scope))
 
 
@@ -91,9 +92,10 @@ def set_tag_ttl(
     data_dir: Path, scope: RegistryScope, prefix: str, ttl: timedelta, *, database_url: str | None = None
 ) -> PullThroughRule:
     """Change how long one rule serves a cached tag before asking its upstream again (ECR's API has no field for
-    it). Running workers apply it within a second. Raises RuleNotFound."""
+    it). Running workers apply it within a second. Raises RuleNotFound, NoDatabase."""
     if ttl < timedelta(0):
         raise ValueError("a tag TTL is not negative")
+    _require_database(data_dir, database_url)
     return asyncio.run(_set_tag_ttl(Settings(data_dir=data_dir, database_url=database_url), scope, prefix, ttl))
 
 
@@ -103,9 +105,15 @@ def list_repositories(
     """The repositories of one account and region with their image and pull counts and their last pull (ECR's
     API has no field for the pull count), as the workers last flushed them. Raises NoDatabase."""
     settings = Settings(data_dir=data_dir, database_url=database_url)
+    _require_database(data_dir, database_url)
+    return asyncio.run(_list_repositories(settings, scope))
+
+
+def _require_database(data_dir: Path, database_url: str | None) -> None:
+    """Raise NoDatabase unless the data dir holds the embedded database (or another database is named): a command
+    that only reads or changes what a server wrote creates none."""
     if database_url is None and not (data_dir / DATABASE_FILE).is_file():
         raise NoDatabase(f"no database in {data_dir} ({DATABASE_FILE}): is it the server's --data-dir?")
-    return asyncio.run(_list_repositories(settings, scope))
 
 
 async def _list_repositories(settings: Settings, scope: RegistryScope) -> list[RepositoryUsage]:

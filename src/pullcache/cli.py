@@ -317,7 +317,7 @@ def _rules(parser: argparse.ArgumentParser, arguments: argparse.Namespace) -> No
                     database_url=arguments.database_url,
                 )
             ]
-    except (AccountError, admin.RuleNotFound, ValueError) as error:
+    except (AccountError, admin.RuleNotFound, admin.NoDatabase, ValueError) as error:
         parser.error(str(error))
     for rule in found:
         print(f"{rule.prefix}\t{rule.upstream_url}\ttag TTL {int(rule.tag_ttl.total_seconds())} s")

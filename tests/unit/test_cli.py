@@ -72,9 +72,16 @@ def test_accounts_without_a_command_exits_2(capsys: pytest.CaptureFixture[str]) 
     assert "COMMAND" in capsys.readouterr().err
 
 
+def _data_dir_of_a_server(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A data dir with its database, as a server leaves it (what `accounts create` makes too)."""
+    main(["accounts", "create", "000000000000", "--data-dir", str(data_dir)])
+    capsys.readouterr()
+
+
 def test_rules_set_tag_ttl_of_an_unknown_prefix_exits_2_naming_it(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    _data_dir_of_a_server(tmp_path, capsys)
     with pytest.raises(SystemExit) as exited:
         main(["rules", "set-tag-ttl", "quay", "0", "--data-dir", str(tmp_path)])
 
@@ -91,9 +98,23 @@ def test_rules_set_tag_ttl_refuses_a_negative_ttl(tmp_path: Path, capsys: pytest
 
 
 def test_rules_list_of_a_fresh_data_dir_prints_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _data_dir_of_a_server(tmp_path, capsys)
     main(["rules", "list", "--data-dir", str(tmp_path), "--region", "eu-west-1"])
 
     assert capsys.readouterr().out == ""
+
+
+@pytest.mark.parametrize("command", [["rules", "list"], ["rules", "set-tag-ttl", "quay", "5"]])
+def test_rules_of_a_data_dir_without_a_database_exit_2_in_one_line(
+    command: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main([*command, "--data-dir", str(tmp_path / "not-there")])
+
+    assert exited.value.code == 2
+    [line] = capsys.readouterr().err.splitlines()
+    assert "no database in" in line
+    assert not (tmp_path / "not-there").exists()
 
 
 def test_repositories_of_a_data_dir_without_a_database_exits_2_in_one_line(
@@ -111,7 +132,7 @@ def test_repositories_of_a_data_dir_without_a_database_exits_2_in_one_line(
 def test_repositories_lists_images_pull_counts_and_last_pulls(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    main(["rules", "list", "--data-dir", str(tmp_path)])  # a migrated database, as a server leaves it
+    _data_dir_of_a_server(tmp_path, capsys)
     scope = RegistryScope("000000000000", "us-east-1")
     asyncio.run(_repositories_with_pulls(tmp_path, scope))
 
