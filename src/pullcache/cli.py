@@ -300,11 +300,8 @@ def _rules(parser: argparse.ArgumentParser, arguments: argparse.Namespace) -> No
     from pullcache import admin
 
     data_dir = Path(arguments.data_dir)
-    region = arguments.region or accounts.read_client_defaults(data_dir).region or Settings().region
     try:
-        accounts.check_account_id(arguments.account_id)
-        accounts.check_region(region)
-        scope = RegistryScope(arguments.account_id, region)
+        scope = _scope(data_dir, arguments)
         if arguments.rules_command == "list":
             found = admin.list_rules(data_dir, scope, database_url=arguments.database_url)
         else:
@@ -337,13 +334,7 @@ def _add_rules_commands(commands: argparse._SubParsersAction[OneLineErrors], def
     ttl.add_argument("seconds", metavar="SECONDS", type=float, help="the new TTL in seconds")
     for command in (listing, ttl):
         command.set_defaults(command_parser=command)
-        command.add_argument(
-            "--account-id",
-            default=os.environ.get("PULLCACHE_ACCOUNT_ID", defaults.account_id),
-            help="the account (env PULLCACHE_ACCOUNT_ID; default %(default)s)",
-        )
-        command.add_argument("--region", help="the region (default: that of <data-dir>/config)")
-        _add_store_arguments(command, defaults)
+        _add_scope_arguments(command, defaults)
 
 
 def _repositories(parser: argparse.ArgumentParser, arguments: argparse.Namespace) -> None:
@@ -351,13 +342,8 @@ def _repositories(parser: argparse.ArgumentParser, arguments: argparse.Namespace
     from pullcache import admin
 
     data_dir = Path(arguments.data_dir)
-    region = arguments.region or accounts.read_client_defaults(data_dir).region or Settings().region
     try:
-        accounts.check_account_id(arguments.account_id)
-        accounts.check_region(region)
-        found = admin.list_repositories(
-            data_dir, RegistryScope(arguments.account_id, region), database_url=arguments.database_url
-        )
+        found = admin.list_repositories(data_dir, _scope(data_dir, arguments), database_url=arguments.database_url)
     except (AccountError, admin.NoDatabase) as error:
         parser.error(str(error))
     for usage in found:
@@ -374,13 +360,7 @@ def _add_repositories_command(commands: argparse._SubParsersAction[OneLineErrors
         "recorded pull, as the server last wrote them: pulls are written every --pull-flush-interval seconds.",
     )
     command.set_defaults(command_parser=command)
-    command.add_argument(
-        "--account-id",
-        default=os.environ.get("PULLCACHE_ACCOUNT_ID", defaults.account_id),
-        help="the account (env PULLCACHE_ACCOUNT_ID; default %(default)s)",
-    )
-    command.add_argument("--region", help="the region (default: that of <data-dir>/config)")
-    _add_store_arguments(command, defaults)
+    _add_scope_arguments(command, defaults)
 
 
 def _doctor(parser: argparse.ArgumentParser, arguments: argparse.Namespace) -> None:
@@ -482,6 +462,26 @@ def _add_warm_command(commands: argparse._SubParsersAction[OneLineErrors]) -> No
     command.add_argument(
         "--profile", help="the AWS profile whose credentials log in (default: AWS_PROFILE, else default)"
     )
+
+
+def _add_scope_arguments(command: argparse.ArgumentParser, defaults: Settings) -> None:
+    """--account-id and --region (the registry scope a command works on), and where it finds the data."""
+    command.add_argument(
+        "--account-id",
+        default=os.environ.get("PULLCACHE_ACCOUNT_ID", defaults.account_id),
+        help="the account (env PULLCACHE_ACCOUNT_ID; default %(default)s)",
+    )
+    command.add_argument("--region", help="the region (default: that of <data-dir>/config)")
+    _add_store_arguments(command, defaults)
+
+
+def _scope(data_dir: Path, arguments: argparse.Namespace) -> RegistryScope:
+    """The registry scope --account-id and --region name (the region defaulting to that of <data-dir>/config).
+    Raises AccountError."""
+    region = arguments.region or accounts.read_client_defaults(data_dir).region or Settings().region
+    accounts.check_account_id(arguments.account_id)
+    accounts.check_region(region)
+    return RegistryScope(arguments.account_id, region)
 
 
 def _add_store_arguments(command: argparse.ArgumentParser, defaults: Settings) -> None:
