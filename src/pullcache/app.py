@@ -209,9 +209,13 @@ def build_app(settings: Settings) -> web.Application:
             RuleResolver(pull_through_store), manifest_imports, blob_imports, role, background, observer=metrics
         )
         # A push into a repository that does not exist: created when a CREATE_ON_PUSH template covers it.
-        # Pulls counted in memory and written in the background, each worker its own (registry/pull_records.py).
-        pulls = PullRecords(metadata_store) if settings.record_pulls else None
+        # Pulls counted in memory and written in the background, each worker its own (registry/pull_records.py);
+        # the pull time update exclusions read before the first pull and again at each flush.
+        pulls = (
+            PullRecords(metadata_store, exclusions=SqlRegistrySettingsStore(engine)) if settings.record_pulls else None
+        )
         if pulls is not None:
+            await pulls.load_exclusions()
             pulls.start(settings.pull_flush_interval)
         registry = RegistryService(
             blob_store, metadata_store, manifest_writes, templated, source=source, pulls=pulls, guard=guard

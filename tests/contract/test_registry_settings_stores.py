@@ -1,5 +1,6 @@
-"""ECR's registry settings (RegistrySettingsStore) and lifecycle policy previews (LifecyclePreviewStore), over
-every SQL adapter: kept per account and region, a preview per repository that goes with it."""
+"""ECR's registry settings (RegistrySettingsStore, and the PullTimeExclusionStore the record of pulls reads) and
+lifecycle policy previews (LifecyclePreviewStore), over every SQL adapter: kept per account and region, a preview per
+repository that goes with it."""
 
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ from pullcache.ecr.ports import (
 from pullcache.metadata.engine import create_engine, migrate
 from pullcache.metadata.sql_ecr import SqlEcrStore
 from pullcache.metadata.sql_registry_settings import SqlLifecyclePreviewStore, SqlRegistrySettingsStore
+from pullcache.registry.pull_records import PullTimeExclusionStore
 from tests.stores import sqlite_url
 
 SCOPE: Final = RegistryScope("123456789012", "us-east-1")
@@ -47,6 +49,7 @@ COVERED: Final = {
         "list_pull_time_exclusions",
     },
     LifecyclePreviewStore: {"begin_preview", "finish_preview", "find_preview"},
+    PullTimeExclusionStore: {"list_all_pull_time_exclusions"},
 }
 
 
@@ -118,6 +121,19 @@ async def test_pull_time_exclusions_are_added_once_listed_in_order_and_removed(e
     assert await store.remove_pull_time_exclusion(SCOPE, user) is True
     assert await store.remove_pull_time_exclusion(SCOPE, user) is False
     assert await store.list_pull_time_exclusions(SCOPE) == [PullTimeExclusion(role, NOW)]
+
+
+async def test_every_scopes_pull_time_exclusions_are_read_at_once(engine: AsyncEngine) -> None:
+    store = SqlRegistrySettingsStore(engine)
+    user, role = f"arn:aws:iam::{SCOPE.account_id}:user/u", f"arn:aws:iam::{OTHER_ACCOUNT.account_id}:role/r"
+    assert await store.list_all_pull_time_exclusions() == []
+    await store.add_pull_time_exclusion(SCOPE, user, NOW, 2)
+    await store.add_pull_time_exclusion(OTHER_REGION, user, NOW, 2)
+    await store.add_pull_time_exclusion(OTHER_ACCOUNT, role, NOW, 2)
+
+    assert sorted(await store.list_all_pull_time_exclusions(), key=str) == sorted(
+        [(SCOPE, user), (OTHER_REGION, user), (OTHER_ACCOUNT, role)], key=str
+    )
 
 
 async def test_a_preview_is_begun_once_finished_and_goes_with_its_repository(engine: AsyncEngine) -> None:

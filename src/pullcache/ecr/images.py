@@ -139,8 +139,10 @@ class EcrImages:
         name: str,
         requests: Sequence[ImageRequest],
         accepted_media_types: Sequence[str] | None,
+        principal_arn: str | None = None,
     ) -> tuple[list[FoundImage], list[ImageFailure]]:
-        """The manifests asked for, each pull recorded; what cannot be given is a failure, not an error."""
+        """The manifests asked for, each pull recorded as one by `principal_arn` (the caller's aws:PrincipalArn:
+        its pull time held back when excluded); what cannot be given is a failure, not an error."""
         await self._repositories.get_repository(scope, name)
         found: list[FoundImage] = []
         failures: list[ImageFailure] = []
@@ -153,7 +155,7 @@ class EcrImages:
                 if accepted_media_types and manifest.media_type not in accepted_media_types:
                     failure = ImageFailure(request, "UnsupportedImageType", "Image manifest media type not accepted")
                 else:
-                    self._registry.record_pull(scope, name, manifest)
+                    self._registry.record_pull(scope, name, manifest, principal_arn)
                     found.append(FoundImage(request, manifest))
             if failure is not None:
                 failures.append(failure)

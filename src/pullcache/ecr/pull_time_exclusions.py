@@ -2,10 +2,11 @@
 ListPullTimeUpdateExclusions): the IAM principals whose pulls do not move an image's last recorded pull time, per
 registry scope.
 
-They are stored and listed as ECR does; the registry's record of pulls (registry/pull_records.py) does not consult
-them yet. When it does, they will hold back the pull time only: an excluded principal's pulls still count in the
-repository's pull count, which is of pulls served. A registry holds at most MAX_EXCLUSIONS (the model's largest list
-of them).
+They are stored and listed as ECR does, and the registry's record of pulls (registry/pull_records.py) applies them:
+it reads every scope's exclusions at start and at each flush, and a pull by an excluded principal (matched by its
+aws:PrincipalArn: an exclusion of a role covers its sessions) moves no pull time. It still counts in the repository's
+pull count, which is of pulls served. A change here so takes effect within one flush interval. A registry holds at
+most MAX_EXCLUSIONS (the model's largest list of them).
 """
 
 from __future__ import annotations

@@ -1,9 +1,10 @@
 """ECR's registry settings and lifecycle policy previews in SQL.
 
 SqlRegistrySettingsStore is the RegistrySettingsStore (scanning configuration, account settings and pull time
-update exclusions per registry scope, and a repository's scanOnPush flag); SqlLifecyclePreviewStore the
-LifecyclePreviewStore (a repository's latest preview, which goes with it: ON DELETE CASCADE). Writers bump the
-read cache's epochs (engine.writer), so cached repository reads see a changed scanOnPush.
+update exclusions per registry scope, and a repository's scanOnPush flag) and the PullTimeExclusionStore (every
+scope's exclusions in one read, for the record of pulls); SqlLifecyclePreviewStore the LifecyclePreviewStore (a
+repository's latest preview, which goes with it: ON DELETE CASCADE). Writers bump the read cache's epochs
+(engine.writer), so cached repository reads see a changed scanOnPush.
 """
 
 from __future__ import annotations
@@ -128,6 +129,15 @@ class SqlRegistrySettingsStore:
         )
         async with self._reader.connect() as connection:
             return [PullTimeExclusion(row.principal_arn, row.created_at) for row in await connection.execute(query)]
+
+    async def list_all_pull_time_exclusions(self) -> Sequence[tuple[RegistryScope, str]]:
+        """Every scope's excluded principal ARNs: what the record of pulls (registry/pull_records.py) reads at
+        each flush."""
+        table = pull_time_update_exclusions
+        query = sa.select(table.c.account_id, table.c.region, table.c.principal_arn)
+        async with self._reader.connect() as connection:
+            rows = await connection.execute(query)
+            return [(RegistryScope(row.account_id, row.region), row.principal_arn) for row in rows]
 
     async def _upsert(self, table: sa.Table, key: dict[str, Any], values: dict[str, Any]) -> None:
         statement = self._insert(table).values(**key, **values)

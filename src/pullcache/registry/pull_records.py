@@ -11,6 +11,12 @@ that long of the time last recorded, by this buffer or in the database, is count
 backwards (the store keeps the later of the two: another worker may have flushed a later pull first); per
 repository: the number of pulls, added to the stored count (each worker flushes its own, and the counts add up).
 
+Pull time update exclusions (ECR's RegisterPullTimeUpdateExclusion): a pull by an excluded principal counts in its
+repository's pull count, which is of pulls served, but moves no pull time. The principal is matched by its
+aws:PrincipalArn, so an exclusion of a role covers every session of it, as one of a user covers the user. A pull
+reads the exclusions from memory, never the database: they are read for every registry scope at start
+(`load_exclusions`) and again at each flush, so a change takes effect within one flush interval on every worker.
+
 A flush that fails (a full disk, a database locked longer than its busy timeout) keeps its records for the next,
 merged with what came meanwhile, and is logged once until a flush succeeds again. What waits is bounded: past
 MAX_BUFFERED_IMAGES distinct images the oldest is dropped, and `dropped` counts the pulls lost that way. A stop that
@@ -22,7 +28,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
@@ -63,6 +69,12 @@ class PullRecordStore(Protocol):
         ...
 
 
+class PullTimeExclusionStore(Protocol):
+    async def list_all_pull_time_exclusions(self) -> Sequence[tuple[RegistryScope, str]]:
+        """Every registry scope's excluded principal ARNs, in one read. Raises what the database raises."""
+        ...
+
+
 @dataclass(slots=True)
 class _Pending:
     pulled_at: datetime | None = None
@@ -78,10 +90,14 @@ class PullRecords:
         self,
         store: PullRecordStore,
         *,
+        exclusions: PullTimeExclusionStore | None = None,
         max_images: int = MAX_BUFFERED_IMAGES,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._store = store
+        self._exclusions = exclusions
+        self._excluded: Mapping[RegistryScope, frozenset[str]] = {}  # as last read: see load_exclusions
+        self._exclusion_failures = 0  # reads of the exclusions failed in a row
         self._max_images = max_images
         self._clock = clock
         self._pending: dict[_Image, _Pending] = {}  # in the order first pulled since the last flush
@@ -96,9 +112,12 @@ class PullRecords:
         """Pulls not written yet."""
         return sum(pending.count for pending in self._pending.values())
 
-    def record(self, scope: RegistryScope, repository: str, manifest: ManifestRecord) -> None:
-        """Count a pull of `manifest` (as read from the store: its `pulled_at` is the time recorded there).
-        Takes no I/O and raises nothing."""
+    def record(
+        self, scope: RegistryScope, repository: str, manifest: ManifestRecord, principal_arn: str | None = None
+    ) -> None:
+        """Count a pull of `manifest` (as read from the store: its `pulled_at` is the time recorded there) by the
+        principal whose aws:PrincipalArn is `principal_arn` (None: anonymous or unknown, never excluded); the pull
+        time moves unless that principal is excluded in `scope`. Takes no I/O and raises nothing."""
         image = (scope, repository, manifest.digest)
         now = self._clock()
         pending = self._pending.get(image)
@@ -106,6 +125,8 @@ class PullRecords:
             pending = self._pending[image] = _Pending()
             self._drop_oldest()
         pending.count += 1
+        if principal_arn is not None and principal_arn in self._excluded.get(scope, frozenset()):
+            return
         last = _later(manifest.pulled_at, self._recorded.get(image))
         if last is None or now - last >= PULL_TIME_RESOLUTION:
             pending.pulled_at = _later(pending.pulled_at, now)
@@ -114,8 +135,31 @@ class PullRecords:
             while len(self._recorded) > self._max_images:
                 del self._recorded[next(iter(self._recorded))]  # forgotten: at worst one more write of its time
 
+    async def load_exclusions(self) -> None:
+        """Read the pull time update exclusions of every scope; on failure keep those last read. Never raises."""
+        if self._exclusions is None:
+            return
+        try:
+            listed = await self._exclusions.list_all_pull_time_exclusions()
+        except Exception as error:
+            self._exclusion_failures += 1
+            if self._exclusion_failures == 1:  # once, not at every flush while the database refuses
+                log.warning("could not read the pull time update exclusions; those read before apply: %s", error)
+            return
+        self._exclusion_failures = 0
+        excluded: dict[RegistryScope, set[str]] = {}
+        for scope, principal_arn in listed:
+            excluded.setdefault(scope, set()).add(principal_arn)
+        self._excluded = {scope: frozenset(arns) for scope, arns in excluded.items()}
+
     async def flush(self) -> None:
-        """Write what gathered, in one transaction; on failure keep it for the next flush. Never raises."""
+        """Write what gathered, in one transaction; on failure keep it for the next flush. Then, unless closing,
+        read the pull time update exclusions again (load_exclusions). Never raises."""
+        await self._write()
+        if not self._closing.is_set():
+            await self.load_exclusions()
+
+    async def _write(self) -> None:
         if not self._pending:
             return
         taken, self._pending = self._pending, {}

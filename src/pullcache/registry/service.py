@@ -336,13 +336,17 @@ class RegistryService:
         *,
         pull: bool = False,
         requester: PullRequester | None = None,
+        principal_arn: str | None = None,
     ) -> ManifestRecord:
-        """The manifest by tag or digest; `pull` records the read as a pull of the image. With a `requester`,
-        the content source (if any) may refresh a cached tag or import what the repository lacks.
+        """The manifest by tag or digest; `pull` records the read as a pull of the image by `principal_arn` (the
+        caller's aws:PrincipalArn, None when anonymous). With a `requester`, the content source (if any) may
+        refresh a cached tag or import what the repository lacks.
 
         Raises NameInvalid, DigestInvalid, NameUnknown, ManifestUnknown (and the source's errors).
         """
-        served = await self.serve_manifest(scope, repository, reference, pull=pull, requester=requester)
+        served = await self.serve_manifest(
+            scope, repository, reference, pull=pull, requester=requester, principal_arn=principal_arn
+        )
         return served.record
 
     async def serve_manifest(
@@ -353,6 +357,7 @@ class RegistryService:
         *,
         pull: bool = False,
         requester: PullRequester | None = None,
+        principal_arn: str | None = None,
     ) -> ServedManifest:
         """As get_manifest, saying also whether the content source supplied the manifest; raises as it does."""
         _check_name(repository)
@@ -367,7 +372,7 @@ class RegistryService:
             await self._require_pulled_repository(scope, repository)
             raise ManifestUnknown(reference)
         if pull:
-            self.record_pull(scope, repository, manifest)
+            self.record_pull(scope, repository, manifest, principal_arn)
         return ServedManifest(manifest, fetched=held is None or held.digest != manifest.digest)
 
     async def find_manifest(
@@ -377,11 +382,14 @@ class RegistryService:
         _check_name(repository)
         return await self._metadata.find_manifest(scope, repository, reference)
 
-    def record_pull(self, scope: RegistryScope, repository: str, manifest: ManifestRecord) -> None:
-        """Count a pull of `manifest` and keep its time (pull_records.py): a dict update, no I/O. Bookkeeping never
-        fails a read: what the database refuses later is the background flush's to retry."""
+    def record_pull(
+        self, scope: RegistryScope, repository: str, manifest: ManifestRecord, principal_arn: str | None
+    ) -> None:
+        """Count a pull of `manifest` by `principal_arn` (None: anonymous) and keep its time unless that principal
+        is excluded (pull_records.py): a dict update, no I/O. Bookkeeping never fails a read: what the database
+        refuses later is the background flush's to retry."""
         if self._pulls is not None:
-            self._pulls.record(scope, repository, manifest)
+            self._pulls.record(scope, repository, manifest, principal_arn)
 
     async def put_manifest(
         self,

@@ -234,3 +234,132 @@ async def test_the_task_flushes_every_interval_and_once_more_when_closed(
 
     assert store.counts == {(SCOPE, REPO): 2}
     assert len(store.flushes) == 2
+
+
+# -- pull time update exclusions ---------------------------------------------------------------------------
+
+ROLE: Final = "arn:aws:iam::123456789012:role/scanner"
+USER: Final = "arn:aws:iam::123456789012:user/builder"
+
+
+class MemoryExclusionStore:
+    """Excluded principal ARNs per scope, as the SQL store keeps them; it counts its reads, and can be told to
+    refuse them."""
+
+    def __init__(self) -> None:
+        self.excluded: set[tuple[RegistryScope, str]] = set()
+        self.reads = 0
+        self.refusal: Exception | None = None
+
+    async def list_all_pull_time_exclusions(self) -> Sequence[tuple[RegistryScope, str]]:
+        if self.refusal is not None:
+            raise self.refusal
+        self.reads += 1
+        return sorted(self.excluded, key=lambda excluded: (excluded[0].account_id, excluded[1]))
+
+
+@pytest.fixture
+def exclusions() -> MemoryExclusionStore:
+    found = MemoryExclusionStore()
+    found.excluded.add((SCOPE, ROLE))
+    return found
+
+
+@pytest.fixture
+async def excluding(store: MemoryPullRecordStore, exclusions: MemoryExclusionStore, clock: Clock) -> PullRecords:
+    pulls = PullRecords(store, exclusions=exclusions, clock=clock)
+    await pulls.load_exclusions()
+    return pulls
+
+
+def written(store: MemoryPullRecordStore) -> dict[Digest, tuple[datetime | None, int]]:
+    return {image.digest: (image.pulled_at, image.count) for batch in store.flushes for image in batch}
+
+
+async def test_a_pull_by_an_excluded_principal_counts_but_moves_no_pull_time(
+    excluding: PullRecords, store: MemoryPullRecordStore
+) -> None:
+    excluding.record(SCOPE, REPO, manifest("a"), ROLE)
+    excluding.record(SCOPE, REPO, manifest("a"), ROLE)
+    await excluding.flush()
+
+    assert written(store) == {manifest("a").digest: (None, 2)}
+    assert store.counts == {(SCOPE, REPO): 2}
+    assert store.times == {}
+
+
+async def test_pulls_by_other_principals_anonymous_ones_or_in_another_scope_move_the_pull_time(
+    excluding: PullRecords, store: MemoryPullRecordStore
+) -> None:
+    excluding.record(SCOPE, REPO, manifest("a"), USER)
+    excluding.record(SCOPE, REPO, manifest("b"), None)
+    excluding.record(OTHER_ACCOUNT, REPO, manifest("c"), ROLE)  # excluded in SCOPE only
+    await excluding.flush()
+
+    assert written(store) == {manifest(n).digest: (START, 1) for n in "abc"}
+
+
+async def test_an_excluded_pull_does_not_hold_back_the_next_pull_by_someone_else(
+    excluding: PullRecords, store: MemoryPullRecordStore, clock: Clock
+) -> None:
+    excluding.record(SCOPE, REPO, manifest("a"), ROLE)
+    clock.now = START + timedelta(seconds=5)  # within the resolution of the excluded pull: it recorded no time
+    excluding.record(SCOPE, REPO, manifest("a"), USER)
+    await excluding.flush()
+
+    assert written(store) == {manifest("a").digest: (START + timedelta(seconds=5), 2)}
+
+
+async def test_the_exclusions_are_read_again_at_each_flush_not_at_each_pull(
+    excluding: PullRecords, store: MemoryPullRecordStore, exclusions: MemoryExclusionStore, clock: Clock
+) -> None:
+    exclusions.excluded = {(SCOPE, USER)}  # ROLE deregistered, USER registered: unseen until the next flush
+    for name in "ab":
+        excluding.record(SCOPE, REPO, manifest(name), ROLE)
+        excluding.record(SCOPE, OTHER, manifest(name), USER)
+    assert exclusions.reads == 1
+    await excluding.flush()
+    clock.now = START + 2 * PULL_TIME_RESOLUTION
+    excluding.record(SCOPE, REPO, manifest("c"), ROLE)
+    excluding.record(SCOPE, OTHER, manifest("c"), USER)
+    await excluding.flush()
+
+    times = {(image.repository, image.digest): image.pulled_at for batch in store.flushes for image in batch}
+    assert times == {
+        (REPO, manifest("a").digest): None,
+        (REPO, manifest("b").digest): None,
+        (OTHER, manifest("a").digest): START,
+        (OTHER, manifest("b").digest): START,
+        (REPO, manifest("c").digest): START + 2 * PULL_TIME_RESOLUTION,
+        (OTHER, manifest("c").digest): None,
+    }
+    assert exclusions.reads == 3
+    assert store.counts == {(SCOPE, REPO): 3, (SCOPE, OTHER): 3}
+
+
+async def test_a_flush_with_nothing_pulled_still_reads_the_exclusions_again(
+    excluding: PullRecords, store: MemoryPullRecordStore, exclusions: MemoryExclusionStore
+) -> None:
+    exclusions.excluded = {(SCOPE, USER)}
+    await excluding.flush()
+    excluding.record(SCOPE, REPO, manifest("a"), USER)
+    await excluding.flush()
+
+    assert written(store) == {manifest("a").digest: (None, 1)}
+
+
+async def test_exclusions_that_cannot_be_read_keep_those_read_before(
+    excluding: PullRecords,
+    store: MemoryPullRecordStore,
+    exclusions: MemoryExclusionStore,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    exclusions.refusal = sqlite3.OperationalError("database is locked")
+    await excluding.flush()
+    excluding.record(SCOPE, REPO, manifest("a"), ROLE)
+    await excluding.flush()
+
+    assert written(store) == {manifest("a").digest: (None, 1)}
+    assert [record.getMessage() for record in caplog.records if record.levelno == logging.WARNING] == [
+        "could not read the pull time update exclusions; those read before apply: database is locked"
+    ]

@@ -276,7 +276,9 @@ class EcrOperations:
     async def batch_get_image(self, params: Params, context: CallContext) -> Mapping[str, Any]:
         scope, name = await self._repository(params, context, "BatchGetImage")
         requests = [image_request(image_id) for image_id in params["imageIds"]]
-        found, failures = await self._images.batch_get_image(scope, name, requests, params.get("acceptedMediaTypes"))
+        found, failures = await self._images.batch_get_image(
+            scope, name, requests, params.get("acceptedMediaTypes"), context.principal.principal_arn
+        )
         return {
             "images": [image_shape(scope, name, item.manifest, item.request.tag) for item in found],
             "failures": [failure_shape(failure) for failure in failures],

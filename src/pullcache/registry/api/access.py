@@ -186,6 +186,15 @@ def requester(request: web.Request) -> CallerRequester | None:
     return CallerRequester(request.app[ACCESS_CONTROL], found, scope(request), request)
 
 
+def principal_arn(request: web.Request) -> str | None:
+    """The caller's aws:PrincipalArn (a role session's role), as pull time update exclusions name principals;
+    None for an anonymous caller or a request that carries a download grant."""
+    found = request.get(_PRINCIPAL)
+    if not isinstance(found, RequestPrincipal) or found.type is PrincipalType.ANONYMOUS:
+        return None
+    return found.principal_arn
+
+
 def principal(request: web.Request) -> RequestPrincipal:
     """The caller, as the access middleware authenticated it."""
     found = request.get(_PRINCIPAL)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from pullcache.registry.api.access import requester
+from pullcache.registry.api.access import principal_arn, requester
 from pullcache.registry.api.cache_status import CACHE_STATUS, manifest_cache_status
 from pullcache.registry.api.context import registry, repository, scope
 from pullcache.registry.errors import ManifestTooLarge
@@ -18,6 +18,7 @@ async def get_manifest(request: web.Request) -> web.Response:
         request.match_info["reference"],
         pull=request.method == "GET",
         requester=requester(request),
+        principal_arn=principal_arn(request),
     )
     manifest = served.record
     etag = f'"{manifest.digest}"'
