@@ -38,6 +38,10 @@ class SqlEvictionStore:
     async def cached_bytes(self) -> int:
         return int(await self._reads.run(lambda connection: connection.execute(_CACHED_BYTES).scalar_one()))
 
+    async def cached_repositories(self) -> Sequence[int]:
+        query = sa.select(repositories.c.id).where(_UNDER_A_RULE).order_by(repositories.c.id)
+        return await self._reads.run(lambda connection: list(connection.execute(query).scalars()))
+
     async def least_recently_pulled(self, limit: int) -> Sequence[CachedImage]:
         query = (
             sa.select(

@@ -92,10 +92,13 @@ class BlobImporter:
         repository: str,
         digests: Iterable[Digest],
         then: Callable[[], Awaitable[None]] | None = None,
+        *,
+        image: Digest | None = None,
     ) -> None:
         """Fetch the blobs of an imported image (or join their fills) and link them into the repository; `then`,
-        once every fill has ended (in success or not: what comes next checks for itself)."""
-        fills = [self._background.spawn(self._fill_in_background(rule, scope, repository, d)) for d in digests]
+        once every fill has ended (in success or not: what comes next checks for itself). `image`: the manifest
+        naming them; a blob whose turn comes once it is gone (deleted, expired, evicted) is not fetched."""
+        fills = [self._background.spawn(self._fill_in_background(rule, scope, repository, d, image)) for d in digests]
         if then is not None:
             self._background.spawn(_after(fills, then))
 
@@ -122,13 +125,15 @@ class BlobImporter:
         )
 
     async def _fill_in_background(
-        self, rule: PullThroughRule, scope: RegistryScope, repository: str, digest: Digest
+        self, rule: PullThroughRule, scope: RegistryScope, repository: str, digest: Digest, image: Digest | None
     ) -> None:
         """It waits a moment first: a client pulling the image asks for its blobs at once, and those go first."""
         await asyncio.sleep(self._background_delay)
         async with self._running:
             if await self._content.find_blob_size(scope, repository, digest) is not None:
                 return
+            if image is not None and await self._content.find_manifest(scope, repository, image) is None:
+                return  # the image went meanwhile: fetching its blobs would only refill what was freed
             blob = await self._open(rule, scope, repository, digest, recorded=True)
             if isinstance(blob, Filling):
                 await blob.verdict()

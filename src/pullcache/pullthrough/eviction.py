@@ -4,8 +4,8 @@ The cache's bytes are those of the blobs linked into repositories under a pull-t
 cache created; a blob a pushed repository links too is counted, though evicting cannot free it). When they pass
 `--cache-max-bytes`, or the data dir's disk has less than `--cache-min-free-bytes` free, images the cache
 imported are evicted, least recently pulled first (never pulled: by when they were imported), until back under:
-the manifest and its tags go, then the collector frees at once the blobs those images named that no manifest
-left names (other links keep their grace period: a push under way into a cached repository keeps its uploads).
+the manifest and its tags go, then the collector frees at once, in the cache's repositories, what no manifest
+left names (registry/collection.py: collect_repositories says what that costs a push into a cached repository).
 Images users pushed are never evicted, even in a cached repository. An evicted image is simply imported again on
 its next pull.
 
@@ -17,8 +17,9 @@ seconds under the garbage collector's lock (one collection or eviction at a time
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Protocol
 
 from pullcache.core.digests import Digest
@@ -38,9 +39,9 @@ class ImageRemover(Protocol):
         ...
 
 
-class ReleasedCollector(Protocol):
-    async def collect_released(self, released: Mapping[int, Collection[str]]) -> CollectionReport:
-        """Free at once what no manifest left names among `released` (repository -> blob digests)."""
+class RepositoryCollector(Protocol):
+    async def collect_repositories(self, repositories: Sequence[int], *, grace: timedelta) -> CollectionReport:
+        """Free what no manifest of `repositories` names, links younger than `grace` aside."""
         ...
 
 
@@ -57,7 +58,7 @@ class CacheEviction:
         self,
         store: EvictionStore,
         images: ImageRemover,
-        collector: ReleasedCollector,
+        collector: RepositoryCollector,
         *,
         max_bytes: int = 0,
         min_free_bytes: int = 0,
@@ -85,16 +86,17 @@ class CacheEviction:
             if excess <= 0:
                 break
             candidates = await self._store.least_recently_pulled(CANDIDATES)
-            if not candidates:
-                log.warning("the cache is %d bytes over what it may hold, and holds no image to evict", excess)
-                break
             evicted = await self._evict(candidates, excess, report)
-            released: dict[int, set[str]] = {}
-            for image in evicted:
-                released.setdefault(image.repository_id, set()).update(image.named_blobs())
-            collected = await self._collector.collect_released(released)
+            # Every cached repository, not only those evicted from now: an import may have linked the blobs of an
+            # image evicted in an earlier round after that round's collection.
+            collected = await self._collector.collect_repositories(
+                await self._store.cached_repositories(), grace=timedelta(0)
+            )
             report.bytes_freed += collected.bytes_freed
             report.bytes_after = await self._store.cached_bytes()
+            if not evicted and not collected.bytes_freed:
+                log.warning("the cache is %d bytes over what it may hold, and holds nothing to evict", excess)
+                break
         if report.images:
             log.info(
                 "evicted %d cached images: %d bytes freed, the cache holds %d bytes",
@@ -117,7 +119,7 @@ class CacheEviction:
             if await self._images.delete_manifest(image.scope, image.repository, image.digest):
                 evicted.append(image)
                 report.images += 1
-                named += sum(image.named_blobs().values())
+                named += image.named_bytes
                 log.info(
                     "evicted %s@%s (last pulled or imported %s)",
                     image.repository,

@@ -23,18 +23,23 @@ class CachedImage:
     content: bytes
     last_used: datetime  # last pulled, else imported
 
-    def named_blobs(self) -> dict[str, int]:
-        """The blobs its manifest names, with their sizes as it says (an index names none of its own)."""
+    @property
+    def named_bytes(self) -> int:
+        """What its blobs weigh, as its manifest says (an index names none of its own)."""
         try:
             parsed = parse_manifest(self.content, self.media_type)
         except ManifestInvalid:
-            return {}
-        return {str(blob.digest): blob.size for blob in parsed.blobs if not blob.external}
+            return 0
+        return sum(blob.size for blob in parsed.blobs if not blob.external)
 
 
 class EvictionStore(Protocol):
     async def cached_bytes(self) -> int:
         """The bytes of the blobs linked into repositories under a pull-through rule's prefix."""
+        ...
+
+    async def cached_repositories(self) -> Sequence[int]:
+        """The repositories under a pull-through rule's prefix."""
         ...
 
     async def least_recently_pulled(self, limit: int) -> Sequence[CachedImage]:

@@ -206,7 +206,7 @@ class ManifestImporter:
             await self._manifests.announce_imported(scope, repository, record.digest, tag)
 
         blobs = (b.digest for b in parsed.blobs if not b.external)
-        self._blobs.fill_in_background(rule, scope, repository, blobs, then=complete)
+        self._blobs.fill_in_background(rule, scope, repository, blobs, then=complete, image=record.digest)
         if self._prefetch_platforms:
             for child in parsed.children:
                 self._background.spawn(self._prefetch_child(rule, scope, repository, child.digest))

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -112,19 +112,16 @@ class GarbageCollector:
         report.seconds = (self._clock() - started).total_seconds()
         return report
 
-    async def collect_released(self, released: Mapping[int, Collection[str]]) -> CollectionReport:
-        """Steps 1 and 2 over the repositories of `released` only, their links to the blobs released there going
-        whatever their age (eviction: the blobs of the images it just removed); every other link keeps its grace
-        period, so a push under way into such a repository keeps what it uploaded."""
+    async def collect_repositories(self, repositories: Sequence[int], *, grace: timedelta) -> CollectionReport:
+        """Steps 1 and 2 over `repositories` only, with a grace period of their own: what eviction frees at once
+        in the cache's repositories (grace 0: with the images it removed go the links of the blobs its imports
+        fetched for images already evicted; a push into a cached repository while the cache is over its cap may
+        then be refused, MANIFEST_BLOB_UNKNOWN, and pushed again - never half-stored)."""
         started = self._clock()
         report = CollectionReport()
-        for repository, digests in released.items():
-            try:
-                await self._sweep_repository(repository, started - self._grace, report, {}, frozenset(digests))
-            except Exception as error:
-                log.warning("garbage collection skipped repository %s: %s", repository, error)
-                report.failures.append(f"repository {repository}: {error}")
-        await self._sweep_blobs(report, {}, lambda phase, done, total: None)
+        nothing: Progress = lambda phase, done, total: None  # noqa: E731
+        await self._sweep_repositories(repositories, started - grace, report, {}, nothing)
+        await self._sweep_blobs(report, {}, nothing)
         report.seconds = (self._clock() - started).total_seconds()
         return report
 
@@ -150,18 +147,12 @@ class GarbageCollector:
         cutoff: datetime,
         report: CollectionReport,
         doomed_links: dict[str, tuple[int, int]],
-        released: frozenset[str] = frozenset(),
     ) -> None:
-        """`released`: blobs whose links go whatever their age (those of images eviction just removed)."""
         stored = await self._store.read_manifests(repository)
         dangling = _dangling_referrers(stored, cutoff)
         referenced = _referenced(m for m in stored if m.digest not in dangling)
         links = await self._store.read_links(repository)
-        unreferenced = [
-            link
-            for link in links
-            if link.digest not in referenced and (_older(link, cutoff) or link.digest in released)
-        ]
+        unreferenced = [link for link in links if link.digest not in referenced and _older(link, cutoff)]
         if not dangling and not unreferenced:
             return
         if report.dry_run:
@@ -185,12 +176,8 @@ class GarbageCollector:
             report.referrers += len(deleted)
             referenced = _referenced(m for m in stored if m.digest not in deleted)  # a referrer kept keeps its blobs
             doomed = [link.digest for link in unreferenced if link.digest not in referenced]
-            aged = [digest for digest in doomed if digest not in released]
-            if aged:
-                report.links += await self._store.delete_links(repository, aged, cutoff)
-            freed = [digest for digest in doomed if digest in released]
-            if freed:
-                report.links += await self._store.delete_links(repository, freed, self._clock())
+            if doomed:
+                report.links += await self._store.delete_links(repository, doomed, cutoff)
 
     async def _sweep_blobs(
         self, report: CollectionReport, doomed_links: dict[str, tuple[int, int]], tell: Progress

@@ -154,3 +154,18 @@ async def test_a_cache_under_its_cap_is_left_alone(cache: Cache) -> None:
 
     assert report.images == 0
     assert await cache.present(CACHED, digest)
+
+
+async def test_blobs_linked_after_their_image_was_evicted_go_with_the_next_eviction(cache: Cache) -> None:
+    await cache.image(CACHED, 1, cached=True, pulled_days_ago=3)
+    assert (await cache.eviction(max_bytes=1).run()).images == 1
+    layer = bytes([1]) * LAYER_BYTES
+    # An import's background fill, under way when the image went, links its layer once the fill ends.
+    await cache.service.upload_blob(SCOPE, CACHED, str(Digest.of(layer)), chunks(layer), PUSHER)
+    assert await cache.store.cached_bytes() == LAYER_BYTES
+
+    report = await cache.eviction(max_bytes=1).run()
+
+    assert report.images == 0
+    assert report.bytes_after == 0
+    assert not cache.blobs.blob_path(Digest.of(layer)).exists()

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from pullcache.core.digests import Digest
 from pullcache.core.scopes import RegistryScope
 from pullcache.metadata.engine import writer
-from pullcache.metadata.schema import manifests, repositories, repository_blobs
+from pullcache.metadata.schema import manifests, repository_blobs
 from pullcache.metadata.sql_collection import SqlCollectionStore
 from pullcache.registry.collection import CollectionReport, GarbageCollector
 from pullcache.registry.collection_ports import Link
@@ -342,25 +342,6 @@ async def test_a_manifest_whose_write_waited_for_the_lock_keeps_what_it_names(wo
 
     assert await world.service.find_manifest(SCOPE, REPO, "again") is not None
     assert world.has_file(Digest.of(LAYER))
-
-
-async def test_freeing_released_blobs_spares_a_push_under_way_in_the_same_repository(world: World) -> None:
-    evicted = await push_image(world, REPO, "old", LAYER)
-    config, layer = b"a config being pushed", b"a layer being pushed" * 100
-    await push_blob(world, REPO, config)
-    await push_blob(world, REPO, layer)  # the client was told 201 Created; its manifest is still to come
-    await world.service.delete_manifest(SCOPE, REPO, str(evicted))
-    async with world.engine.connect() as connection:
-        repository = (
-            await connection.execute(sa.select(repositories.c.id).where(repositories.c.name == REPO))
-        ).scalar_one()
-
-    report = await world.collector().collect_released({repository: {str(Digest.of(LAYER))}})
-
-    assert not world.has_file(Digest.of(LAYER))
-    assert report.blobs == 1
-    content = encode(image_manifest(descriptor(config, OCI_CONFIG), [descriptor(layer, OCI_LAYER)]))
-    await world.service.put_manifest(SCOPE, REPO, "v1", content, None, PUSHER)  # not MANIFEST_BLOB_UNKNOWN
 
 
 async def test_an_upload_cancelled_while_its_link_is_written_leaves_no_row_without_a_file(world: World) -> None:
