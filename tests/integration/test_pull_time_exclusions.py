@@ -15,9 +15,9 @@ import sys
 import time
 import urllib.request
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any, Final, TypeVar
+from typing import Any, Final
 
 import pytest
 
@@ -26,12 +26,10 @@ from testkit.images import OciLayout, write_image
 from testkit.servers import PullcacheServer
 from testkit.sync_client import ACCEPT_MANIFESTS
 from tests.integration import skopeo
+from tests.integration.test_pull_records import described, eventually
 
 FLUSH_INTERVAL: Final = 0.2
-WAIT: Final = 15.0  # seconds a flush may take to show, on a loaded machine
 SETTLE: Final = 5 * FLUSH_INTERVAL  # long enough for a flush to have read the exclusions again
-
-T = TypeVar("T")
 
 
 @pytest.fixture(scope="module")
@@ -93,20 +91,6 @@ def pull_count(server: PullcacheServer, repository: str) -> str:
     )
     lines = {line.split("\t")[0]: line.split("\t") for line in done.stdout.splitlines()}
     return lines[repository][2]
-
-
-def eventually(read: Callable[[], T], done: Callable[[T], bool]) -> T:
-    deadline = time.monotonic() + WAIT
-    value = read()
-    while not done(value) and time.monotonic() < deadline:
-        time.sleep(0.1)
-        value = read()
-    return value
-
-
-def described(ecr: Any, repository: str) -> dict[str, Any]:
-    [image] = ecr.describe_images(repositoryName=repository)["imageDetails"]
-    return dict(image)
 
 
 def allow(*actions: str) -> str:
