@@ -14,8 +14,10 @@ import errno
 import json
 import logging
 import os
+import re
 import sys
 import time
+import urllib.parse
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Any
@@ -33,6 +35,31 @@ REPEAT_INTERVAL = 60.0  # seconds: the same warning or error is written at most 
 MAX_TRACKED_LINES = 512  # distinct repeated lines remembered; the least recent is forgotten past it
 # What accept() (or any other call) answers when the process or the system runs out of files, buffers or memory.
 RESOURCE_ERRNOS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
+# Query parameters that are credentials or secrets: never written to the access log. Presigned URLs' signatures and
+# session tokens, download URLs' grants, and the secrets an AWS Query call may carry in a GET's query string.
+CREDENTIAL_PARAMETERS = frozenset(
+    {
+        "x-amz-signature",
+        "x-amz-security-token",
+        "grant",
+        "password",
+        "oldpassword",
+        "newpassword",
+        "webidentitytoken",
+        "samlassertion",
+        "privatekey",
+        "addprivatekey",
+        "secretstring",
+        "secretbinary",
+        "rotationtoken",
+    }
+)
+_CREDENTIAL_PARAMETER = re.compile(r"(?:^|&)(?:" + "|".join(sorted(CREDENTIAL_PARAMETERS)) + r")=", re.IGNORECASE)
+# The path of the AWS APIs: its query string is an AWS Query call (any member of any operation, secrets included),
+# so only the call's name and version are logged.
+AWS_API_PATH = "/"
+AWS_API_LOGGED_PARAMETERS = frozenset({"action", "version"})
+HIDDEN = "HIDDEN"
 
 _asyncio_log = logging.getLogger("asyncio")
 
@@ -158,6 +185,21 @@ def log_loop_error(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> 
     _asyncio_log.error("%s", message, exc_info=exc_info, extra={"repeat_key": message})
 
 
+def loggable_query(query: str, path: str = "") -> str:
+    """A query string as the access log writes it. On the AWS APIs' path, the call's Action and Version alone;
+    elsewhere the values of parameters that are credentials (a presigned URL's signature and session token, a
+    download URL's grant, a password) replaced with HIDDEN."""
+    if path == AWS_API_PATH and query:
+        pairs = urllib.parse.parse_qsl(query, keep_blank_values=True)
+        return urllib.parse.urlencode([(n, v) for n, v in pairs if n.lower() in AWS_API_LOGGED_PARAMETERS])
+    if not _CREDENTIAL_PARAMETER.search(query):
+        return query
+    pairs = urllib.parse.parse_qsl(query, keep_blank_values=True)
+    return urllib.parse.urlencode(
+        [(name, HIDDEN if name.lower() in CREDENTIAL_PARAMETERS else value) for name, value in pairs], safe="/:*"
+    )
+
+
 class JsonAccessLogger(AbstractAccessLogger):
     """One line a request: who asked what, the answer, its size and how long it took. Health checks and metrics
     scrapes (QUIET_PATHS), asked every few seconds, are logged at debug."""
@@ -174,7 +216,7 @@ class JsonAccessLogger(AbstractAccessLogger):
                     "remote": request.remote,
                     "method": request.method,
                     "path": request.path,
-                    "query": request.query_string,
+                    "query": loggable_query(request.query_string, request.path),
                     "status": response.status,
                     "bytes": response.body_length,
                     "duration_ms": round(time * 1000, 3),

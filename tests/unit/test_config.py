@@ -32,6 +32,8 @@ from pullcache.config import ConfigError, Settings
         ({"public_host": "registry.example/v2"}, "public host"),
         ({"registry_domain": "example internal"}, "registry domain"),
         ({"registry_domain": "https://example.internal"}, "registry domain"),
+        ({"audit_max_bytes": 1023}, "audit file"),
+        ({"audit_keep": -1}, "audit file"),
     ],
 )
 def test_setting_out_of_range_raises_config_error_naming_it(changes: dict[str, Any], complaint: str) -> None:
@@ -54,6 +56,7 @@ def test_setting_out_of_range_raises_config_error_naming_it(changes: dict[str, A
         {"pull_flush_interval": 0.001},
         {"pull_flush_interval": 3600.0},
         {"lifecycle_interval": 0.0},
+        {"audit_max_bytes": 1024, "audit_keep": 0},
     ],
 )
 def test_setting_at_its_limit_is_accepted(changes: dict[str, Any]) -> None:

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from pullcache.logs import MAX_TRACKED_LINES, JsonFormatter, RepeatedLines, log_loop_error
+from pullcache.logs import MAX_TRACKED_LINES, JsonFormatter, RepeatedLines, log_loop_error, loggable_query
 
 
 class Clock:
@@ -209,3 +209,41 @@ def test_other_event_loop_errors_keep_their_traceback(lines: tuple[Lines, Repeat
     [line] = handler.written
     assert line["level"] == "error"
     assert "RuntimeError: a bug" in str(line["exception"])
+
+
+@pytest.mark.parametrize(
+    ("query", "written"),
+    [
+        ("n=10&last=a", "n=10&last=a"),
+        ("grant=eyJhIjoxfQ.c2ln", "grant=HIDDEN"),
+        (
+            "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIAEXAMPLE%2F20260101%2Fus-east-1%2Fsts%2Faws4_request"
+            "&X-Amz-Security-Token=FQoGZXIvYXdzE&X-Amz-Signature=5d672d79",
+            "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIAEXAMPLE/20260101/us-east-1/sts/aws4_request"
+            "&X-Amz-Security-Token=HIDDEN&X-Amz-Signature=HIDDEN",
+        ),
+    ],
+)
+def test_the_access_log_hides_credentials_in_query_strings(query: str, written: str) -> None:
+    assert loggable_query(query) == written
+
+
+@pytest.mark.parametrize(
+    ("query", "path", "written"),
+    [
+        (
+            "Action=CreateLoginProfile&Version=2010-05-08&UserName=ana&Password=Secret-1",
+            "/",
+            "Action=CreateLoginProfile&Version=2010-05-08",
+        ),
+        (
+            "Action=AssumeRoleWithWebIdentity&WebIdentityToken=eyJ.x.y&Version=2011-06-15",
+            "/",
+            "Action=AssumeRoleWithWebIdentity&Version=2011-06-15",
+        ),
+        ("", "/", ""),
+        ("n=1&Password=Secret-1&oldPassword=a", "/v2/_catalog", "n=1&Password=HIDDEN&oldPassword=HIDDEN"),
+    ],
+)
+def test_the_access_log_keeps_only_the_call_of_an_aws_query_string(query: str, path: str, written: str) -> None:
+    assert loggable_query(query, path) == written

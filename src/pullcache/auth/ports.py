@@ -47,6 +47,7 @@ class Credentials:
     active: bool = True
     session_token: str | None = None
     expires_at: datetime | None = None
+    issued_at: datetime | None = None  # when temporary credentials were issued: their session's creation
 
 
 class CredentialStore(Protocol):

@@ -95,8 +95,16 @@ class RegistryAccess:
         Raises InvalidRegistryToken for a token this server did not sign, ExpiredRegistryToken for an expired one,
         RevokedRegistryToken for one whose access key is no longer valid.
         """
+        return (await self.identify(token, scope, now)).principal
+
+    async def identify(self, token: str | None, scope: RegistryScope, now: datetime) -> TokenClaims:
+        """As `authenticate`, with the access key that obtained the token (None without a token). Raises as
+        `authenticate` does."""
         if token is None:
-            return RequestPrincipal.root(scope.account_id) if self._anonymous_is_root else RequestPrincipal.anonymous()
+            anonymous = (
+                RequestPrincipal.root(scope.account_id) if self._anonymous_is_root else RequestPrincipal.anonymous()
+            )
+            return TokenClaims(anonymous, None)
         try:
             claims = self._tokens.verify(token, now)
             if claims.access_key_id is not None:
@@ -106,7 +114,7 @@ class RegistryAccess:
         except InvalidRegistryToken as refused:
             self._observer.token_refused(_refusal_reason(refused))
             raise
-        return claims.principal
+        return claims
 
     async def _key_valid_until(self, claims: TokenClaims) -> datetime | None:
         """Until when the token's key signs for its principal: None when it does not (any more), the datetime's

@@ -23,6 +23,7 @@ class CallContext(Generic[PrincipalT]):
     secure_transport: bool = False
     access_key_id: str = ""  # the key that signed the call
     credentials_expire_at: datetime | None = None  # when that key stops signing: temporary credentials expire
+    credentials_issued_at: datetime | None = None  # when that key's session began (temporary credentials)
     host: str = ""  # the host (and port) the call arrived at, as its Host header names it
 
     @property

@@ -18,6 +18,7 @@ from typing import Generic
 
 from aiohttp import web
 
+from pullcache.aws.answered_calls import AnsweredCall, CallObserver
 from pullcache.aws.auth_errors import (
     AuthError,
     AwsErrorSpec,
@@ -57,9 +58,12 @@ class AwsGateway(Generic[PrincipalT]):
         credentials: CredentialLookup[PrincipalT],
         endpoints: Mapping[str, ServiceEndpoint[CallContext[PrincipalT]]],
         observer: GatewayObserver = UNOBSERVED,
+        calls: CallObserver[PrincipalT] | None = None,
     ) -> None:
-        """`observer`: told of each signature refused."""
+        """`observer`: told of each signature refused. `calls`: told of every operation a signed request named,
+        once answered (the audit trail)."""
         self._observer = observer
+        self._calls = calls
         self._credentials = credentials
         self._endpoints = endpoints
 
@@ -110,9 +114,17 @@ class AwsGateway(Generic[PrincipalT]):
             secure_transport=request.secure,
             access_key_id=parsed.access_key_id,
             credentials_expire_at=credentials.expires_at,
+            credentials_issued_at=credentials.issued_at,
             host=request.host,
         )
-        return _response(await endpoint.handle(wire, context, request_id))
+        answer, outcome = await endpoint.answer(wire, context, request_id)
+        if self._calls is not None and outcome.operation is not None:
+            call = AnsweredCall(parsed.scope.service, outcome, context, request.headers.get("User-Agent", ""))
+            try:
+                self._calls.call_answered(call)
+            except Exception:  # a record that cannot be kept never fails the call it records
+                log.exception("recording a call of %s failed", outcome.operation)
+        return _response(answer)
 
     async def _authenticate(
         self, signed: SignedRequest, parsed: ParsedSignature, now: datetime

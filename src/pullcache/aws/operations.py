@@ -19,6 +19,7 @@ from typing import Any, Generic, TypeVar
 
 from botocore.model import ServiceModel
 
+from pullcache.aws.answered_calls import Outcome
 from pullcache.aws.errors import (
     INTERNAL_FAILURE,
     ErrorReply,
@@ -124,9 +125,17 @@ class ServiceEndpoint(Generic[ContextT]):
 
     async def handle(self, request: WireRequest, context: ContextT, request_id: str) -> WireResponse:
         """Never raises: an unmapped exception is logged and answered as InternalFailure (500)."""
+        response, _ = await self.answer(request, context, request_id)
+        return response
+
+    async def answer(self, request: WireRequest, context: ContextT, request_id: str) -> tuple[WireResponse, Outcome]:
+        """As `handle`, with what became of the request: its operation, parameters, output or error."""
+        operation_name: str | None = None
+        params: Params = {}
         try:
             parsed = self.protocol.parse(request)
             operation = parsed.operation
+            operation_name, params = operation.name, parsed.params
             handler = self.table.find_handler(operation.name)
             if handler is None:
                 raise OperationNotImplemented(operation.name)
@@ -134,14 +143,16 @@ class ServiceEndpoint(Generic[ContextT]):
             if violations:
                 raise InvalidInput(violations)
             output = await handler(parsed.params, context)
-            return self.protocol.serialize(operation, output, request_id)
+            return self.protocol.serialize(operation, output, request_id), Outcome(operation_name, params, output)
         except ProtocolError as error:
-            return self.protocol.render_error(self.protocol.reply_for(error), request_id)
+            reply = self.protocol.reply_for(error)
         except Exception as error:
-            reply = self.table.find_reply(error)
-            if reply is None:
+            found = self.table.find_reply(error)
+            if found is None:
                 log.exception(
                     "unmapped error in %s", self.table.model.service_name, extra={"fields": {"request_id": request_id}}
                 )
-                reply = INTERNAL_FAILURE
-            return self.protocol.render_error(reply, request_id)
+                found = INTERNAL_FAILURE
+            reply = found
+        outcome = Outcome(operation_name, params, error_code=reply.error_code, error_message=reply.message)
+        return self.protocol.render_error(reply, request_id), outcome

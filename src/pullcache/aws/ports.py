@@ -41,6 +41,11 @@ class SigningCredentials(Protocol[PrincipalT_co]):
     @property
     def expires_at(self) -> datetime | None: ...
 
+    @property
+    def issued_at(self) -> datetime | None:
+        """When temporary credentials were issued (their session's creation); None for long-term keys."""
+        ...
+
 
 class CredentialLookup(Protocol[PrincipalT_co]):
     async def find_credentials(self, access_key_id: str) -> SigningCredentials[PrincipalT_co] | None:

@@ -298,6 +298,13 @@ class ServiceRoleUsage(Protocol):
         ...
 
 
+class DeletionTaskObserver(Protocol):
+    def deletion_finished(self, task: DeletionTask) -> None:
+        """A service-linked role's deletion task ran to its end (SUCCEEDED or FAILED, its reason said); quick, and
+        never raises (the audit trail records it)."""
+        ...
+
+
 class RoleDeletionTasks(Protocol):
     """DeleteServiceLinkedRole's tasks. Every method is one transaction."""
 

@@ -43,7 +43,7 @@ from pullcache.iam.model import (
     Role,
     utc_now,
 )
-from pullcache.iam.ports import IamSession, RoleDeletionTasks, RoleUseStore, ServiceRoleUsage
+from pullcache.iam.ports import DeletionTaskObserver, IamSession, RoleDeletionTasks, RoleUseStore, ServiceRoleUsage
 from pullcache.iam.roles import SERVICE_LINKED_PATH, is_service_linked
 
 log = logging.getLogger(__name__)
@@ -116,7 +116,10 @@ class ServiceLinkedRoleService:
         usage: ServiceRoleUsage,
         clock: Clock = utc_now,
         deletion_delay: timedelta = DEFAULT_DELETION_DELAY,
+        observer: DeletionTaskObserver | None = None,
     ) -> None:
+        """`observer`: told of each deletion task that ran to its end (the audit trail)."""
+        self._observer = observer
         self._store = store
         self._tasks = tasks
         self._usage = usage
@@ -257,6 +260,11 @@ class ServiceLinkedRoleService:
             finished = replace(claimed, status=DeletionStatus.SUCCEEDED)
         finished = replace(finished, updated_at=self._clock())
         await self._tasks.finish_task(finished)
+        if self._observer is not None:
+            try:
+                self._observer.deletion_finished(finished)
+            except Exception:  # a record that cannot be kept never fails the deletion it records
+                log.exception("recording a service-linked role's deletion failed")
         return finished
 
     async def _delete_role(self, account: str, role_name: str) -> None:

@@ -168,6 +168,12 @@ class PrometheusMetrics:
             registry=registry,
             multiprocess_mode="mostrecent",
         )
+        self.audit_events = Counter(
+            "pullcache_audit_events",
+            "Audit events written to the audit file or dropped (the queue or the disk full), by outcome",
+            ["outcome"],
+            registry=registry,
+        )
 
     # -- PullThroughObserver ------------------------------------------------------------------------------------
 
@@ -226,3 +232,9 @@ class PrometheusMetrics:
         self.cache_evictions.inc(images)
         self.cache_evicted_bytes.inc(bytes_freed)
         self.cache_bytes.set(bytes_after)
+
+    # -- AuditCounts (audit/writer.py, from its thread: prometheus_client's values are thread-safe) ------------
+
+    def audit_counted(self, outcome: str, count: int) -> None:
+        """`count` 0 (the writer's start) makes the outcome's series without moving it."""
+        self.audit_events.labels(outcome).inc(count)

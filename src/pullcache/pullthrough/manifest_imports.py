@@ -53,6 +53,9 @@ log = logging.getLogger(__name__)
 # The role's writes of an image, as ECR's pull-through cache makes them (the role's policy allows exactly these).
 AUTHORIZE = ("ecr:GetAuthorizationToken",)
 PUT_IMAGE = ("ecr:PutImage",)
+# The ECR calls an import's writes are recorded as (RoleActivity).
+CREATE_REPOSITORY: Final = "CreateRepository"
+PUT_IMAGE_CALL: Final = "PutImage"
 DEFAULT_TAG_CHECK_TIMEOUT: Final = 5.0  # seconds
 
 
@@ -183,9 +186,23 @@ class ManifestImporter:
         async with self._role.acting(scope, repository, recorded=True) as session:
             await self._role.authorize(session, scope, None, AUTHORIZE)
             if not exists:
-                await self._repositories.create_cached_repository(scope, repository)
-            await self._role.authorize(session, scope, repository, PUT_IMAGE)
-            kept = await self._manifests.store_imported(scope, repository, manifest, tag, cached=True)
+                created: dict[str, object] = {"repositoryName": repository}
+                try:
+                    await self._repositories.create_cached_repository(scope, repository)
+                except Exception as failed:  # refused (Denied) or not made: recorded so, then raised on
+                    self._role.acted(session, scope, CREATE_REPOSITORY, created, failed)
+                    raise
+                self._role.acted(session, scope, CREATE_REPOSITORY, created)
+            image: dict[str, object] = {"repositoryName": repository, "imageDigest": str(fetched.digest)}
+            if tag is not None:
+                image["imageTag"] = tag
+            try:
+                await self._role.authorize(session, scope, repository, PUT_IMAGE)
+                kept = await self._manifests.store_imported(scope, repository, manifest, tag, cached=True)
+            except Exception as failed:  # refused, or the write itself failed: recorded so, then raised on
+                self._role.acted(session, scope, PUT_IMAGE_CALL, image, failed)
+                raise
+            self._role.acted(session, scope, PUT_IMAGE_CALL, image)
             if tag is not None:
                 await self._content.mark_tag_checked(scope, repository, tag, _now())
         if tag is not None and kept is not None:

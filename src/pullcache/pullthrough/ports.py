@@ -10,6 +10,8 @@ ManifestWriter          the registry's one write path of manifests
 CachedRepositories      repositories created on first pull, as their creation templates say
 RuleCredentials         a rule's upstream credentials (its Secrets Manager secret)
 RegistryAuthorizer      the ECR edge's authorization of the rule and template operations
+RoleActivity            what the role did, as the calls AWS records of it (the audit trail implements it)
+RoleCreations           the role's creation a rule's creation implied, for its caller (the audit trail implements it)
 """
 
 from __future__ import annotations
@@ -284,4 +286,42 @@ class RegistryAuthorizer(Protocol):
         self, context: CallContext, operation: str, scope: RegistryScope | None, repository: str | None
     ) -> None:
         """Raises AccessDenied unless the caller may perform `ecr:<operation>` (repository None: `repository/*`)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class RoleAct:
+    """One write the cache made as the service-linked role, as the ECR call AWS records it as (CreateRepository,
+    PutImage), its parameters by ECR's member names; a refused one with its error."""
+
+    session: RequestPrincipal
+    scope: RegistryScope
+    action: str
+    parameters: dict[str, object]
+    error_code: str | None = None
+    error_message: str | None = None
+
+
+class RoleActivity(Protocol):
+    def role_acted(self, act: RoleAct) -> None:
+        """Told after each write; quick (an import waits), and never raises."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class RoleCreation:
+    """The account's service-linked role created (or refused: `error_code`) because `context`'s caller created
+    the account's first pull-through cache rule: as AWS records it, the caller's own iam:CreateServiceLinkedRole,
+    invoked by ECR."""
+
+    context: CallContext
+    account_id: str
+    role: Role | None  # None: refused
+    error_code: str | None = None
+    error_message: str | None = None
+
+
+class RoleCreations(Protocol):
+    def role_creation(self, creation: RoleCreation) -> None:
+        """Told once the role is created, or its creation refused; quick, and never raises."""
         ...

@@ -23,6 +23,7 @@ from datetime import UTC, datetime, timedelta
 
 from pullcache.core.scopes import RegistryScope
 from pullcache.ecr.pagination import page_after
+from pullcache.iam.model import Role
 from pullcache.pullthrough.destinations import DestinationPolicy
 from pullcache.pullthrough.errors import UpstreamDenied, UpstreamError, UpstreamRefused, UpstreamUnavailable
 from pullcache.pullthrough.ports import (
@@ -98,6 +99,7 @@ class Validation:
 
 
 AuthorizeRoleCreation = Callable[[], Awaitable[None]]
+RoleCreated = Callable[[Role], None]
 
 
 class PullThroughRuleService:
@@ -122,10 +124,15 @@ class PullThroughRuleService:
         self._clock = clock
 
     async def create_rule(
-        self, scope: RegistryScope, request: RuleRequest, authorize_role_creation: AuthorizeRoleCreation
+        self,
+        scope: RegistryScope,
+        request: RuleRequest,
+        authorize_role_creation: AuthorizeRoleCreation,
+        role_created: RoleCreated | None = None,
     ) -> PullThroughRule:
         """Raises InvalidRuleParameter, UnsupportedUpstreamRegistry, SecretNotFoundForRule, UnableToAccessSecret,
-        RuleAlreadyExists, RuleLimitExceeded, and whatever `authorize_role_creation` raises to refuse."""
+        RuleAlreadyExists, RuleLimitExceeded, and whatever `authorize_role_creation` raises to refuse.
+        `role_created`: told of the account's service-linked role when this call created it."""
         prefix = _prefix(request.prefix)
         upstream_prefix = (
             None if request.upstream_repository_prefix is None else _prefix(request.upstream_repository_prefix)
@@ -143,7 +150,9 @@ class PullThroughRuleService:
             raise RuleLimitExceeded(scope)
         if await self._roles.find_role(scope.account_id) is None:
             await authorize_role_creation()
-            await self._roles.ensure_role(scope.account_id)
+            role = await self._roles.ensure_role(scope.account_id)
+            if role_created is not None:
+                role_created(role)
         now = self._clock()
         rule = PullThroughRule(
             scope,

@@ -8,6 +8,7 @@ is imported.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import UTC, datetime, timedelta
@@ -17,16 +18,27 @@ from pullcache.core.scopes import RegistryScope
 from pullcache.iam.model import Role
 from pullcache.policy import RequestPrincipal
 from pullcache.pullthrough.imports_in_flight import ImportsInFlight
-from pullcache.pullthrough.ports import ServiceAuthorizer, ServiceLinkedRoles
+from pullcache.pullthrough.ports import RoleAct, RoleActivity, ServiceAuthorizer, ServiceLinkedRoles
 from pullcache.registry.errors import Denied
 
+log = logging.getLogger(__name__)
+
 SESSION_NAME = "pullthroughcache"
+ACCESS_DENIED = "AccessDeniedException"  # ECR's code for a call the caller's policies refuse
 ROLE_TTL = 1.0  # seconds a worker trusts what it found of an account's service-linked role
 ROLE_USE_RESOLUTION = timedelta(minutes=1)
 
 
 class ServiceRole:
-    def __init__(self, roles: ServiceLinkedRoles, authorizer: ServiceAuthorizer, in_flight: ImportsInFlight) -> None:
+    def __init__(
+        self,
+        roles: ServiceLinkedRoles,
+        authorizer: ServiceAuthorizer,
+        in_flight: ImportsInFlight,
+        activity: RoleActivity | None = None,
+    ) -> None:
+        """`activity`: told of each write made as the role (the audit trail)."""
+        self._activity = activity
         self._roles = roles
         self._authorizer = authorizer
         self._in_flight = in_flight
@@ -48,6 +60,24 @@ class ServiceRole:
     ) -> None:
         """Raise Denied unless the role's policy allows every one of `actions` (repository None: the registry)."""
         await self._authorizer.authorize_service(session, scope, repository, actions)
+
+    def acted(
+        self,
+        session: RequestPrincipal,
+        scope: RegistryScope,
+        action: str,
+        parameters: dict[str, object],
+        failed: Exception | None = None,
+    ) -> None:
+        """Tell the role's activity of a write made in `session`, or one that `failed` (refused: Denied, recorded
+        as ECR's AccessDeniedException; any other error by its name)."""
+        if self._activity is None:
+            return
+        error_code, error_message = (None, None) if failed is None else (_error_code(failed), str(failed))
+        try:
+            self._activity.role_acted(RoleAct(session, scope, action, parameters, error_code, error_message))
+        except Exception:  # a record that cannot be kept never fails the import it records
+            log.exception("recording the role's %s failed", action)
 
     def importing(self, scope: RegistryScope, repository: str) -> AbstractAsyncContextManager[None]:
         """An import on record while the block runs, without a session (an upstream fetch the role started)."""
@@ -81,3 +111,8 @@ def role_session(role: Role) -> RequestPrincipal:
     partition = role.arn.split(":", 2)[1]
     session_arn = f"arn:{partition}:sts::{role.account}:assumed-role/{role.name}/{SESSION_NAME}"
     return RequestPrincipal.role_session(session_arn, role.arn, role.role_id)
+
+
+def _error_code(error: Exception) -> str:
+    """The code a write's record names for `error`: ECR's for a refusal, else the error's own name."""
+    return ACCESS_DENIED if isinstance(error, Denied) else type(error).__name__

@@ -31,4 +31,5 @@ class SessionCredentialStore:
             principal=session.principal,
             session_token=session.session_token,
             expires_at=session.expires_at,
+            issued_at=session.issued_at,
         )

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -26,6 +27,7 @@ from pullcache.pullthrough.fills import BlobFills
 from pullcache.pullthrough.imports_in_flight import ImportsInFlight
 from pullcache.pullthrough.manifest_imports import DEFAULT_TAG_CHECK_TIMEOUT, ManifestImporter
 from pullcache.pullthrough.ports import (
+    RoleAct,
     UpstreamCredentials,
     UpstreamEndpoint,
     UpstreamManifest,
@@ -253,15 +255,40 @@ class RecordingAuthorizer:
 
 
 class RecordingRepositories:
-    """CachedRepositories creating each repository in the metadata store's file (ECR's defaults), recorded."""
+    """CachedRepositories creating each repository in the metadata store's file (ECR's defaults), recorded;
+    refuses with `refusal` when set."""
 
     def __init__(self, sql: SqlRepositories) -> None:
         self.sql = sql
         self.created: list[tuple[RegistryScope, str]] = []
+        self.refusal: Exception | None = None
 
     async def create_cached_repository(self, scope: RegistryScope, repository: str) -> None:
+        if self.refusal is not None:
+            raise self.refusal
         self.created.append((scope, repository))
         await self.sql.create(scope, repository)
+
+
+class RecordingActivity:
+    """RoleActivity keeping every write the role told of."""
+
+    def __init__(self) -> None:
+        self.acts: list[RoleAct] = []
+
+    def role_acted(self, act: RoleAct) -> None:
+        self.acts.append(act)
+
+
+class FailingWrites(ManifestWrites):
+    """The registry's manifest writes, whose imports fail with `failure` when set (a write the store refused)."""
+
+    failure: Exception | None = None
+
+    async def store_imported(self, *arguments: Any, **options: Any) -> Any:
+        if self.failure is not None:
+            raise self.failure
+        return await super().store_imported(*arguments, **options)
 
 
 class Requester:
@@ -307,6 +334,8 @@ class World:
     requester: Requester
     blobs: FilesystemBlobStore
     metadata: SqlMetadataStore
+    activity: RecordingActivity
+    writes: FailingWrites
 
 
 @contextlib.asynccontextmanager
@@ -321,7 +350,9 @@ async def open_world(
         repositories = RecordingRepositories(sql)
         blobs = FilesystemBlobStore(scratch / "blobs")
         fills = BlobFills(blobs, scratch / "fills", wait_timeout=STEP_TIMEOUT)
-        acting = ServiceRole(roles, authorizer, ImportsInFlight(rules))
+        activity = RecordingActivity()
+        acting = ServiceRole(roles, authorizer, ImportsInFlight(rules), activity)
+        writes = FailingWrites(metadata)
         rule_upstream = RuleUpstream(upstream, FixedCredentials())
         background = BackgroundWork()
         blob_imports = BlobImporter(rule_upstream, acting, blobs, metadata, fills, background, background_delay=0.0)
@@ -329,7 +360,7 @@ async def open_world(
             rule_upstream,
             acting,
             repositories,
-            ManifestWrites(metadata),
+            writes,
             metadata,
             blob_imports,
             background,
@@ -337,7 +368,9 @@ async def open_world(
         )
         source = PullThroughSource(RuleResolver(rules), manifest_imports, blob_imports, acting, background)
         try:
-            yield World(source, rules, upstream, roles, authorizer, repositories, Requester(), blobs, metadata)
+            yield World(
+                source, rules, upstream, roles, authorizer, repositories, Requester(), blobs, metadata, activity, writes
+            )
         finally:
             await source.close()
 
@@ -475,6 +508,39 @@ async def test_a_refused_write_stores_nothing(world: World, image: Image) -> Non
     assert not await world.metadata.repository_exists(SCOPE, REPOSITORY)
     await wait_until_imports_end(world)  # the record of a burst of imports outlives it a moment
     assert world.rules.begun == world.rules.ended != []
+
+
+async def test_a_repository_the_import_could_not_create_is_recorded_with_its_error(world: World, image: Image) -> None:
+    world.upstream.serve(UPSTREAM_REPOSITORY, TAG, image)
+    world.repositories.refusal = Denied("the repository creation template's role may not create it")
+
+    with pytest.raises(Denied):
+        await pull_tag(world)
+
+    assert [(act.action, act.error_code) for act in world.activity.acts] == [
+        ("CreateRepository", "AccessDeniedException")
+    ]
+    assert world.activity.acts[0].parameters == {"repositoryName": REPOSITORY}
+    assert world.activity.acts[0].session.arn == SESSION_ARN
+
+
+async def test_a_manifest_the_store_would_not_keep_is_recorded_with_its_error(world: World, image: Image) -> None:
+    world.upstream.serve(UPSTREAM_REPOSITORY, TAG, image)
+    world.writes.failure = Unavailable("the metadata store is not answering")
+
+    with pytest.raises(Unavailable):
+        await pull_tag(world)
+
+    assert [(act.action, act.error_code) for act in world.activity.acts] == [
+        ("CreateRepository", None),
+        ("PutImage", "Unavailable"),
+    ]
+    assert world.activity.acts[1].parameters == {
+        "repositoryName": REPOSITORY,
+        "imageDigest": str(image.manifest.digest),
+        "imageTag": TAG,
+    }
+    assert world.activity.acts[1].error_message == "the metadata store is not answering"
 
 
 async def test_a_refused_requester_propagates_and_the_upstream_is_never_asked(world: World, image: Image) -> None:

@@ -10,23 +10,28 @@ service-linked role, with `iam:AWSServiceName` = pullthroughcache.ecr.amazonaws.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-from pullcache.auth.authorization import AccessRequest, Authorizer
+from pullcache.auth.authorization import AccessDenied, AccessRequest, Authorizer
 from pullcache.auth.call_context import CallContext
 from pullcache.aws.wire import Params
 from pullcache.core.scopes import RegistryScope
 from pullcache.ecr.api.shapes import encryption, mutability_rule, mutability_shape
+from pullcache.iam.model import Role
 from pullcache.pullthrough import rule_errors
 from pullcache.pullthrough.api.rule_shapes import rule_shape
 from pullcache.pullthrough.model import AppliedFor, Template, TemplateSettings
-from pullcache.pullthrough.ports import RegistryAuthorizer
+from pullcache.pullthrough.ports import RegistryAuthorizer, RoleCreation, RoleCreations
 from pullcache.pullthrough.service import PullThroughRuleService, RuleRequest
 from pullcache.pullthrough.templates import RepositoryTemplateService, TemplateChanges
 
+log = logging.getLogger(__name__)
+
 SERVICE_NAME = "pullthroughcache.ecr.amazonaws.com"
 ROLE_NAME = "AWSServiceRoleForECRPullThroughCache"
+IAM_ACCESS_DENIED = "AccessDenied"  # IAM's code for a refused call: a refused role creation is recorded with it
 
 ERROR_SHAPES: dict[type[Exception], str] = {
     rule_errors.InvalidRuleParameter: "InvalidParameterException",
@@ -51,7 +56,11 @@ class PullThroughOperations:
         templates: RepositoryTemplateService,
         authorize: RegistryAuthorizer,
         authorizer: Authorizer,
+        creations: RoleCreations | None = None,
     ) -> None:
+        """`creations`: told of each service-linked role a rule's creation created, or was refused (the audit
+        trail)."""
+        self._creations = creations
         self._rules = rules
         self._templates = templates
         self._authorize = authorize
@@ -88,9 +97,16 @@ class PullThroughOperations:
         )
 
         async def authorize_role_creation() -> None:
-            await self._authorize_role_creation(context, scope.account_id)
+            try:
+                await self._authorize_role_creation(context, scope.account_id)
+            except AccessDenied as refused:
+                self._tell(RoleCreation(context, scope.account_id, None, IAM_ACCESS_DENIED, str(refused)))
+                raise
 
-        rule = await self._rules.create_rule(scope, request, authorize_role_creation)
+        def role_created(role: Role) -> None:
+            self._tell(RoleCreation(context, scope.account_id, role))
+
+        rule = await self._rules.create_rule(scope, request, authorize_role_creation, role_created)
         return rule_shape(rule, "CreatePullThroughCacheRule")
 
     async def describe_rules(self, params: Params, context: CallContext) -> Mapping[str, Any]:
@@ -177,6 +193,14 @@ class PullThroughOperations:
         scope = RegistryScope(params.get("registryId") or context.account, context.region)
         await self._authorize(context, operation, scope, None)
         return scope
+
+    def _tell(self, creation: RoleCreation) -> None:
+        if self._creations is None:
+            return
+        try:
+            self._creations.role_creation(creation)
+        except Exception:  # a record that cannot be kept never fails the call it records
+            log.exception("recording the service-linked role's creation failed")
 
     async def _authorize_role_creation(self, context: CallContext, account_id: str) -> None:
         """Raises AccessDenied unless the caller may create the account's pull-through cache service-linked role."""

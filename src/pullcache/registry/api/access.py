@@ -27,6 +27,7 @@ from pullcache.auth.registry_tokens import (
     ExpiredRegistryToken,
     InvalidRegistryToken,
     RevokedRegistryToken,
+    TokenClaims,
 )
 from pullcache.core.scopes import RegistryScope
 from pullcache.policy import ContextValue, PrincipalType, RequestPrincipal
@@ -55,8 +56,12 @@ class AccessControl:
         Raises Unauthorized for credentials that are not a valid token, Denied for an expired one or one whose
         access key is no longer valid.
         """
+        return (await self.identify(authorization, scope, now)).principal
+
+    async def identify(self, authorization: str | None, scope: RegistryScope, now: datetime) -> TokenClaims:
+        """As `authenticate`, with the access key that obtained the token. Raises as `authenticate` does."""
         try:
-            return await self._access.authenticate(_token(authorization), scope, now)
+            return await self._access.identify(_token(authorization), scope, now)
         except ExpiredRegistryToken:
             raise Denied(EXPIRED_TOKEN_MESSAGE) from None
         except RevokedRegistryToken:
@@ -171,10 +176,13 @@ class CallerRequester:
 
 ACCESS_CONTROL = web.AppKey("access_control", AccessControl)
 _PRINCIPAL = "registry_principal"
+_ACCESS_KEY = "registry_access_key"
 
 
-def set_principal(request: web.Request, principal: RequestPrincipal) -> None:
+def set_principal(request: web.Request, principal: RequestPrincipal, access_key_id: str | None = None) -> None:
+    """Remember the caller, and the access key that obtained its token (what the audit trail names)."""
     request[_PRINCIPAL] = principal
+    request[_ACCESS_KEY] = access_key_id
 
 
 def requester(request: web.Request) -> CallerRequester | None:
@@ -193,6 +201,18 @@ def principal_arn(request: web.Request) -> str | None:
     if not isinstance(found, RequestPrincipal) or found.type is PrincipalType.ANONYMOUS:
         return None
     return found.principal_arn
+
+
+def find_principal(request: web.Request) -> RequestPrincipal | None:
+    """The caller, as the access middleware authenticated it; None before it did, or for a download grant."""
+    found = request.get(_PRINCIPAL)
+    return found if isinstance(found, RequestPrincipal) else None
+
+
+def find_access_key(request: web.Request) -> str | None:
+    """The access key that obtained the caller's token; None without a token, or before the caller was known."""
+    found = request.get(_ACCESS_KEY)
+    return found if isinstance(found, str) else None
 
 
 def principal(request: web.Request) -> RequestPrincipal:

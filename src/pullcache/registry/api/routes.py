@@ -113,8 +113,9 @@ async def registry_access(request: web.Request, handler: Handler) -> web.StreamR
         set_scope(request, grant.scope)
         return await handler(request)
     registry_scope = scope(request)
-    caller = await control.authenticate(request.headers.get("Authorization"), registry_scope, moment)
-    set_principal(request, caller)
+    claims = await control.identify(request.headers.get("Authorization"), registry_scope, moment)
+    caller = claims.principal
+    set_principal(request, caller, claims.access_key_id)
     access = access_for(request)
     if access is not None:
         keys = condition_keys(request, moment)
