@@ -32,7 +32,8 @@ def root_keys(server: PullcacheServer) -> tuple[str, str]:
 
 
 def client(server: PullcacheServer, service: str, **overrides: Any) -> Any:
-    """A boto3 client for `service` signed with the root key unless `overrides` name other credentials."""
+    """A boto3 client for `service` signed with the root key unless `overrides` name other credentials; an HTTPS
+    server's certificate verified with its CA."""
     key_id, secret = root_keys(server)
     options: dict[str, Any] = {
         "endpoint_url": server.url,
@@ -40,6 +41,8 @@ def client(server: PullcacheServer, service: str, **overrides: Any) -> Any:
         "aws_access_key_id": key_id,
         "aws_secret_access_key": secret,
     }
+    if server.ca_file is not None:
+        options["verify"] = str(server.ca_file)
     options.update(overrides)
     return boto3.client(service, **options)
 

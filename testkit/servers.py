@@ -13,6 +13,7 @@ import resource
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -37,14 +38,17 @@ def free_port() -> int:
 
 
 def wait_until_serving(url: str, process: subprocess.Popen[bytes], timeout: float = START_TIMEOUT) -> None:
+    """Return once `url` answers anything; an https URL's certificate is not checked (tests check it)."""
+    context = ssl._create_unverified_context() if url.startswith("https:") else None
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"server exited with {process.returncode} before serving {url}")
         try:
-            with urllib.request.urlopen(url, timeout=1):
+            with urllib.request.urlopen(url, timeout=1, context=context):
                 return
-        except urllib.error.HTTPError:
+        except urllib.error.HTTPError as answered:
+            answered.close()  # its connection, else left to the garbage collector
             return  # it answers: serving
         except OSError:
             time.sleep(0.05)
@@ -85,12 +89,26 @@ class PullcacheServer:
     create_on_push: bool = True
     # The child's limit of open files, soft and hard alike (so that serve's raise to the hard limit keeps it).
     open_file_limit: int | None = None
+    # HTTPS: `tls_self_signed` (--tls self-signed: the server's local CA, ca_file, issues its certificate), or
+    # `tls_files`, the (certificate, key) of --tls-cert/--tls-key, with `tls_ca` the CA that signed them.
+    tls_self_signed: bool = False
+    tls_files: tuple[Path, Path] | None = None
+    tls_ca: Path | None = None
     process: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
 
     @property
+    def secure(self) -> bool:
+        return self.tls_self_signed or self.tls_files is not None
+
+    @property
+    def ca_file(self) -> Path | None:
+        """The CA a client trusts the server with (None: plain HTTP, or a CA the test did not name)."""
+        return self.data_dir / "tls" / "ca.pem" if self.tls_self_signed else self.tls_ca
+
+    @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self.secure else 'http'}://127.0.0.1:{self.port}"
 
     @property
     def address(self) -> str:
@@ -116,6 +134,12 @@ class PullcacheServer:
                 "--log-level",
                 self.log_level,
                 *(["--anonymous-registry"] if self.anonymous_registry else []),
+                *(["--tls", "self-signed"] if self.tls_self_signed else []),
+                *(
+                    ["--tls-cert", str(self.tls_files[0]), "--tls-key", str(self.tls_files[1])]
+                    if self.tls_files
+                    else []
+                ),
                 *self.extra_args,
             ],
             stdout=log,
@@ -146,6 +170,7 @@ class PullcacheServer:
             region_name=config["default"]["region"],
             aws_access_key_id=credentials["default"]["aws_access_key_id"],
             aws_secret_access_key=credentials["default"]["aws_secret_access_key"],
+            verify=str(self.ca_file) if self.ca_file is not None else None,
         )
         try:
             ecr.create_repository_creation_template(prefix=ROOT_PREFIX, appliedFor=["CREATE_ON_PUSH"])
@@ -183,10 +208,11 @@ class DistributionServer:
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
     proxy_of: str | None = None
+    tls_files: tuple[Path, Path] | None = None  # certificate (chain) and key: serve HTTPS
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'http' if self.tls_files is None else 'https'}://127.0.0.1:{self.port}"
 
     @property
     def address(self) -> str:
@@ -205,6 +231,11 @@ class DistributionServer:
             f"  filesystem:\n    rootdirectory: {self.root / 'data'}\n"
             + ("  delete:\n    enabled: true\n" if self.proxy_of is None else "")
             + f"http:\n  addr: 127.0.0.1:{self.port}\n"
+            + (
+                ""
+                if self.tls_files is None
+                else f"  tls:\n    certificate: {self.tls_files[0]}\n    key: {self.tls_files[1]}\n"
+            )
             + ("" if self.proxy_of is None else f"proxy:\n  remoteurl: {self.proxy_of}\n")
         )
         self.process = subprocess.Popen(

@@ -61,13 +61,18 @@ def create_account(
     accounts.check_endpoint_url(chosen_endpoint)
     settings = Settings(data_dir=data_dir, database_url=database_url, region=chosen_region)
     data_dir.mkdir(parents=True, exist_ok=True)
-    return asyncio.run(_create(settings, account_id, chosen_endpoint))
+    # The first start's CA bundle (a server with a local CA) goes along with an https endpoint.
+    https = chosen_endpoint.startswith("https://")
+    ca_bundle = Path(written.ca_bundle) if https and written.ca_bundle else None
+    return asyncio.run(_create(settings, account_id, chosen_endpoint, ca_bundle))
 
 
-async def _create(settings: Settings, account_id: str, endpoint_url: str) -> accounts.CreatedAccount:
+async def _create(
+    settings: Settings, account_id: str, endpoint_url: str, ca_bundle: Path | None
+) -> accounts.CreatedAccount:
     async with _migrated(settings) as engine:
         return await accounts.create_account(
-            SqlAccountStore(engine), settings.data_dir, account_id, settings.region, endpoint_url
+            SqlAccountStore(engine), settings.data_dir, account_id, settings.region, endpoint_url, ca_bundle
         )
 
 

@@ -13,6 +13,15 @@ from datetime import timedelta
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from pullcache.audit.recorders import (
+    AwsCallRecorder,
+    DeletionTaskRecorder,
+    RegistryCallRecorder,
+    RoleActivityRecorder,
+    RoleCreationRecorder,
+)
+from pullcache.audit.redaction import Redactor
+from pullcache.audit.writer import AuditWriter
 from pullcache.auth.authorization import Authorizer
 from pullcache.auth.call_context import CallContext
 from pullcache.auth.credential_chain import CredentialChain
@@ -87,6 +96,7 @@ from pullcache.pullthrough.source import PullThroughSource
 from pullcache.pullthrough.templates import RepositoryTemplateService
 from pullcache.pullthrough.upstream import UpstreamClient
 from pullcache.registry.api.access import ACCESS_CONTROL, AccessControl
+from pullcache.registry.api.call_records import REGISTRY_CALLS, registry_calls
 from pullcache.registry.api.context import DEFAULT_SCOPE, REGISTRY
 from pullcache.registry.api.routes import Handler, add_registry_routes, registry_access, registry_errors
 from pullcache.registry.collection import GC_JOB, GarbageCollector
@@ -115,7 +125,10 @@ def build_app(settings: Settings) -> web.Application:
     # Every request counted (observability/): the outermost middleware, to see the status the others rendered.
     metrics = PrometheusMetrics()
     requests = RequestTally(metrics)
-    app = web.Application(middlewares=[request_metrics(requests), request_ids, registry_errors, registry_access])
+    # The audit trail's /v2/ records (registry_calls) see each request's rendered answer, errors included.
+    app = web.Application(
+        middlewares=[request_metrics(requests), request_ids, registry_calls, registry_errors, registry_access]
+    )
     app.cleanup_ctx.append(flushing(requests))
     exposition = MetricsExposition(metrics, requests, settings.metrics_token)
     app[EXPOSITION] = exposition
@@ -129,6 +142,14 @@ def build_app(settings: Settings) -> web.Application:
 
     async def resources(app: web.Application) -> AsyncIterator[None]:
         engine = create_engine(settings.resolved_database_url)
+        # The audit trail (audit/): every call that changes something, written by a thread of this worker.
+        audit = AuditWriter(
+            settings.data_dir, max_bytes=settings.audit_max_bytes, keep=settings.audit_keep, counts=metrics
+        )
+        audit.start()
+        models = load_service_models()
+        redactor = Redactor(models)  # what every record hides: the models' sensitive members and the table's
+        app[REGISTRY_CALLS] = RegistryCallRecorder(audit, redactor, pulls=settings.audit_pulls)
         blob_store = FilesystemBlobStore(settings.data_dir)
         # Held by every write that makes content reachable; garbage collection deletes only while none is inside.
         guard = FileContentGuard(settings.data_dir)
@@ -159,7 +180,10 @@ def build_app(settings: Settings) -> web.Application:
         secrets = SecretsService(SqlSecretStore(engine), await SecretCipher.load(SqlSigningKeyStore(engine)))
         pull_through_store = SqlPullThroughStore(engine)
         service_linked_roles = ServiceLinkedRoleService(
-            iam_store, SqlRoleDeletionTaskStore(engine), PullThroughRoleUsage(pull_through_store)
+            iam_store,
+            SqlRoleDeletionTaskStore(engine),
+            PullThroughRoleUsage(pull_through_store),
+            observer=DeletionTaskRecorder(audit),
         )
         # One policy for both: rules refused by their URL, connections (redirects and token realms too) by address.
         destinations = settings.upstream_destinations
@@ -185,7 +209,9 @@ def build_app(settings: Settings) -> web.Application:
         # Every manifest write (a /v2/ push, PutImage, a pull-through import) takes this one path.
         manifest_writes = ManifestWrites(metadata_store, settings.max_manifest_bytes, guard=guard)
         # The pull-through cache: its parts, composed into the registry's ContentSource.
-        role = ServiceRole(service_linked_roles, access, ImportsInFlight(pull_through_store))
+        role = ServiceRole(
+            service_linked_roles, access, ImportsInFlight(pull_through_store), RoleActivityRecorder(audit, redactor)
+        )
         templated = TemplatedRepositories(templates, repositories, lifecycle)  # on first pull, and on push
         rule_upstream = RuleUpstream(upstream, SecretCredentials(rules))
         background = BackgroundWork()
@@ -235,7 +261,6 @@ def build_app(settings: Settings) -> web.Application:
         )
         manifest_writes.observe(replicator)
         await replicator.resume()
-        models = load_service_models()
         sts = StsService(iam_store, principal_policies, sessions)
         tables: list[OperationTable[CallContext]] = [sts_operations(models.get("sts"), sts)]
         ecr = EcrOperations(
@@ -247,7 +272,9 @@ def build_app(settings: Settings) -> web.Application:
         )
         tables.append(iam_operations(models.get("iam"), IamService.over(iam_store), authorizer, service_linked_roles))
         tables.append(secrets_operations(models.get("secretsmanager"), secrets, authorizer))
-        pull_through = PullThroughOperations(rules, templates, ecr.authorize, authorizer)
+        pull_through = PullThroughOperations(
+            rules, templates, ecr.authorize, authorizer, RoleCreationRecorder(audit, redactor)
+        )
         replication = ReplicationOperations(ReplicationService(replication_store, metadata_store), ecr.authorize)
         lifecycle_operations = LifecyclePolicyOperations(lifecycle, ecr.authorize)
         referrers = ReferrerOperations(ImageReferrers(repositories, registry), ecr.authorize)
@@ -277,6 +304,7 @@ def build_app(settings: Settings) -> web.Application:
             credentials,
             {table.model.service_name: ServiceEndpoint.for_table(table) for table in tables},
             metrics,
+            AwsCallRecorder(audit, redactor, pulls=settings.audit_pulls),
         )
         purger = asyncio.create_task(_purge_uploads(registry, timedelta(seconds=settings.upload_expiry)))
         # Lifecycle policies applied every interval, by one worker at a time (exclusive_jobs.py); 0: never.
@@ -306,6 +334,7 @@ def build_app(settings: Settings) -> web.Application:
             await pulls.close()  # what the last interval gathered, written before the engine goes
         await reads.close()
         await engine.dispose()
+        await asyncio.to_thread(audit.close)  # what is queued written before the worker goes
 
     app.cleanup_ctx.append(resources)
     return app

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from pullcache import __version__, gc_command
+from pullcache.audit import command as audit_command
 from pullcache.auth import accounts
 from pullcache.auth.accounts import AccountError
 from pullcache.config import ConfigError, Settings
@@ -46,6 +47,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         _warm(arguments.command_parser, arguments)
     elif arguments.command == "gc":
         gc_command.run(arguments.command_parser, arguments)
+    elif arguments.command == "audit":
+        audit_command.run(arguments.command_parser, arguments)
     else:
         parser.print_help()
         sys.exit(2)
@@ -75,6 +78,9 @@ def _serve(parser: argparse.ArgumentParser, arguments: argparse.Namespace) -> No
             lifecycle_interval=arguments.lifecycle_interval,
             pull_flush_interval=arguments.pull_flush_interval,
             record_pulls=not arguments.no_pull_records,
+            audit_max_bytes=arguments.audit_max_bytes,
+            audit_keep=arguments.audit_keep,
+            audit_pulls=arguments.audit_pulls,
             account_id=arguments.account_id,
             region=arguments.region,
             public_host=arguments.public_host,
@@ -95,6 +101,10 @@ def _serve(parser: argparse.ArgumentParser, arguments: argparse.Namespace) -> No
             upstream_deny=_destination_list(arguments.upstream_deny, "PULLCACHE_UPSTREAM_DENY"),
             metrics_port=arguments.metrics_port,
             metrics_token=arguments.metrics_token,
+            tls=arguments.tls,
+            tls_cert=Path(arguments.tls_cert) if arguments.tls_cert else None,
+            tls_key=Path(arguments.tls_key) if arguments.tls_key else None,
+            tls_names=tuple(name.strip() for name in (arguments.tls_names or "").split(",") if name.strip()),
         )
     except ConfigError as error:
         parser.error(str(error))
@@ -191,6 +201,8 @@ def _parser() -> argparse.ArgumentParser:
         "seconds between applications of the repositories' lifecycle policies (0: never)",
     )
     option("--pull-flush-interval", float, defaults.pull_flush_interval, "seconds between writes of recorded pulls")
+    option("--audit-max-bytes", int, defaults.audit_max_bytes, "size past which the audit file is rotated")
+    option("--audit-keep", int, defaults.audit_keep, "rotated audit files kept")
     option("--account-id", str, defaults.account_id, "the 12-digit account created on first start")
     option("--region", str, defaults.region, "default region of the AWS APIs and the registry")
     option("--public-host", str, defaults.public_host, "host[:port] of the registry in the URIs the server hands out")
@@ -229,6 +241,21 @@ def _parser() -> argparse.ArgumentParser:
         "seconds a failing upstream is not asked before one request probes it",
     )
     option("--metrics-port", int, defaults.metrics_port, "serve /metrics on this port only (default: the API's port)")
+    option("--tls-cert", str, defaults.tls_cert, "serve HTTPS with this PEM certificate (its chain after it)")
+    option("--tls-key", str, defaults.tls_key, "the PEM key of --tls-cert, unencrypted (SIGHUP reloads both)")
+    option(
+        "--tls",
+        str,
+        defaults.tls,
+        "off, or self-signed: serve HTTPS with a certificate of a local CA kept in <data-dir>/tls (trust its ca.pem)",
+    )
+    option(
+        "--tls-names",
+        str,
+        None,
+        "comma-separated host names and addresses of the self-signed certificate "
+        "(default: localhost, 127.0.0.1, ::1, this host's name, --host, --public-host)",
+    )
     serve_parser.add_argument(  # not through option(): the help would print the token the variable holds
         "--metrics-token",
         default=os.environ.get("PULLCACHE_METRICS_TOKEN"),
@@ -262,6 +289,12 @@ def _parser() -> argparse.ArgumentParser:
         "(env PULLCACHE_NO_PULL_RECORDS)",
     )
     serve_parser.add_argument(
+        "--audit-pulls",
+        action="store_true",
+        default=os.environ.get("PULLCACHE_AUDIT_PULLS", "").lower() in ("1", "true", "yes"),
+        help="write pulls to the audit trail too, not only the calls that change something (env PULLCACHE_AUDIT_PULLS)",
+    )
+    serve_parser.add_argument(
         "--anonymous-registry",
         action="store_true",
         default=os.environ.get("PULLCACHE_ANONYMOUS_REGISTRY", "").lower() in ("1", "true", "yes"),
@@ -274,6 +307,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_doctor_command(commands, defaults)
     _add_repositories_command(commands, defaults)
     _add_store_arguments(gc_command.add_gc_command(commands, defaults), defaults)
+    audit_command.add_audit_command(commands, str(defaults.data_dir))
     return parser
 
 

@@ -6,7 +6,10 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pullcache.core.public_hosts import SCHEME, PublicHosts
+from pullcache.audit.writer import DEFAULT_KEEP as DEFAULT_AUDIT_KEEP
+from pullcache.audit.writer import DEFAULT_MAX_BYTES as DEFAULT_AUDIT_MAX_BYTES
+from pullcache.core.certificate_names import check_name as check_certificate_name
+from pullcache.core.public_hosts import PublicHosts
 from pullcache.core.scopes import RegistryScope
 from pullcache.pullthrough.destinations import DestinationPolicy, InvalidDestination
 from pullcache.pullthrough.manifest_imports import DEFAULT_TAG_CHECK_TIMEOUT
@@ -21,6 +24,8 @@ from pullcache.pullthrough.upstream import (
 from pullcache.registry.manifest_writes import DEFAULT_MAX_MANIFEST_BYTES
 
 DEFAULT_ACCOUNT_ID = "000000000000"
+TLS_OFF = "off"
+TLS_SELF_SIGNED = "self-signed"  # a local CA in <data-dir>/tls issues the server's certificate (tls/certificates.py)
 DATABASE_FILE = "metadata.db"  # the embedded database, in the data dir, when no database URL is given
 MAX_UPSTREAM_WAIT = 3600.0  # seconds: a bound longer than an hour is a typo, not a bound
 DEFAULT_PULL_FLUSH_INTERVAL = 5.0  # seconds
@@ -74,6 +79,11 @@ class Settings:
     pull_flush_interval: float = DEFAULT_PULL_FLUSH_INTERVAL
     # Record no pulls at all (no lastRecordedPullTime, no pull counts): what the benchmark compares against.
     record_pulls: bool = True
+    # The audit trail (audit/): <data-dir>/audit/audit.log, rotated past audit_max_bytes, audit_keep rotated files
+    # kept; with audit_pulls, pulls (BatchGetImage, GetDownloadUrlForLayer, /v2/ GETs) are written too.
+    audit_max_bytes: int = DEFAULT_AUDIT_MAX_BYTES
+    audit_keep: int = DEFAULT_AUDIT_KEEP
+    audit_pulls: bool = False
     account_id: str = DEFAULT_ACCOUNT_ID  # the account created on first start
     region: str = "us-east-1"  # the default region of the AWS APIs and of /v2/
     # Where clients reach the registry, as the URIs and URLs the server hands out name it (core/public_hosts.py):
@@ -111,6 +121,13 @@ class Settings:
     # listens on it); with `metrics_token`, only for scrapes that present it as a Bearer token.
     metrics_port: int | None = None
     metrics_token: str | None = field(default=None, repr=False)
+    # HTTPS on the API's port (tls/): a certificate file (PEM, its chain after it) and its key file, or `tls`
+    # self-signed: a local CA in <data-dir>/tls issues one for `tls_names` (empty: tls.default_names). SIGHUP
+    # reloads the files. The metrics port stays plain HTTP.
+    tls: str = TLS_OFF
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    tls_names: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
@@ -141,6 +158,8 @@ class Settings:
             raise ConfigError(f"the pull flush interval must be above 0 and at most {MAX_PULL_FLUSH_INTERVAL:g} s")
         if self.tag_ttl < 0:
             raise ConfigError("the tag TTL must not be negative")
+        if self.audit_max_bytes < 1024 or self.audit_keep < 0:
+            raise ConfigError("the audit file's size must be at least 1024 bytes, the files kept at least 0")
         if self.workers > 1 and self.port == 0:
             raise ConfigError("several workers need a fixed port to share")
         if not (len(self.account_id) == 12 and self.account_id.isdigit()):
@@ -174,6 +193,31 @@ class Settings:
                 DestinationPolicy(allow=entries)
             except InvalidDestination as error:
                 raise ConfigError(f"upstream {kind} list: {error}") from None
+        self._check_tls()
+
+    def _check_tls(self) -> None:
+        if self.tls not in (TLS_OFF, TLS_SELF_SIGNED):
+            raise ConfigError(f"--tls is {TLS_OFF} or {TLS_SELF_SIGNED}, not {self.tls!r}")
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ConfigError("give both the TLS certificate file and its key file, or neither")
+        if self.tls == TLS_SELF_SIGNED and self.tls_cert is not None:
+            raise ConfigError("give either a TLS certificate and key or --tls self-signed, not both")
+        if self.tls_names and self.tls != TLS_SELF_SIGNED:
+            raise ConfigError("TLS names are those of a self-signed certificate: give them with --tls self-signed")
+        for name in self.tls_names:
+            try:
+                check_certificate_name(name)
+            except ValueError as error:
+                raise ConfigError(f"TLS names: {error}") from None
+
+    @property
+    def tls_enabled(self) -> bool:
+        return self.tls == TLS_SELF_SIGNED or self.tls_cert is not None
+
+    @property
+    def scheme(self) -> str:
+        """How clients reach the API's port: https with TLS, else http."""
+        return "https" if self.tls_enabled else "http"
 
     @property
     def upstream_destinations(self) -> DestinationPolicy:
@@ -182,16 +226,19 @@ class Settings:
     @property
     def public_hosts(self) -> PublicHosts:
         """The hosts the server hands out for its registries."""
-        return PublicHosts(RegistryScope(self.account_id, self.region), self.public_host, self.registry_domain)
+        return PublicHosts(
+            RegistryScope(self.account_id, self.region), self.public_host, self.registry_domain, self.scheme
+        )
 
     @property
     def endpoint_url(self) -> str:
         """Where AWS tools reach this server (the files written on first start): the public host when one is set,
         else the address it listens on."""
         if self.public_host is not None:
-            return f"{SCHEME}://{self.public_host}"
+            return f"{self.scheme}://{self.public_host}"
         host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
-        return f"{SCHEME}://{host}:{self.port}"
+        host = f"[{host}]" if ":" in host else host
+        return f"{self.scheme}://{host}:{self.port}"
 
     @property
     def resolved_database_url(self) -> str:

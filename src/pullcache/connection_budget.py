@@ -48,20 +48,20 @@ def open_file_limit() -> int:
     return UNLIMITED_FILES if soft == resource.RLIM_INFINITY or soft > UNLIMITED_FILES else soft
 
 
-def default_max_connections(file_limit: int) -> int:
-    return max(1, (file_limit - RESERVED_FILES) // 2)
+def default_max_connections(file_limit: int, files_per_connection: int = 1) -> int:
+    return max(1, (file_limit - RESERVED_FILES) // (2 * files_per_connection))
 
 
 def eviction_slack(max_connections: int) -> int:
     return max(1, min(MAX_EVICTION_SLACK, max_connections // 4))
 
 
-def max_connections_for(configured: int, file_limit: int) -> int:
+def max_connections_for(configured: int, file_limit: int, files_per_connection: int = 1) -> int:
     """The cap a worker applies: `configured`, or (0) the default for `file_limit`; never more than the limit can
-    hold beside the reserved files and the closings under way."""
+    hold beside the reserved files and the closings under way, each connection holding `files_per_connection`."""
     if configured == 0:
-        return default_max_connections(file_limit)
-    ceiling = max(1, file_limit - RESERVED_FILES - MAX_EVICTION_SLACK)
+        return default_max_connections(file_limit, files_per_connection)
+    ceiling = max(1, (file_limit - RESERVED_FILES) // files_per_connection - MAX_EVICTION_SLACK)
     if configured > ceiling:
         log.warning(
             "max connections lowered to what the open file limit holds",
@@ -133,7 +133,7 @@ class BudgetedListener(socket.socket):
     def __init__(self, family: socket.AddressFamily, budget: ConnectionBudget) -> None:
         super().__init__(family, socket.SOCK_STREAM)
         self.budget = budget
-        self._refusal = _refusal(budget.max_connections)
+        self.refusal = _refusal(budget.max_connections)  # the 503 a refused connection gets
         self._quiet_until = 0.0
 
     def accept(self) -> tuple[socket.socket, object]:
@@ -148,19 +148,34 @@ class BudgetedListener(socket.socket):
                 raise
             if self.budget.admit():
                 return connection, address
-            _refuse(connection, self._refusal)
+            self.refuse(connection)
         raise BlockingIOError(errno.EAGAIN, "refused enough this turn")
 
+    def refuse(self, connection: socket.socket) -> None:
+        """Answer 503 and close, without waiting: a fresh socket's send buffer takes the few hundred bytes at once."""
+        try:
+            connection.setblocking(False)
+            connection.send(self.refusal)
+            # What the client already sent, read so that closing does not reset the connection before it reads the 503.
+            connection.recv(65536)
+        except OSError:
+            pass
+        finally:
+            connection.close()
 
-def listening_sockets(host: str, port: int, budget: ConnectionBudget, *, reuse_port: bool) -> list[BudgetedListener]:
-    """Bound (not yet listening: asyncio's create_server does that) sockets for every address of `host` ("" or
-    0.0.0.0 / :: for all), as asyncio's own create_server would make them."""
+
+Listener = Callable[[socket.AddressFamily], BudgetedListener]
+
+
+def listening_sockets(host: str, port: int, make: Listener, *, reuse_port: bool) -> list[BudgetedListener]:
+    """Bound (not yet listening: asyncio's create_server does that) sockets made by `make` for every address of
+    `host` ("" or 0.0.0.0 / :: for all), as asyncio's own create_server would make them."""
     found = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
     addresses = list(dict.fromkeys((family, address) for family, _type, _proto, _name, address in found))
     sockets: list[BudgetedListener] = []
     try:
         for family, address in addresses:
-            sock = BudgetedListener(family, budget)
+            sock = make(family)
             sockets.append(sock)
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             if reuse_port:
@@ -194,16 +209,3 @@ def _refusal(max_connections: int) -> bytes:
         "\r\n"
     )
     return head.encode() + body
-
-
-def _refuse(connection: socket.socket, answer: bytes) -> None:
-    """Answer 503 and close, without waiting: a fresh socket's send buffer takes the few hundred bytes at once."""
-    try:
-        connection.setblocking(False)
-        connection.send(answer)
-        # What the client already sent, read so that closing does not reset the connection before it reads the 503.
-        connection.recv(65536)
-    except OSError:
-        pass
-    finally:
-        connection.close()

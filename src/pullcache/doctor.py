@@ -15,7 +15,9 @@ whatever goes wrong is the reason of a FAIL. The checks, in the order they are p
                  use); WARN when there are none to try
 
 The endpoint is the one given, else the `endpoint_url` of `<data-dir>/config` (written on first start), else
-`pullcache serve`'s default address.
+`pullcache serve`'s default address. An https endpoint is verified against the `ca_bundle` of `<data-dir>/config`
+(the local CA of `--tls self-signed`), else the one the AWS tools would use (AWS_CA_BUNDLE, the profile's
+ca_bundle), else the system's CAs.
 """
 
 from __future__ import annotations
@@ -90,6 +92,7 @@ class Target:
     region: str
     data_dir: Path | None
     credentials: Credentials | None
+    ca_bundle: str | None = None  # the CAs an https endpoint is verified with (None: the system's)
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,17 +118,20 @@ def find_target(endpoint: str | None, data_dir: Path | None) -> Target:
     session = botocore.session.Session()
     region = written.region or _quietly(session.get_config_variable, "region") or Settings().region
     found = _data_dir_credentials(data_dir) if data_dir is not None else None
-    return Target(chosen, str(region), data_dir, found or _session_credentials(session))
+    ca_bundle = written.ca_bundle or _quietly(session.get_config_variable, "ca_bundle")
+    return Target(
+        chosen, str(region), data_dir, found or _session_credentials(session), str(ca_bundle) if ca_bundle else None
+    )
 
 
 def run_checks(target: Target, now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> list[CheckResult]:
     """Every check, in the order printed; none raises."""
-    alive = fetch(f"{target.endpoint}/healthz", now)
+    alive = fetch(f"{target.endpoint}/healthz", now, target.ca_bundle)
     results = [
         health_result(alive),
-        readiness_result(fetch(f"{target.endpoint}/readyz", now)),
+        readiness_result(fetch(f"{target.endpoint}/readyz", now, target.ca_bundle)),
         clock_result(alive),
-        check_tls(target.endpoint, now()),
+        check_tls(target.endpoint, now(), target.ca_bundle),
     ]
     if target.data_dir is not None:
         results.append(check_disk(target.data_dir))
@@ -133,11 +139,13 @@ def run_checks(target: Target, now: Callable[[], datetime] = lambda: datetime.no
     return results
 
 
-def fetch(url: str, now: Callable[[], datetime]) -> Answer:
-    """GET `url`; an error status is an answer, a connection that fails is none (its reason in `error`)."""
+def fetch(url: str, now: Callable[[], datetime], ca_bundle: str | None = None) -> Answer:
+    """GET `url` (https: verified with `ca_bundle`, else the system's CAs); an error status is an answer, a
+    connection that fails is none (its reason in `error`)."""
     sent_at = now()
     try:
-        with urllib.request.urlopen(url, timeout=HTTP_TIMEOUT) as response:
+        context = _client_context(ca_bundle) if url.startswith("https:") else None
+        with urllib.request.urlopen(url, timeout=HTTP_TIMEOUT, context=context) as response:
             return Answer(url, response.status, dict(response.headers), response.read(), None, sent_at, now())
     except urllib.error.HTTPError as error:
         return Answer(url, error.code, dict(error.headers), error.read(), None, sent_at, now())
@@ -209,7 +217,7 @@ def skew_result(server_time: datetime, local_time: datetime) -> CheckResult:
     return CheckResult("clock", Status.OK, reason if apart >= timedelta(seconds=1) else "within a second")
 
 
-def check_tls(endpoint: str, now: datetime) -> CheckResult:
+def check_tls(endpoint: str, now: datetime, ca_bundle: str | None = None) -> CheckResult:
     parts = urlsplit(endpoint)
     host = parts.hostname or ""
     if parts.scheme == "http":
@@ -222,7 +230,7 @@ def check_tls(endpoint: str, now: datetime) -> CheckResult:
     try:
         with (
             socket.create_connection((host, port), timeout=HTTP_TIMEOUT) as raw,
-            ssl.create_default_context().wrap_socket(raw, server_hostname=host) as tls,
+            _client_context(ca_bundle).wrap_socket(raw, server_hostname=host) as tls,
         ):
             certificate = tls.getpeercert()
     except ssl.SSLCertVerificationError as error:
@@ -279,6 +287,7 @@ def check_credentials(target: Target) -> CheckResult:
             aws_secret_access_key=found.secret_access_key,
             aws_session_token=found.session_token,
             config=Config(connect_timeout=HTTP_TIMEOUT, read_timeout=HTTP_TIMEOUT, retries={"total_max_attempts": 1}),
+            verify=target.ca_bundle,
         )
         identity = sts.get_caller_identity()
     except ClientError as error:
@@ -323,6 +332,12 @@ def _quietly(read: Callable[..., _T], *arguments: str) -> _T | None:
         return read(*arguments)
     except BotoCoreError:
         return None
+
+
+def _client_context(ca_bundle: str | None) -> ssl.SSLContext:
+    """Verifying with `ca_bundle`, else the system's CAs. Raises OSError or ssl.SSLError for a bundle that does
+    not load."""
+    return ssl.create_default_context(cafile=ca_bundle)
 
 
 def _is_loopback(host: str) -> bool:

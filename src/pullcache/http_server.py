@@ -27,6 +27,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from aiohttp import web
@@ -35,7 +38,8 @@ from aiohttp.web_protocol import RequestHandler
 from aiohttp.web_request import BaseRequest
 from aiohttp.web_response import StreamResponse
 
-from pullcache.connection_budget import BudgetedListener, ConnectionBudget, listening_sockets
+from pullcache.connection_budget import BudgetedListener, ConnectionBudget, Listener, listening_sockets
+from pullcache.tls.relay import Relay, TlsRelayListener
 from pullcache.unreadable_requests import answer, rejection_for
 
 log = logging.getLogger(__name__)
@@ -58,11 +62,17 @@ class BoundedRequestHandler(RequestHandler):
         "_header_timeout",
         "_header_timer",
         "_heard_at",
+        "_relays",
         "_timed_request",
+        "_tls",
+        "file_relay",
     )
 
     def __init__(self, manager: BoundedServer, *, header_timeout: float, body_timeout: float, **kwargs: Any) -> None:
         super().__init__(manager, **kwargs)
+        self._tls = manager.tls
+        self._relays = manager.relays
+        self.file_relay: Relay | None = None  # a TLS relay's connection: where files are sent instead of sendfile
         self._budget: ConnectionBudget | None = manager.budget
         self._header_timeout = header_timeout
         self._body_timeout = body_timeout
@@ -77,8 +87,16 @@ class BoundedRequestHandler(RequestHandler):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
+        if self._tls is not None:
+            sock = transport.get_extra_info("socket")
+            self.file_relay = self._relays.pop(sock.fileno(), None) if sock is not None else None
         self._header_deadline = self._loop.time() + self._header_timeout
         self._header_timer = self._loop.call_at(self._header_deadline, self._header_time_is_up)
+
+    @property
+    def ssl_context(self) -> ssl.SSLContext | None:
+        """A TLS relay's connection is plain to the event loop, but the client's is TLS (request.secure)."""
+        return self._tls() if self._tls is not None else super().ssl_context
 
     def data_received(self, data: bytes) -> None:
         self._heard_at = self._loop.time()
@@ -218,10 +236,18 @@ class BoundedServer(web.Server):
     """aiohttp's server (the protocol factory) making BoundedRequestHandlers, and the owner of the budget."""
 
     def __init__(
-        self, *args: Any, max_connections: int, header_timeout: float, body_timeout: float, **kwargs: Any
+        self,
+        *args: Any,
+        max_connections: int,
+        header_timeout: float,
+        body_timeout: float,
+        tls: Callable[[], ssl.SSLContext] | None,
+        **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
         self.budget = ConnectionBudget(max_connections, make_room=self.evict_idle)
+        self.tls = tls  # the certificate of the moment, when connections come through a TLS relay
+        self.relays: dict[int, Relay] = {}  # each relayed connection's, from accept() to its connection_made
         self._header_timeout = header_timeout
         self._body_timeout = body_timeout
 
@@ -244,9 +270,10 @@ class BoundedServer(web.Server):
 
 
 class BoundedAppRunner(web.AppRunner):
-    """An AppRunner whose server is a BoundedServer, with aiohttp's keep-alive timeout as the idle timeout."""
+    """An AppRunner whose server is a BoundedServer, with aiohttp's keep-alive timeout as the idle timeout; with
+    `tls` (what gives the certificate of the moment), its listening sockets serve TLS through relays."""
 
-    __slots__ = ("_body_timeout", "_header_timeout", "_max_connections")
+    __slots__ = ("_body_timeout", "_header_timeout", "_idle_timeout", "_max_connections", "_tls")
 
     def __init__(
         self,
@@ -256,9 +283,12 @@ class BoundedAppRunner(web.AppRunner):
         idle_timeout: float,
         max_connections: int,
         body_timeout: float,
+        tls: Callable[[], ssl.SSLContext] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(app, keepalive_timeout=idle_timeout, **kwargs)
+        self._tls = tls
+        self._idle_timeout = idle_timeout
         self._header_timeout = header_timeout
         self._body_timeout = body_timeout
         self._max_connections = max_connections
@@ -272,6 +302,7 @@ class BoundedAppRunner(web.AppRunner):
             max_connections=self._max_connections,
             header_timeout=self._header_timeout,
             body_timeout=self._body_timeout,
+            tls=self._tls,
             **plain._kwargs,
         )
 
@@ -279,7 +310,17 @@ class BoundedAppRunner(web.AppRunner):
         """Sockets for web.SockSite that admit connections within this runner's budget (after setup())."""
         server = self.server
         assert isinstance(server, BoundedServer), "setup() first"
-        return listening_sockets(host, port, server.budget, reuse_port=reuse_port)
+        make: Listener = partial(BudgetedListener, budget=server.budget)
+        if self._tls is not None:
+            make = partial(
+                TlsRelayListener,
+                budget=server.budget,
+                contexts=self._tls,
+                relays=server.relays,
+                handshake_timeout=self._header_timeout,
+                send_timeout=self._idle_timeout,
+            )
+        return listening_sockets(host, port, make, reuse_port=reuse_port)
 
 
 def _remote(peername: object) -> str | None:

@@ -11,6 +11,10 @@ Connections: a worker serves at most `max_connections` at once (by default what 
 and closes those that are slow to send a request's headers or idle too long (http_server.py, connection_budget.py);
 the event loop's own errors are logged through logs.py, repeats held back.
 
+TLS (server_tls.py, tls/): with a certificate and key given or `--tls self-signed`, every worker serves HTTPS on
+the port; SIGHUP makes each reload the files (the master passes it on to its workers), and connections already
+open keep theirs.
+
 Metrics: the workers' values meet in `<data-dir>/metrics`, emptied here before any worker starts
 (observability/process_files.py); with a metrics port, every worker serves /metrics there too (SO_REUSEPORT), and
 any one's answer is the whole server's.
@@ -20,19 +24,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import multiprocessing
-import os
 import resource
 import signal
 import socket
 import sys
-from multiprocessing.process import BaseProcess
 
 from aiohttp import web
 from alembic.util.exc import CommandError
 from sqlalchemy import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
+from pullcache import server_tls
 from pullcache.app import build_app
 from pullcache.auth.bootstrap import ensure_root_key, write_client_files
 from pullcache.auth.ports import RootKey
@@ -46,6 +48,9 @@ from pullcache.observability.exposition import EXPOSITION, metrics_app
 from pullcache.observability.process_files import forget_process, share_values
 from pullcache.registry.api.routes import Handler
 from pullcache.server_lock import claim_data_dir, die_with_parent, join_data_dir
+from pullcache.supervisor import Supervisor, WorkersCannotStart
+from pullcache.tls import ServerCertificates, TlsSetupError
+from pullcache.tls.relay import TLS_RELAY_FILES
 
 log = logging.getLogger(__name__)
 
@@ -58,8 +63,16 @@ class CannotStart(Exception):
 
 def serve(settings: Settings) -> None:
     """Raises CannotStart (DataDirInUse: another server runs on the data dir) before anything is written: the data
-    dir, the port and the database are checked first."""
+    dir, the port and the database are checked first (given TLS files before the data dir)."""
     configure_logging(settings.log_level)
+    if settings.tls_enabled:
+        # SIGHUP reloads the certificates once a worker listens; before that it must not end the server (workers
+        # inherit the ignoring, until their own handler replaces it).
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    try:
+        server_tls.check_given_files(settings)
+    except TlsSetupError as error:
+        raise CannotStart(str(error)) from None
     try:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         claim_data_dir(settings.data_dir)  # held until this process ends
@@ -70,6 +83,10 @@ def serve(settings: Settings) -> None:
     check_port_free(settings.host, settings.port)
     if settings.metrics_port is not None:
         check_port_free(settings.host, settings.metrics_port)
+    try:
+        server_tls.prepare(settings)
+    except TlsSetupError as error:
+        raise CannotStart(str(error)) from None
     try:
         asyncio.run(_prepare(settings))
     except (SQLAlchemyError, CommandError, ImportError, OSError) as error:
@@ -82,7 +99,10 @@ def serve(settings: Settings) -> None:
 
 
 def check_port_free(host: str, port: int) -> None:
-    """Raises CannotStart when `host:port` cannot be listened on (in use, or not an address of this machine)."""
+    """Raises CannotStart when `host:port` cannot be listened on (in use, or not an address of this machine).
+
+    A program may still take the port before the workers listen; they then fail to start, and the master gives up
+    on them (supervisor.py)."""
     if port == 0:
         return
     try:
@@ -135,7 +155,9 @@ async def _prepare(settings: Settings) -> None:
     finally:
         await engine.dispose()
     try:
-        credentials = write_client_files(settings.data_dir, key, settings.region, settings.endpoint_url)
+        credentials = write_client_files(
+            settings.data_dir, key, settings.region, settings.endpoint_url, server_tls.client_ca_bundle(settings)
+        )
     except OSError as error:
         raise CannotStart(f"cannot write the AWS tools' files in {settings.data_dir}: {error.strerror}") from None
     log.info(
@@ -154,10 +176,19 @@ async def _prepare(settings: Settings) -> None:
 def run_worker(settings: Settings, master_pid: int | None = None) -> None:
     """Serve until SIGTERM or SIGINT; `master_pid`: the process supervising this worker, which it dies with."""
     repeats = configure_logging(settings.log_level)
-    if master_pid is not None:
-        die_with_parent(master_pid)
-        join_data_dir(settings.data_dir)  # held until this process ends
-    asyncio.run(_run_worker(settings, repeats))
+    if master_pid is None:
+        asyncio.run(_run_worker(settings, repeats))
+        return
+    die_with_parent(master_pid)
+    join_data_dir(settings.data_dir)  # held until this process ends
+    # Started with SIGHUP blocked (supervisor.py): ignored until the certificates' reload handles it.
+    signal.signal(signal.SIGHUP, signal.SIG_IGN if settings.tls_enabled else signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGHUP})
+    try:
+        asyncio.run(_run_worker(settings, repeats))
+    except CannotStart as error:
+        log.error("worker cannot start: %s", error)  # the master gives up after a few of these (supervisor.py)
+        sys.exit(1)
 
 
 async def _run_worker(settings: Settings, repeats: RepeatedLines) -> None:
@@ -168,7 +199,12 @@ async def _run_worker(settings: Settings, repeats: RepeatedLines) -> None:
     in_flight = InFlightRequests()
     app.middlewares.insert(0, in_flight.track)
     file_limit = open_file_limit()
-    max_connections = max_connections_for(settings.max_connections, file_limit)
+    try:
+        certificates = server_tls.load_certificates(settings)
+    except TlsSetupError as error:  # the files changed since the master checked them
+        raise CannotStart(str(error)) from None
+    files_per_connection = 1 if certificates is None else TLS_RELAY_FILES
+    max_connections = max_connections_for(settings.max_connections, file_limit, files_per_connection)
     runner = BoundedAppRunner(
         app,
         header_timeout=settings.header_timeout,
@@ -178,24 +214,32 @@ async def _run_worker(settings: Settings, repeats: RepeatedLines) -> None:
         access_log_class=JsonAccessLogger,
         access_log=logging.getLogger(ACCESS_LOGGER),
         shutdown_timeout=settings.shutdown_timeout,
+        tls=None if certificates is None else certificates.current,
     )
     await runner.setup()
-    sites = [
-        web.SockSite(runner, sock, backlog=LISTEN_BACKLOG)
-        for sock in runner.listening_sockets(settings.host, settings.port, reuse_port=settings.workers > 1)
-    ]
-    for site in sites:
-        await site.start()
+    try:
+        sites = [
+            web.SockSite(runner, sock, backlog=LISTEN_BACKLOG)
+            for sock in runner.listening_sockets(settings.host, settings.port, reuse_port=settings.workers > 1)
+        ]
+        for site in sites:
+            await site.start()
+    except OSError as error:
+        await runner.cleanup()
+        raise CannotStart(f"cannot listen on {settings.host}:{settings.port}: {error.strerror or error}") from None
     metrics_runner = await _serve_metrics(app, settings) if settings.metrics_port is not None else None
     stop = asyncio.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
+    if certificates is not None:
+        loop.add_signal_handler(signal.SIGHUP, _reload_certificates, certificates)
     log.info(
         "listening",
         extra={
             "fields": {
                 "host": settings.host,
                 "port": settings.port,
+                "scheme": settings.scheme,
                 "data_dir": str(settings.data_dir),
                 "max_connections": max_connections,
                 "open_file_limit": file_limit,
@@ -217,6 +261,13 @@ async def _run_worker(settings: Settings, repeats: RepeatedLines) -> None:
     reporting.cancel()
     repeats.flush(everything=True)
     log.info("stopped")
+
+
+def _reload_certificates(certificates: ServerCertificates) -> None:
+    log.info(
+        "SIGHUP: reloading the TLS certificate", extra={"fields": {"certificate": str(certificates.files.certificate)}}
+    )
+    certificates.reload()
 
 
 async def _serve_metrics(app: web.Application, settings: Settings) -> web.AppRunner:
@@ -268,35 +319,11 @@ class InFlightRequests:
 
 
 def _supervise(settings: Settings) -> None:
-    """Start the workers, pass SIGTERM/SIGINT on to them, and restart one that dies on its own."""
-    context = multiprocessing.get_context("spawn")
-    stopping = False
-
-    def start() -> BaseProcess:
-        process = context.Process(target=run_worker, args=(settings, os.getpid()), daemon=False)
-        process.start()
-        return process
-
-    def stop(_signum: int, _frame: object) -> None:
-        nonlocal stopping
-        stopping = True
-        for process in workers:
-            if process.is_alive() and process.pid is not None:
-                process.terminate()
-
-    workers = [start() for _ in range(settings.workers)]
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    while workers:
-        for index, process in enumerate(list(workers)):
-            process.join(timeout=0.5)
-            if process.exitcode is None:
-                continue
-            if stopping:
-                workers.remove(process)
-            else:
-                log.error("worker %s exited with %s; restarting it", process.pid, process.exitcode)
-                if process.pid is not None:
-                    forget_process(process.pid)
-                workers[index] = start()
-    sys.exit(0)
+    """Run the workers (supervisor.py) until a stop signal; CannotStart when they die as they start."""
+    supervisor = Supervisor(
+        settings.workers, run_worker, (settings,), pass_hangup=settings.tls_enabled, forget=forget_process
+    )
+    try:
+        supervisor.run()
+    except WorkersCannotStart as error:
+        raise CannotStart(str(error)) from None

@@ -3,10 +3,12 @@ open file limit raised to the hard limit, and starts that cannot happen stopped 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import resource
 import signal
 import sqlite3
+import ssl
 import subprocess
 import sys
 import time
@@ -22,6 +24,7 @@ pytestmark = pytest.mark.slow
 
 WORKERS_GONE_WITHIN = 30.0  # seconds: a worker told to stop finishes its requests first (none here)
 REFUSAL_WITHIN = 60.0
+GIVING_UP_WITHIN = 120.0  # seconds: five restarts, each waited for a little longer
 
 
 def serve_command(data_dir: Path, port: int) -> list[str]:
@@ -176,3 +179,64 @@ def test_an_unreadable_setting_in_the_environment_is_one_line_naming_the_flag(tm
     refused = refused_start("--data-dir", str(tmp_path / "data"), environment={"PULLCACHE_PORT": "five thousand"})
 
     assert "argument --port: invalid int value: 'five thousand'" in one_line(refused)
+
+
+def test_workers_that_keep_dying_as_they_start_stop_the_server_with_one_line(tmp_path: Path) -> None:
+    port = free_port()
+    process = subprocess.Popen(
+        [*serve_command(tmp_path / "data", port), "--workers", "2"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    try:
+        wait_until_serving(f"http://127.0.0.1:{port}/v2/", process)
+        master = psutil.Process(process.pid)
+        deadline = time.monotonic() + GIVING_UP_WITHIN
+        while process.poll() is None and time.monotonic() < deadline:  # as a worker crashing at start would
+            for child in master.children():
+                with contextlib.suppress(psutil.Error):  # gone, or dead and not yet reaped
+                    if "spawn_main" in " ".join(child.cmdline()):
+                        child.kill()
+            time.sleep(0.05)
+        _out, errors = process.communicate(timeout=WORKERS_GONE_WITHIN)
+        stderr = errors.decode()
+    finally:
+        stop_process_group(process)
+
+    assert process.returncode == 1
+    lines = [line for line in stderr.splitlines() if line.strip() and not line.startswith("{")]
+    assert lines == ["pullcache serve: workers died within 10 s of starting 5 times in a row"]
+    assert "restarting it in" in stderr  # each restart waited, longer each time
+
+
+def test_sighup_while_a_tls_server_starts_stops_neither_it_nor_its_workers(tmp_path: Path) -> None:
+    port = free_port()
+    process = subprocess.Popen(
+        [*serve_command(tmp_path / "data", port), "--workers", "2", "--tls", "self-signed"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    unverified = ssl._create_unverified_context()  # the certificate is not what this test is about
+    served = False
+    try:
+        deadline = time.monotonic() + REFUSAL_WITHIN
+        while not (tmp_path / "data" / "server.lock").exists() and time.monotonic() < deadline:
+            time.sleep(0.01)  # the server's own code runs: from here on a SIGHUP is its to handle
+        while not served and process.poll() is None and time.monotonic() < deadline:
+            for target in (psutil.Process(process.pid), *psutil.Process(process.pid).children()):
+                with contextlib.suppress(psutil.Error):
+                    target.send_signal(signal.SIGHUP)  # a certificate renewal hook, early
+            try:
+                with urllib.request.urlopen(f"https://127.0.0.1:{port}/healthz", timeout=1, context=unverified):
+                    served = True
+            except OSError:
+                time.sleep(0.05)
+    finally:
+        stop_process_group(process)
+        assert process.stderr is not None
+        with process.stderr:
+            stderr = process.stderr.read().decode()
+    assert served, stderr[-3000:]
+    assert "exited with" not in stderr  # no worker died of it either

@@ -95,3 +95,20 @@ def test_a_malformed_account_id_touches_nothing(tmp_path: Path) -> None:
         admin.create_account(data_dir, "1234")
 
     assert not data_dir.exists()
+
+
+def test_the_ca_bundle_of_the_data_dirs_config_goes_along_with_an_https_endpoint(tmp_path: Path) -> None:
+    tmp_path.joinpath("config").write_text(
+        "[default]\nregion = us-east-1\nendpoint_url = https://127.0.0.1:5443\nca_bundle = /srv/pullcache/tls/ca.pem\n"
+    )
+
+    from_config = admin.create_account(tmp_path, "111122223333")
+    plain = admin.create_account(tmp_path, "222233334444", endpoint_url="http://127.0.0.1:5000")
+
+    assert written_config(from_config.config_file) == {
+        "region": "us-east-1",
+        "endpoint_url": "https://127.0.0.1:5443",
+        "cli_follow_urlparam": "false",
+        "ca_bundle": "/srv/pullcache/tls/ca.pem",
+    }
+    assert "ca_bundle" not in written_config(plain.config_file)

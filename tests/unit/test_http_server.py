@@ -1,18 +1,22 @@
 """aiohttp's server with the connection rules, in process on loopback: the header and idle timeouts, and the cap
-with its eviction of idle connections and refusals. These drive the aiohttp internals http_server.py leans on."""
+with its eviction of idle connections and refusals. These drive the aiohttp internals http_server.py leans on.
+Every test runs twice: over plain connections, and over TLS connections relayed by threads (tls/relay.py)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import json
+import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from datetime import timedelta
 
 import pytest
 from aiohttp import web
 
 from pullcache.http_server import BoundedAppRunner, BoundedServer
+from tests.integration.tls_front import Certificate, self_signed_certificate
 
 HEADER_TIMEOUT = 0.6
 IDLE_TIMEOUT = 1.2
@@ -24,6 +28,7 @@ BOUND = 10.0  # seconds any wait here may take at most, however loaded the machi
 class Served:
     runner: BoundedAppRunner
     port: int
+    client_tls: ssl.SSLContext | None  # what a client trusts the server's certificate with, over TLS
     release: asyncio.Event  # lets the /hold handlers finish
     uploads: list[str]  # what became of each /upload: "read N bytes", or the error its body read ended with
 
@@ -36,8 +41,19 @@ class Served:
 ServerFactory = Callable[[int], Awaitable[Served]]
 
 
-@pytest.fixture
-async def serve() -> AsyncIterator[ServerFactory]:
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory: pytest.TempPathFactory) -> Certificate:
+    return self_signed_certificate(tmp_path_factory.mktemp("tls"), timedelta(days=1))
+
+
+@pytest.fixture(params=["plain", "tls"])
+async def serve(request: pytest.FixtureRequest, certificate: Certificate) -> AsyncIterator[ServerFactory]:
+    server_tls: ssl.SSLContext | None = None
+    client_tls: ssl.SSLContext | None = None
+    if request.param == "tls":
+        server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        server_tls.load_cert_chain(certificate.certificate, certificate.key)
+        client_tls = ssl.create_default_context(cafile=certificate.certificate)
     runners: list[BoundedAppRunner] = []
     release = asyncio.Event()
     uploads: list[str] = []
@@ -83,13 +99,14 @@ async def serve() -> AsyncIterator[ServerFactory]:
             idle_timeout=IDLE_TIMEOUT,
             body_timeout=BODY_TIMEOUT,
             max_connections=max_connections,
+            tls=None if server_tls is None else (lambda: server_tls),
         )
         runners.append(runner)
         await runner.setup()
         [sock] = runner.listening_sockets("127.0.0.1", 0, reuse_port=False)
         site = web.SockSite(runner, sock)
         await site.start()
-        return Served(runner, sock.getsockname()[1], release, uploads)
+        return Served(runner, sock.getsockname()[1], client_tls, release, uploads)
 
     yield start
     release.set()
@@ -104,8 +121,10 @@ async def serve() -> AsyncIterator[ServerFactory]:
 writers: list[asyncio.StreamWriter] = []  # the test's client connections, closed after it
 
 
-async def connect(port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-    reader, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port), BOUND)
+async def connect(served: Served) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    hostname = None if served.client_tls is None else "localhost"
+    opening = asyncio.open_connection("127.0.0.1", served.port, ssl=served.client_tls, server_hostname=hostname)
+    reader, writer = await asyncio.wait_for(opening, BOUND)
     writers.append(writer)
     return reader, writer
 
@@ -126,10 +145,10 @@ async def test_a_connection_sending_its_headers_a_byte_at_a_time_is_closed_at_th
     serve: ServerFactory,
 ) -> None:
     served = await serve(100)
-    reader, writer = await connect(served.port)
-    request = b"GET /hello HTTP/1.1\r\nHost: x\r\nX-Slow: " + b"a" * 100 + b"\r\n\r\n"
     loop = asyncio.get_running_loop()
-    started = loop.time()
+    started = loop.time()  # before the connection: over TLS the handshake counts too
+    reader, writer = await connect(served)
+    request = b"GET /hello HTTP/1.1\r\nHost: x\r\nX-Slow: " + b"a" * 100 + b"\r\n\r\n"
     closing = asyncio.ensure_future(closed_by_server(reader))
     sent = 0
     while not closing.done() and sent < len(request):
@@ -144,7 +163,7 @@ async def test_a_connection_sending_its_headers_a_byte_at_a_time_is_closed_at_th
 
 async def test_a_connection_that_sends_nothing_is_closed(serve: ServerFactory) -> None:
     served = await serve(100)
-    reader, _writer = await connect(served.port)
+    reader, _writer = await connect(served)
 
     assert await closed_by_server(reader) == b""
 
@@ -153,7 +172,7 @@ async def test_a_kept_alive_connection_waits_the_idle_timeout_and_times_the_next
     serve: ServerFactory,
 ) -> None:
     served = await serve(100)
-    reader, writer = await connect(served.port)
+    reader, writer = await connect(served)
     assert (await get(reader, writer, "/hello")).endswith(b"hello")
 
     await asyncio.sleep(HEADER_TIMEOUT * 1.5)  # longer than the header timeout, within the idle timeout
@@ -169,7 +188,7 @@ async def test_a_kept_alive_connection_waits_the_idle_timeout_and_times_the_next
 
 async def test_a_response_under_way_is_never_cut_by_the_timeouts(serve: ServerFactory) -> None:
     served = await serve(100)
-    reader, writer = await connect(served.port)
+    reader, writer = await connect(served)
     writer.write(b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
     await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), BOUND)
 
@@ -179,10 +198,10 @@ async def test_a_response_under_way_is_never_cut_by_the_timeouts(serve: ServerFa
 
 async def test_at_the_cap_the_longest_connected_idle_connection_makes_room(serve: ServerFactory) -> None:
     served = await serve(3)
-    idle = [await connect(served.port) for _ in range(3)]
+    idle = [await connect(served) for _ in range(3)]
     await asyncio.sleep(0.1)
 
-    reader, writer = await connect(served.port)
+    reader, writer = await connect(served)
     assert (await get(reader, writer, "/hello")).endswith(b"hello")
     assert await closed_by_server(idle[0][0]) == b""
     assert served.server.budget.evicted == 1
@@ -193,12 +212,12 @@ async def test_at_the_cap_with_none_idle_a_connection_is_refused_at_once_in_both
     serve: ServerFactory,
 ) -> None:
     served = await serve(2)
-    busy = [await connect(served.port) for _ in range(2)]
+    busy = [await connect(served) for _ in range(2)]
     for _, writer in busy:
         writer.write(b"GET /hold HTTP/1.1\r\nHost: x\r\n\r\n")
     await asyncio.sleep(0.2)
 
-    reader, writer = await connect(served.port)
+    reader, writer = await connect(served)
     refusal = await closed_by_server(reader)
 
     head, body = refusal.split(b"\r\n\r\n", 1)
@@ -216,7 +235,7 @@ async def test_at_the_cap_with_none_idle_a_connection_is_refused_at_once_in_both
 
 async def test_every_connection_is_counted_out_when_it_closes(serve: ServerFactory) -> None:
     served = await serve(5)
-    clients = [await connect(served.port) for _ in range(8)]  # 3 of them make room
+    clients = [await connect(served) for _ in range(8)]  # 3 of them make room
     for reader, writer in clients[-2:]:
         assert (await get(reader, writer, "/hello")).endswith(b"hello")
     for _, writer in clients:
@@ -232,7 +251,7 @@ async def test_every_connection_is_counted_out_when_it_closes(serve: ServerFacto
 
 async def test_a_request_body_that_stops_arriving_is_aborted_at_the_body_timeout(serve: ServerFactory) -> None:
     served = await serve(100)
-    reader, writer = await connect(served.port)
+    reader, writer = await connect(served)
     writer.write(b"PUT /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n" + b"u" * 10)
     loop = asyncio.get_running_loop()
     started = loop.time()
@@ -251,7 +270,7 @@ async def test_a_request_body_that_stops_arriving_is_aborted_at_the_body_timeout
 
 async def test_a_request_body_that_keeps_arriving_slowly_is_never_cut(serve: ServerFactory) -> None:
     served = await serve(100)
-    reader, writer = await connect(served.port)
+    reader, writer = await connect(served)
     pieces = 8  # well past the header, idle and body timeouts in all
     writer.write(f"PUT /upload HTTP/1.1\r\nHost: x\r\nContent-Length: {pieces}\r\n\r\n".encode())
     for _ in range(pieces):

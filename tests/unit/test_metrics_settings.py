@@ -11,16 +11,6 @@ from pullcache.config import ConfigError, Settings
 VARIABLES = ("PULLCACHE_METRICS_PORT", "PULLCACHE_METRICS_TOKEN")
 
 
-@pytest.fixture
-def served(monkeypatch: pytest.MonkeyPatch) -> list[Settings]:
-    """The settings `pullcache serve` would serve with (nothing is served)."""
-    settings: list[Settings] = []
-    monkeypatch.setattr(cli, "serve", settings.append)
-    for variable in VARIABLES:
-        monkeypatch.delenv(variable, raising=False)
-    return settings
-
-
 def test_by_default_the_metrics_share_the_api_port_and_need_no_token(served: list[Settings]) -> None:
     cli.main(["serve"])
 

@@ -6,7 +6,7 @@ the AWS tools read for it:
 
 the same format as the first start's files. Creating an account that exists creates nothing: its first root key is
 written again. The region and endpoint default to those of `<data-dir>/config` (the first start's), so the new
-account's tools reach the same server.
+account's tools reach the same server; its `ca_bundle` (a server with a local CA) is copied along.
 """
 
 from __future__ import annotations
@@ -52,6 +52,7 @@ class ClientDefaults:
 
     region: str | None = None
     endpoint_url: str | None = None
+    ca_bundle: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +103,9 @@ def parse_client_defaults(text: str) -> ClientDefaults:
     if not parser.has_section(_PROFILE):
         return ClientDefaults()
     profile = parser[_PROFILE]
-    return ClientDefaults(profile.get("region") or None, profile.get("endpoint_url") or None)
+    return ClientDefaults(
+        profile.get("region") or None, profile.get("endpoint_url") or None, profile.get("ca_bundle") or None
+    )
 
 
 def read_client_defaults(data_dir: Path) -> ClientDefaults:
@@ -115,7 +118,12 @@ def read_client_defaults(data_dir: Path) -> ClientDefaults:
 
 
 async def create_account(
-    store: AccountStore, data_dir: Path, account_id: str, region: str, endpoint_url: str
+    store: AccountStore,
+    data_dir: Path,
+    account_id: str,
+    region: str,
+    endpoint_url: str,
+    ca_bundle: Path | None = None,
 ) -> CreatedAccount:
     """Ensure the account and a root key, and write its client files. Raises an AccountError (InvalidAccountId,
     InvalidRegion, InvalidEndpointUrl) before anything is created."""
@@ -124,5 +132,5 @@ async def create_account(
     check_endpoint_url(endpoint_url)
     key, created = await ensure_root_key(store, account_id, None)
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-    credentials = write_client_files(directory, key, region, endpoint_url)
+    credentials = write_client_files(directory, key, region, endpoint_url, ca_bundle)
     return CreatedAccount(account_id, key.access_key_id, created, credentials, directory / CONFIG_FILE)

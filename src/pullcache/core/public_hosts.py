@@ -12,7 +12,7 @@ a host of ECR's form, `<account>.dkr.ecr.<region>.<domain>`, and from the server
     the default registry         the host the call arrived at (its Host header), or the public host
     any other registry           `<account>.dkr.ecr.<region>.<that host>`, the form /v2/ maps back to it
 
-The scheme is decided here alone: `http`, as the server speaks no TLS (a TLS setting would change it here).
+The scheme of the URLs is the server's: `https` when it serves TLS (--tls-cert, --tls self-signed), else `http`.
 """
 
 from __future__ import annotations
@@ -21,17 +21,18 @@ from dataclasses import dataclass
 
 from pullcache.core.scopes import RegistryScope, domain_of_registry_host, registry_host
 
-SCHEME = "http"
+DEFAULT_SCHEME = "http"
 
 
 @dataclass(frozen=True, slots=True)
 class PublicHosts:
     """`public_host` and `domain` as configured (None: not configured); `default_scope` is the registry a host of
-    no ECR form reaches."""
+    no ECR form reaches; `scheme` that of the URLs handed out."""
 
     default_scope: RegistryScope
     public_host: str | None = None
     domain: str | None = None
+    scheme: str = DEFAULT_SCHEME
 
     def registry_host(self, scope: RegistryScope, reached_at: str) -> str:
         """The `host[:port]` of `scope`'s registry for a call that arrived at the host `reached_at`."""
@@ -49,7 +50,7 @@ class PublicHosts:
 
     def registry_url(self, scope: RegistryScope, reached_at: str) -> str:
         """The registry's URL, without a trailing slash: ECR's `proxyEndpoint`, and the base of its URLs."""
-        return f"{SCHEME}://{self.registry_host(scope, reached_at)}"
+        return f"{self.scheme}://{self.registry_host(scope, reached_at)}"
 
     def repository_uri(self, scope: RegistryScope, name: str, reached_at: str) -> str:
         """What `docker push` takes: `<registry host>/<name>`."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+import ssl
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -74,8 +75,9 @@ def warm(request: WarmRequest, stdout: TextIO = sys.stdout, stderr: TextIO = sys
             authorizations[base] = registry_authorization(profile, profile.endpoint_url or base)
         except LoginFailed as error:
             raise WarmCannotStart(str(error)) from None
+    verifying = _verifying(profile.ca_bundle)
     progress = TerminalBars(stderr, _terminal_width) if stderr.isatty() else OutcomeLines(stderr)
-    outcome = asyncio.run(_pull(images, bases, authorizations, choice, request.concurrency, progress))
+    outcome = asyncio.run(_pull(images, bases, authorizations, choice, request.concurrency, progress, verifying))
     tallies, warmer = outcome
     progress.close()
     stdout.write("".join(f"{line}\n" for line in render_summary(tallies, warmer.totals)))
@@ -89,9 +91,10 @@ async def _pull(
     choice: PlatformChoice,
     concurrency: int,
     progress: TerminalBars | OutcomeLines,
+    verifying: ssl.SSLContext | bool,
 ) -> tuple[list[ImageTally], Warmer]:
     timeout = aiohttp.ClientTimeout(total=None, sock_connect=_CONNECT_TIMEOUT, sock_read=_READ_TIMEOUT)
-    connector = aiohttp.TCPConnector(limit=concurrency + 1)
+    connector = aiohttp.TCPConnector(limit=concurrency + 1, ssl=verifying)
     async with aiohttp.ClientSession(timeout=timeout, connector=connector, auto_decompress=False) as session:
         clients = {base: RegistryClient(session, base, authorization) for base, authorization in authorizations.items()}
         for client in clients.values():
@@ -109,6 +112,17 @@ async def _check(client: RegistryClient) -> None:
         raise WarmCannotStart(
             f"the registry at {client.base_url} refused the credentials: {refused} (HTTP {refused.status})"
         ) from None
+
+
+def _verifying(ca_bundle: str | None) -> ssl.SSLContext | bool:
+    """How https registries are verified: with the profile's CA bundle, else (True) the system's CAs. Raises
+    WarmInputError for a bundle that does not load."""
+    if ca_bundle is None:
+        return True
+    try:
+        return ssl.create_default_context(cafile=ca_bundle)
+    except (OSError, ssl.SSLError) as error:
+        raise WarmInputError(f"cannot load the CA bundle {ca_bundle}: {error.strerror or error}") from None
 
 
 def _images(request: WarmRequest) -> list[ImageReference]:

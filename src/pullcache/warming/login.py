@@ -10,6 +10,9 @@ The /v2/ credentials are what `aws ecr get-login-password` gives: `AWS` and the 
 ecr:GetAuthorizationToken, sent as Basic authentication (registry/api/access.py). Without any credentials the
 pulls go anonymous (a repository policy, or a lab server's --anonymous-registry, may let them in).
 
+An https server is verified with the CA bundle the AWS tools would use (AWS_CA_BUNDLE, the profile's `ca_bundle`:
+the config file of a server with a local CA names it), else the system's CAs.
+
 The calls here are blocking (botocore): they run once, before the pulls start.
 """
 
@@ -40,6 +43,7 @@ class AwsProfile:
     endpoint_url: str | None
     region: str
     session: botocore.session.Session | None
+    ca_bundle: str | None = None  # the CAs an https server is verified with (None: the system's)
 
 
 def read_profile(profile: str | None, endpoint_url: str | None) -> AwsProfile:
@@ -53,13 +57,16 @@ def read_profile(profile: str | None, endpoint_url: str | None) -> AwsProfile:
             full_config=session.full_config, scoped_config=session.get_scoped_config(), client_name="ecr"
         ).provide()
         region = session.get_config_variable("region") or DEFAULT_REGION
+        ca_bundle = session.get_config_variable("ca_bundle")
         credentials = session.get_credentials()
     except ProfileNotFound as error:
         raise LoginFailed(str(error)) from None
     except BotoCoreError as error:
         raise LoginFailed(f"cannot read the AWS credentials: {error}") from None
     endpoint = endpoint_url or (configured if isinstance(configured, str) and configured else None)
-    return AwsProfile(endpoint, str(region), session if credentials is not None else None)
+    return AwsProfile(
+        endpoint, str(region), session if credentials is not None else None, str(ca_bundle) if ca_bundle else None
+    )
 
 
 def registry_authorization(profile: AwsProfile, endpoint_url: str) -> str | None:

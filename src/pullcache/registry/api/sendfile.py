@@ -1,7 +1,8 @@
 """Responses that send a blob in a local file with the kernel's sendfile: no bytes pass through Python.
 
 A committed blob is sent in one call; a blob still arriving (a pull-through fill) stretch by stretch, as its
-GrowingFile says bytes may go out.
+GrowingFile says bytes may go out. A connection whose client is not at the other end of its socket (a TLS relay's)
+offers a FileRelay, which sends the file in sendfile's place.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Protocol, runtime_checkable
 
 from aiohttp import web
 from aiohttp.abc import AbstractStreamWriter
@@ -19,6 +20,13 @@ from pullcache.registry.errors import BlobFillFailed
 from pullcache.registry.ports import Blob, GrowingFile
 
 CHUNK = 1 << 20
+
+
+@runtime_checkable
+class FileRelay(Protocol):
+    """Sends `count` bytes of the file `fd` from `offset` to the client, after what `transport` was given before."""
+
+    async def send_file(self, transport: asyncio.WriteTransport, fd: int, offset: int, count: int) -> None: ...
 
 
 class SendfileResponse(RangeResponse):
@@ -34,7 +42,7 @@ class SendfileResponse(RangeResponse):
             assert writer is not None
             transport = live_transport(request)
             await writer.drain()
-            await _send(transport, writer, file, self._offset, self._count)
+            await _send(request, transport, writer, file, self._offset, self._count)
             await super().write_eof()
             return writer
 
@@ -65,7 +73,7 @@ class GrowingSendfileResponse(RangeResponse):
                 while position < end:
                     upto = await self._file.sendable(position, end)
                     with os.fdopen(self._file.fileno, "rb", closefd=False) as handle:
-                        await _send(transport, writer, handle, position, upto - position)
+                        await _send(request, transport, writer, handle, position, upto - position)
                     position = upto
             except BlobFillFailed as failure:
                 raise cut_off(transport, failure) from None
@@ -76,10 +84,19 @@ class GrowingSendfileResponse(RangeResponse):
 
 
 async def _send(
-    transport: asyncio.BaseTransport, writer: AbstractStreamWriter, file: BinaryIO, offset: int, count: int
+    request: web.BaseRequest,
+    transport: asyncio.Transport,
+    writer: AbstractStreamWriter,
+    file: BinaryIO,
+    offset: int,
+    count: int,
 ) -> None:
+    relay = getattr(request.protocol, "file_relay", None)
+    if isinstance(relay, FileRelay):
+        await relay.send_file(transport, file.fileno(), offset, count)
+        return
     try:
-        await asyncio.get_running_loop().sendfile(transport, file, offset, count)  # type: ignore[arg-type]
+        await asyncio.get_running_loop().sendfile(transport, file, offset, count)
     except NotImplementedError:  # an event loop without native sendfile
         await _copy(writer, file, offset, count)
 
