@@ -171,6 +171,12 @@ def _parser() -> argparse.ArgumentParser:
             help=f"{help_text} (env {variable}; default %(default)s)",
         )
 
+    def switch(flag: str, help_text: str) -> None:
+        """A flag that is off unless given, or its environment twin says 1, true or yes."""
+        variable = "PULLCACHE_" + flag.removeprefix("--").replace("-", "_").upper()
+        on = os.environ.get(variable, "").lower() in ("1", "true", "yes")
+        serve_parser.add_argument(flag, action="store_true", default=on, help=f"{help_text} (env {variable})")
+
     option("--host", str, defaults.host, "address to listen on")
     option("--port", int, defaults.port, "port to listen on")
     option("--data-dir", str, str(defaults.data_dir), "directory for blobs and the embedded database")
@@ -274,32 +280,14 @@ def _parser() -> argparse.ArgumentParser:
             help=f"{help_text}: CIDRs, addresses, host names or *.domain, repeatable or comma-separated; "
             f"link-local addresses are denied unless allowed (env {variable}, comma-separated)",
         )
-    serve_parser.add_argument(
-        "--prefetch-platforms",
-        action="store_true",
-        default=os.environ.get("PULLCACHE_PREFETCH_PLATFORMS", "").lower() in ("1", "true", "yes"),
-        help="fetch every platform of a multi-platform image pulled through the cache "
-        "(env PULLCACHE_PREFETCH_PLATFORMS)",
-    )
-    serve_parser.add_argument(
+    switch("--prefetch-platforms", "fetch every platform of a multi-platform image pulled through the cache")
+    switch(
         "--no-pull-records",
-        action="store_true",
-        default=os.environ.get("PULLCACHE_NO_PULL_RECORDS", "").lower() in ("1", "true", "yes"),
-        help="record no pulls: no lastRecordedPullTime, no pull counts; for measuring what recording costs "
-        "(env PULLCACHE_NO_PULL_RECORDS)",
+        "record no pulls: no lastRecordedPullTime, no pull counts; for measuring what recording costs",
     )
-    serve_parser.add_argument(
-        "--audit-pulls",
-        action="store_true",
-        default=os.environ.get("PULLCACHE_AUDIT_PULLS", "").lower() in ("1", "true", "yes"),
-        help="write pulls to the audit trail too, not only the calls that change something (env PULLCACHE_AUDIT_PULLS)",
-    )
-    serve_parser.add_argument(
-        "--anonymous-registry",
-        action="store_true",
-        default=os.environ.get("PULLCACHE_ANONYMOUS_REGISTRY", "").lower() in ("1", "true", "yes"),
-        help="let /v2/ requests without credentials act as the account's root user; for labs only "
-        "(env PULLCACHE_ANONYMOUS_REGISTRY)",
+    switch("--audit-pulls", "write pulls to the audit trail too, not only the calls that change something")
+    switch(
+        "--anonymous-registry", "let /v2/ requests without credentials act as the account's root user; for labs only"
     )
     _add_accounts_commands(commands, defaults)
     _add_rules_commands(commands, defaults)
