@@ -172,6 +172,15 @@ async def test_unknown_repository_and_blob_are_upstream_not_found(seeded: Seeded
     with pytest.raises(UpstreamNotFound):
         async with client.open_blob(endpoint, REPOSITORY, Digest.of(b"never pushed")):
             pass
+    with pytest.raises(UpstreamNotFound):
+        await client.has_blob(endpoint, REPOSITORY, Digest.of(b"never pushed"))
+
+
+async def test_has_blob_asks_without_the_body(seeded: Seeded, faulty: FaultyUpstream, client: UpstreamClient) -> None:
+    await client.has_blob(UpstreamEndpoint(faulty.url), REPOSITORY, seeded.large_layer)
+
+    assert faulty.requests("HEAD", f"/v2/{REPOSITORY}/blobs/{seeded.large_layer}") == 1
+    assert faulty.blob_bytes(str(seeded.large_layer)) == 0
 
 
 async def test_check_succeeds_against_an_open_registry(seeded: Seeded, client: UpstreamClient) -> None:

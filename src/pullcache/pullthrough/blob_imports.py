@@ -76,6 +76,8 @@ class BlobImporter:
             return None
         await requester.authorize_import(repository, True)
         try:
+            if await self._blobs.open_blob(digest) is not None:
+                await self._confirm_upstream_has(rule, repository, digest)
             blob = await self._open(rule, scope, repository, digest)
         except UpstreamNotFound:
             return None
@@ -187,6 +189,12 @@ class BlobImporter:
         self._linked[key] = None
         if len(self._linked) > LINKS_REMEMBERED:
             self._linked.popitem(last=False)
+
+    async def _confirm_upstream_has(self, rule: PullThroughRule, repository: str, digest: Digest) -> None:
+        """Raise UpstreamNotFound unless the upstream's repository has the blob (a HEAD). A blob stored for another
+        repository is linked into this one only then: its digest alone must not open it to whoever may pull here
+        (ECR's repositories hold their own layers)."""
+        await self._upstream.has_blob(rule, repository, digest)
 
     @asynccontextmanager
     async def _upstream_blob(

@@ -164,6 +164,10 @@ class UpstreamRegistry(Protocol):
         self, endpoint: UpstreamEndpoint, repository: str, digest: Digest
     ) -> AbstractAsyncContextManager[UpstreamBlob]: ...
 
+    async def has_blob(self, endpoint: UpstreamEndpoint, repository: str, digest: Digest) -> None:
+        """Raise UpstreamNotFound unless the upstream's repository has the blob (asked without its body)."""
+        ...
+
 
 class RuleCredentials(Protocol):
     async def find_credentials(self, rule: PullThroughRule) -> UpstreamCredentials | None:

@@ -50,6 +50,10 @@ class RuleUpstream:
         endpoint = await self._endpoint(rule)
         return await self._upstream.get_manifest(endpoint, rule.upstream_repository(repository), reference)
 
+    async def has_blob(self, rule: PullThroughRule, repository: str, digest: Digest) -> None:
+        endpoint = await self._endpoint(rule)
+        await self._upstream.has_blob(endpoint, rule.upstream_repository(repository), digest)
+
     @asynccontextmanager
     async def open_blob(self, rule: PullThroughRule, repository: str, digest: Digest) -> AsyncIterator[UpstreamBlob]:
         endpoint = await self._endpoint(rule)

@@ -128,6 +128,9 @@ class FakeUpstream:
     ) -> AbstractAsyncContextManager[UpstreamBlob]:
         raise NotImplementedError
 
+    async def has_blob(self, endpoint: UpstreamEndpoint, repository: str, digest: Digest) -> None:
+        raise NotImplementedError
+
 
 @dataclass
 class FakeRoles:

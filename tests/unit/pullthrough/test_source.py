@@ -150,6 +150,7 @@ class MemoryUpstream:
         self.heads: list[tuple[str, str]] = []
         self.gets: list[tuple[str, str]] = []
         self.blob_opens: list[Digest] = []
+        self.blob_heads: list[Digest] = []
         self.endpoints: list[UpstreamEndpoint] = []
         self.gate: asyncio.Event | None = None  # when set, manifest GETs wait for it
         self.head_budgets: list[float | None] = []
@@ -161,7 +162,7 @@ class MemoryUpstream:
 
     @property
     def calls(self) -> int:
-        return len(self.heads) + len(self.gets) + len(self.blob_opens)
+        return len(self.heads) + len(self.gets) + len(self.blob_opens) + len(self.blob_heads)
 
     async def check(self, endpoint: UpstreamEndpoint, repository: str | None = None) -> None:
         if self.failure is not None:
@@ -191,6 +192,14 @@ class MemoryUpstream:
         if content is None:
             raise UpstreamNotFound(f"no blob {digest}", 404)
         yield MemoryBlob(content)
+
+    async def has_blob(self, endpoint: UpstreamEndpoint, repository: str, digest: Digest) -> None:
+        self.blob_heads.append(digest)
+        self.endpoints.append(endpoint)
+        if self.failure is not None:
+            raise self.failure
+        if digest not in self.blobs:
+            raise UpstreamNotFound(f"no blob {digest}", 404)
 
     def _manifest(self, endpoint: UpstreamEndpoint, repository: str, reference: str) -> UpstreamManifest:
         self.endpoints.append(endpoint)
@@ -814,7 +823,10 @@ async def test_a_blob_miss_is_served_from_its_fill_and_linked_afterwards(world: 
     assert sorted(world.rules.begun) == sorted(world.rules.ended)
 
 
-async def test_a_blob_the_store_holds_is_linked_without_asking_the_upstream(world: World, image: Image) -> None:
+async def test_a_blob_the_store_holds_is_linked_once_the_upstream_says_it_has_it_and_served_from_the_store(
+    world: World, image: Image
+) -> None:
+    world.upstream.serve(UPSTREAM_REPOSITORY, TAG, image)
     await store_manifest_only(world, image)
     digest, content = next(iter(image.blobs.items()))
     await world.blobs.start_upload("elsewhere")
@@ -823,10 +835,26 @@ async def test_a_blob_the_store_holds_is_linked_without_asking_the_upstream(worl
 
     blob = await world.source.find_blob(SCOPE, REPOSITORY, digest, world.requester)
 
-    assert isinstance(blob, FileBlob)
+    assert isinstance(blob, FileBlob)  # the stored file, not a new fill
     assert blob.path.read_bytes() == content
     assert await world.metadata.find_blob_size(SCOPE, REPOSITORY, digest) == len(content)
-    assert world.upstream.blob_opens == []
+    assert world.upstream.blob_heads == [digest]  # asked whether it has it
+    assert world.upstream.blob_opens == []  # and nothing fetched
+
+
+async def test_a_blob_stored_for_another_repository_is_not_opened_by_its_digest_where_the_upstream_lacks_it(
+    world: World, image: Image
+) -> None:
+    """A private layer pushed elsewhere stays there: knowing its digest opens it in no cached repository."""
+    await store_manifest_only(world, image)
+    private = b"a layer pushed to a private repository"
+    digest = Digest.of(private)
+    await world.blobs.start_upload("private")
+    await world.blobs.append("private", 0, chunks(private))
+    await world.blobs.commit("private", digest)
+
+    assert await world.source.find_blob(SCOPE, REPOSITORY, digest, world.requester) is None
+    assert await world.metadata.find_blob_size(SCOPE, REPOSITORY, digest) is None
 
 
 async def test_a_blob_the_upstream_does_not_have_is_none(world: World, image: Image) -> None:
@@ -859,6 +887,7 @@ async def test_a_link_removed_since_the_cache_made_it_is_made_again_by_the_next_
 
     blob = await world.source.find_blob(SCOPE, REPOSITORY, digest, world.requester)
 
-    assert isinstance(blob, FileBlob)  # committed already: no second fetch
+    assert isinstance(blob, FileBlob)  # committed already: no second fill
     assert await world.metadata.find_blob_size(SCOPE, REPOSITORY, digest) == len(image.blobs[digest])
-    assert world.upstream.blob_opens.count(digest) == 1
+    assert world.upstream.blob_opens.count(digest) == 1  # its fetch; then the upstream asked whether it has it
+    assert world.upstream.blob_heads == [digest]

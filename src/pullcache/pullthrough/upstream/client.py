@@ -188,6 +188,13 @@ class UpstreamClient:
         assert content_type is not None
         return UpstreamManifestHead(stated, content_type, size)
 
+    async def has_blob(self, endpoint: UpstreamEndpoint, repository: str, digest: Digest) -> None:
+        path = f"/v2/{repository}/blobs/{digest}"
+        headers, _ = await self._transport.head(endpoint, path, scope=pull_scope(repository), accept=None)
+        stated = _stated_digest(endpoint, path, headers)
+        if stated is not None and stated != digest:
+            raise UpstreamInvalid(f"upstream {endpoint.base_url} states the digest {stated} for {path}")
+
     @asynccontextmanager
     async def open_blob(
         self, endpoint: UpstreamEndpoint, repository: str, digest: Digest
