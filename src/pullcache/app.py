@@ -87,6 +87,8 @@ from pullcache.pullthrough.eviction import CacheEviction
 from pullcache.pullthrough.fills import BlobFills
 from pullcache.pullthrough.imports_in_flight import ImportsInFlight
 from pullcache.pullthrough.manifest_imports import ManifestImporter
+from pullcache.pullthrough.mirror_names import RuleMirrors
+from pullcache.pullthrough.repositories_to_be import CachedRepositoriesToBe
 from pullcache.pullthrough.role_usage import PullThroughRoleUsage
 from pullcache.pullthrough.rule_resolver import RuleResolver
 from pullcache.pullthrough.rule_upstream import RuleUpstream
@@ -98,6 +100,7 @@ from pullcache.pullthrough.upstream import UpstreamClient
 from pullcache.registry.api.access import ACCESS_CONTROL, AccessControl
 from pullcache.registry.api.call_records import REGISTRY_CALLS, registry_calls
 from pullcache.registry.api.context import DEFAULT_SCOPE, REGISTRY
+from pullcache.registry.api.mirror import MIRRORS, Mirrors
 from pullcache.registry.api.routes import Handler, add_registry_routes, registry_access, registry_errors
 from pullcache.registry.collection import GC_JOB, GarbageCollector
 from pullcache.registry.manifest_writes import ManifestWrites
@@ -164,6 +167,9 @@ def build_app(settings: Settings) -> web.Application:
         tokens = await load_registry_tokens(SqlSigningKeyStore(engine))
         credentials = CredentialChain(SqlAccountStore(engine), SessionCredentialStore(sessions))
         ecr_store = SqlEcrStore(engine, settings_cache)
+        pull_through_store = SqlPullThroughStore(engine)
+        rule_resolver = RuleResolver(pull_through_store)  # which rule covers a repository, as this worker knows them
+        templates = RepositoryTemplateService(pull_through_store)
         access = AccessControl(
             RegistryAccess(
                 tokens,
@@ -172,13 +178,13 @@ def build_app(settings: Settings) -> web.Application:
                 credentials,
                 anonymous_is_root=settings.anonymous_registry,
                 observer=metrics,
+                to_be=CachedRepositoriesToBe(rule_resolver, templates, metadata_store),
             )
         )
         app[ACCESS_CONTROL] = access
         repositories = EcrService(ecr_store, tokens)
         lifecycle = EcrLifecyclePolicies(ecr_store, SqlLifecyclePolicyStore(engine))
         secrets = SecretsService(SqlSecretStore(engine), await SecretCipher.load(SqlSigningKeyStore(engine)))
-        pull_through_store = SqlPullThroughStore(engine)
         service_linked_roles = ServiceLinkedRoleService(
             iam_store,
             SqlRoleDeletionTaskStore(engine),
@@ -205,7 +211,6 @@ def build_app(settings: Settings) -> web.Application:
             tag_ttl=timedelta(seconds=settings.tag_ttl),
             destinations=destinations,
         )
-        templates = RepositoryTemplateService(pull_through_store)
         # Every manifest write (a /v2/ push, PutImage, a pull-through import) takes this one path.
         manifest_writes = ManifestWrites(metadata_store, settings.max_manifest_bytes, guard=guard)
         # The pull-through cache: its parts, composed into the registry's ContentSource.
@@ -231,9 +236,9 @@ def build_app(settings: Settings) -> web.Application:
             tag_check_timeout=settings.upstream_tag_check_timeout,
             observer=metrics,
         )
-        source = PullThroughSource(
-            RuleResolver(pull_through_store), manifest_imports, blob_imports, role, background, observer=metrics
-        )
+        source = PullThroughSource(rule_resolver, manifest_imports, blob_imports, role, background, observer=metrics)
+        # Runtimes that use this server as a registry mirror: served from the repositories of the rules.
+        app[MIRRORS] = Mirrors(RuleMirrors(rule_resolver, settings.docker_hub_mirror), settings.docker_hub_mirror_port)
         # A push into a repository that does not exist: created when a CREATE_ON_PUSH template covers it.
         # Pulls counted in memory and written in the background, each worker its own (registry/pull_records.py);
         # the pull time update exclusions read before the first pull and again at each flush.

@@ -85,6 +85,8 @@ def _serve(parser: argparse.ArgumentParser, arguments: argparse.Namespace) -> No
             region=arguments.region,
             public_host=arguments.public_host,
             registry_domain=arguments.registry_domain,
+            docker_hub_mirror=arguments.docker_hub_mirror,
+            docker_hub_mirror_port=arguments.docker_hub_mirror_port,
             root_access_key_id=os.environ.get("PULLCACHE_ROOT_ACCESS_KEY_ID"),
             root_secret_access_key=os.environ.get("PULLCACHE_ROOT_SECRET_ACCESS_KEY"),
             anonymous_registry=arguments.anonymous_registry,
@@ -213,6 +215,18 @@ def _parser() -> argparse.ArgumentParser:
     option("--region", str, defaults.region, "default region of the AWS APIs and the registry")
     option("--public-host", str, defaults.public_host, "host[:port] of the registry in the URIs the server hands out")
     option("--registry-domain", str, defaults.registry_domain, "domain of <account>.dkr.ecr.<region>.<domain> hosts")
+    option(
+        "--docker-hub-mirror",
+        str,
+        defaults.docker_hub_mirror,
+        "prefix of the pull-through cache rule that serves Docker's registry-mirrors on --docker-hub-mirror-port",
+    )
+    option(
+        "--docker-hub-mirror-port",
+        int,
+        defaults.docker_hub_mirror_port,
+        "port for Docker's registry-mirrors: every name is Docker Hub's, /v2/ answers without credentials",
+    )
     option("--tag-ttl", float, defaults.tag_ttl, "seconds a new pull-through rule trusts a cached tag (0: never)")
     option("--upstream-connect-timeout", float, defaults.upstream_connect_timeout, "seconds to connect to an upstream")
     option(

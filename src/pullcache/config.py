@@ -31,6 +31,7 @@ MAX_UPSTREAM_WAIT = 3600.0  # seconds: a bound longer than an hour is a typo, no
 DEFAULT_PULL_FLUSH_INTERVAL = 5.0  # seconds
 MAX_PULL_FLUSH_INTERVAL = 3600.0  # seconds: pulls an hour old are what a crash would lose
 _REGION = re.compile(r"[a-z]{2}(?:-[a-z]+)+-[0-9]+")
+_RULE_PREFIX = re.compile(r"[a-z0-9]+(?:[._/-][a-z0-9]+)*")  # a pull-through cache rule's ecrRepositoryPrefix
 # A host name or address with an optional port, as a Host header carries it (no scheme, no path).
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 _HOST = re.compile(rf"(?:{_LABEL}(?:\.{_LABEL})*|\[[0-9A-Fa-f:.]+\])(?::[0-9]{{1,5}})?")
@@ -97,6 +98,11 @@ class Settings:
     # /v2/ requests without credentials act as the root user of their account: for labs and tests of the OCI
     # protocol alone, never for a registry others can reach.
     anonymous_registry: bool = False
+    # Docker's daemon using this server as its Docker Hub mirror (`registry-mirrors`): the port it is given, where
+    # every name is Docker Hub's and is served from the pull-through cache rule of prefix `docker_hub_mirror`, and
+    # `/v2/` answers callers without credentials, as Docker's daemon needs (registry/api/mirror.py).
+    docker_hub_mirror: str | None = None
+    docker_hub_mirror_port: int | None = None
     # Seconds a new pull-through cache rule serves a cached tag before asking its upstream again (0: every pull).
     tag_ttl: float = 24 * 3600.0
     # Fetch every platform of a multi-platform image pulled through the cache, not only those clients ask for.
@@ -169,6 +175,20 @@ class Settings:
         for setting, host in (("public host", self.public_host), ("registry domain", self.registry_domain)):
             if host is not None and _HOST.fullmatch(host) is None:
                 raise ConfigError(f"the {setting} is a host with an optional port (no scheme, no path), not {host!r}")
+        mirror = self.docker_hub_mirror
+        if mirror is not None and not (2 <= len(mirror) <= 30 and _RULE_PREFIX.fullmatch(mirror)):
+            raise ConfigError(
+                f"the Docker Hub mirror is a pull-through cache rule's prefix, like docker-hub, not {mirror!r}"
+            )
+        if (mirror is None) != (self.docker_hub_mirror_port is None):
+            raise ConfigError("give the Docker Hub mirror's rule prefix and its port together, or neither")
+        if self.docker_hub_mirror_port is not None and (
+            not 1 <= self.docker_hub_mirror_port <= 65535
+            or self.docker_hub_mirror_port in {self.port, self.metrics_port}
+        ):
+            raise ConfigError(
+                f"the Docker Hub mirror port must be 1-65535 and a port of its own, not {self.docker_hub_mirror_port}"
+            )
         if (self.root_access_key_id is None) != (self.root_secret_access_key is None):
             raise ConfigError("give both the root access key id and its secret, or neither")
         for bound, seconds in (

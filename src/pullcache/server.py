@@ -80,9 +80,9 @@ def serve(settings: Settings) -> None:
     except OSError as error:
         raise CannotStart(f"cannot use the data dir {settings.data_dir}: {error.strerror or error}") from None
     raise_open_file_limit()
-    check_port_free(settings.host, settings.port)
-    if settings.metrics_port is not None:
-        check_port_free(settings.host, settings.metrics_port)
+    for port in (settings.port, settings.metrics_port, settings.docker_hub_mirror_port):
+        if port is not None:
+            check_port_free(settings.host, port)
     try:
         server_tls.prepare(settings)
     except TlsSetupError as error:
@@ -218,15 +218,19 @@ async def _run_worker(settings: Settings, repeats: RepeatedLines) -> None:
     )
     await runner.setup()
     try:
-        sites = [
-            web.SockSite(runner, sock, backlog=LISTEN_BACKLOG)
-            for sock in runner.listening_sockets(settings.host, settings.port, reuse_port=settings.workers > 1)
-        ]
-        for site in sites:
-            await site.start()
+        sites: list[web.SockSite] = []
+        listening = settings.port
+        # The API's port, and the Docker Hub mirror's when there is one (registry/api/mirror.py): one application.
+        for port in (settings.port, settings.docker_hub_mirror_port):
+            if port is None:
+                continue
+            listening = port
+            for sock in runner.listening_sockets(settings.host, port, reuse_port=settings.workers > 1):
+                sites.append(web.SockSite(runner, sock, backlog=LISTEN_BACKLOG))
+                await sites[-1].start()
     except OSError as error:
         await runner.cleanup()
-        raise CannotStart(f"cannot listen on {settings.host}:{settings.port}: {error.strerror or error}") from None
+        raise CannotStart(f"cannot listen on {settings.host}:{listening}: {error.strerror or error}") from None
     metrics_runner = await _serve_metrics(app, settings) if settings.metrics_port is not None else None
     stop = asyncio.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -239,6 +243,7 @@ async def _run_worker(settings: Settings, repeats: RepeatedLines) -> None:
             "fields": {
                 "host": settings.host,
                 "port": settings.port,
+                "docker_hub_mirror_port": settings.docker_hub_mirror_port,
                 "scheme": settings.scheme,
                 "data_dir": str(settings.data_dir),
                 "max_connections": max_connections,

@@ -5,6 +5,7 @@ CredentialStore     access keys and whom they sign for: long-term keys (SQL), te
 SigningKeyStore     the server's HMAC keys, shared by every worker (registry tokens, download grants)
 PrincipalPolicies   what IAM knows about a caller: its identity-based policies, boundary and session policies
 RepositoryPolicies  what ECR keeps of a registry's resource policies: repository policies, the registry policy
+RepositoriesToBe    the repository policy a repository the server creates on first pull will carry
 """
 
 from __future__ import annotations
@@ -86,4 +87,11 @@ class RepositoryPolicies(Protocol):
 
     async def find_registry_policy(self, scope: RegistryScope) -> str | None:
         """The registry policy's text, or None."""
+        ...
+
+
+class RepositoriesToBe(Protocol):
+    async def policy_to_be(self, scope: RegistryScope, repository: str) -> str | None:
+        """The repository policy `repository` will carry once the server creates it for the pull asking (a
+        pull-through cache's first pull); None when it exists, will not be created so, or will have no policy."""
         ...

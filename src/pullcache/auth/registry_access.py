@@ -11,6 +11,12 @@ Authorization. An Access names the ECR actions a request needs; the Authorizer d
 ARN with the repository policy as the resource policy, so `"Principal": "*"` lets anonymous callers pull, or on
 the registry as a whole (`repository/*`). A refusal raises AccessDenied with AWS's text; the protocol edge says
 what that is on its wire.
+
+A repository the server has yet to create for the very pull asking (the pull-through cache's first pull) has no
+policy yet: a pull, or its import, is decided, when the caller's own policies refuse it, with the policy the
+repository will carry (RepositoriesToBe: its creation template's), so that a first pull is decided as every later
+one will be. A registry mirror's anonymous callers (runtimes on cluster nodes) rely on it. A push is never decided
+so: the repository it creates carries another template's policy.
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ from datetime import UTC, datetime
 
 from pullcache.auth.authorization import AccessDenied, AccessRequest, Authorizer
 from pullcache.auth.observations import UNOBSERVED, AccessObserver
-from pullcache.auth.ports import CredentialStore, RepositoryPolicies
+from pullcache.auth.ports import CredentialStore, RepositoriesToBe, RepositoryPolicies
 from pullcache.auth.registry_tokens import (
     DownloadGrant,
     ExpiredRegistryToken,
@@ -65,6 +71,8 @@ class Access:
 # What a pull that imports upstream content needs beyond the pull itself (ECR: "Pull through cache" permissions).
 IMPORT = Access(("ecr:BatchImportUpstreamImage",))
 IMPORT_INTO_NEW = IMPORT.also("ecr:CreateRepository")
+# The actions of a pull: those a repository's policy to be may decide (the import's aside, see authorize_import).
+PULL_ACTIONS = frozenset({"ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"})
 
 
 class RegistryAccess:
@@ -77,8 +85,10 @@ class RegistryAccess:
         *,
         anonymous_is_root: bool = False,
         observer: AccessObserver = UNOBSERVED,
+        to_be: RepositoriesToBe | None = None,
     ) -> None:
-        """`observer`: told of each token refused."""
+        """`observer`: told of each token refused; `to_be`: the policies of repositories yet to be created."""
+        self._to_be = to_be
         self._observer = observer
         self._tokens = tokens
         self._credentials = credentials
@@ -144,8 +154,20 @@ class RegistryAccess:
 
         `keys` are the request's condition keys (aws:SourceIp, ...).
         """
-        denial: AccessDenied | None = None
         resource, resource_policy = await self._target(scope, repository, access.on_registry)  # one read for all
+        if (
+            resource_policy is None
+            and repository is not None
+            and not access.on_registry
+            and self._to_be is not None
+            and PULL_ACTIONS.issuperset(access.actions)
+        ):
+            # Decided first without counting a refusal: the policy to be may allow what the caller's refuse.
+            decisions = [await self._permits(principal, scope, (resource, None), a, keys) for a in access.actions]
+            if any(decisions) if access.any_of else all(decisions):
+                return
+            resource_policy = await self._policy_to_be(scope, repository, resource)
+        denial: AccessDenied | None = None
         for action in access.actions:
             try:  # the Authorizer asked here, not through _decide: every /v2/ request passes this way
                 await self._authorizer.authorize(
@@ -173,6 +195,8 @@ class RegistryAccess:
         permissions let principals import through the pull-through cache and create its repositories. The
         AccessDenied raised is the repository's refusal."""
         target = await self._target(scope, repository, False)
+        if target[1] is None and self._to_be is not None:
+            target = (target[0], await self._policy_to_be(scope, repository, target[0]))
         for action in access.actions:
             try:
                 await self._decide(principal, scope, target, action, keys)
@@ -208,6 +232,11 @@ class RegistryAccess:
         resource = scope.repository_arn(repository)
         text = await self._policies.find_repository_policy(scope, repository)
         return resource, None if text is None else self._parse_cached(text, resource)
+
+    async def _policy_to_be(self, scope: RegistryScope, repository: str, resource: str) -> SourcedPolicy | None:
+        assert self._to_be is not None
+        text = await self._to_be.policy_to_be(scope, repository)
+        return None if text is None else self._parse_cached(text, resource)
 
     async def _registry_policy(self, scope: RegistryScope) -> SourcedPolicy | None:
         text = await self._policies.find_registry_policy(scope)

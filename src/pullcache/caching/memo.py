@@ -26,11 +26,21 @@ class TtlMemo(Generic[K, V]):
         self._loads: SingleFlight[tuple[K, int], tuple[float, V]] = SingleFlight()
         self._generation = 0  # moved by forget(): loads begun before it are neither joined nor kept
 
-    async def get(self, key: K, load: Callable[[], Awaitable[V]], reuse: Callable[[V], bool] | None = None) -> V:
-        """The value kept under `key` if younger than the ttl (and `reuse(value)` is true), else `load()`'s."""
+    async def get(
+        self,
+        key: K,
+        load: Callable[[], Awaitable[V]],
+        reuse: Callable[[V], bool] | None = None,
+        *,
+        reused_for: float = 0.0,
+    ) -> V:
+        """The value kept under `key` if younger than the ttl (and `reuse(value)` is true, or the value is younger
+        than `reused_for` seconds), else `load()`'s."""
         kept = self._kept.get(key)
-        if kept is not None and self._clock() - kept[0] <= self._ttl and (reuse is None or reuse(kept[1])):
-            return kept[1]
+        if kept is not None:
+            age = self._clock() - kept[0]
+            if age <= self._ttl and (reuse is None or age < reused_for or reuse(kept[1])):
+                return kept[1]
         generation = self._generation
         loaded = await self._loads.run((key, generation), lambda: self._timed(load))
         if generation == self._generation:

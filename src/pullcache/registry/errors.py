@@ -69,6 +69,20 @@ class NameUnknown(RegistryError):
         self.registry_id = registry_id
 
 
+class NoMirrorRule(NameUnknown):
+    """A runtime asked this server, as its mirror, for a repository of an upstream host that no pull-through cache
+    rule serves."""
+
+    def __init__(self, host: str, name: str, registry_id: str) -> None:
+        super().__init__(name, registry_id)
+        self.message = (
+            f"no pull-through cache rule of registry {registry_id} serves {name} of {host}: a rule whose upstream is "
+            f"{host} would mirror it here"
+        )
+        self.args = (self.message,)
+        self.detail = {"name": name, "upstream": host}
+
+
 class BlobUnknown(RegistryError):
     def __init__(self, digest: str) -> None:
         super().__init__(f"blob {digest} is unknown to the repository", {"digest": digest})

@@ -103,7 +103,9 @@ def _settle(done: asyncio.Future[None], error: BaseException | None) -> None:
 class Relay:
     """One connection's relay: the thread's side (run) and the event loop's (send_file)."""
 
-    def __init__(self, plain: socket.socket, buffers: BufferPool, send_timeout: float) -> None:
+    def __init__(self, plain: socket.socket, buffers: BufferPool, send_timeout: float, local_port: int = 0) -> None:
+        """`local_port`: the port of this server the client connected to (the event loop sees only the pair)."""
+        self.local_port = local_port
         self._plain = plain
         plain.settimeout(send_timeout)  # the server side not reading (its handler busy) holds the thread no longer
         self._buffers = buffers
@@ -283,7 +285,7 @@ class TlsRelayListener(BudgetedListener):
             served, relayed = pair
             for end in pair:
                 end.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, PAIR_BUFFER_BYTES)
-            relay = Relay(relayed, self._buffers, self._send_timeout)
+            relay = Relay(relayed, self._buffers, self._send_timeout, connection.getsockname()[1])
             thread = threading.Thread(target=self._run, args=(connection, relay), name="tls-relay", daemon=True)
             thread.start()
         except (OSError, RuntimeError) as error:  # no file for the pair or the eventfd, no thread to be had

@@ -141,3 +141,93 @@ async def test_allows_answers_without_raising() -> None:
 
     assert await access(granted).allows(USER, SCOPE, "team/app", "ecr:GetDownloadUrlForLayer")
     assert not await access().allows(USER, SCOPE, "team/app", "ecr:GetDownloadUrlForLayer")
+
+
+class PoliciesToBe:
+    """The policies repositories yet to be created will carry, by name; the names asked for."""
+
+    def __init__(self, **by_name: str) -> None:
+        self.by_name = {name.replace("__", "/"): text for name, text in by_name.items()}
+        self.asked: list[str] = []
+
+    async def policy_to_be(self, scope: RegistryScope, repository: str) -> str | None:
+        self.asked.append(repository)
+        return self.by_name.get(repository)
+
+
+class Refusals:
+    def __init__(self) -> None:
+        self.actions: list[str] = []
+
+    def token_refused(self, reason: str) -> None:
+        pass
+
+    def denied(self, action: str) -> None:
+        self.actions.append(action)
+
+
+def access_to_be(
+    to_be: PoliciesToBe, policies: Policies | None = None, refusals: Refusals | None = None
+) -> RegistryAccess:
+    return RegistryAccess(
+        TOKENS,
+        Authorizer(NoPrincipalPolicies(), refusals or Refusals()),
+        policies or Policies(),
+        AccessKeys(),
+        to_be=to_be,
+    )
+
+
+async def test_a_repository_yet_to_be_created_is_decided_by_the_policy_it_will_carry() -> None:
+    anyone_pulls = policy("*", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer")
+    to_be = PoliciesToBe(hub__library__alpine=anyone_pulls)
+    refusals = Refusals()
+    registry = access_to_be(to_be, refusals=refusals)
+
+    await registry.authorize(RequestPrincipal.anonymous(), SCOPE, "hub/library/alpine", PULL)
+    with pytest.raises(AccessDenied):
+        await registry.authorize(RequestPrincipal.anonymous(), SCOPE, "hub/library/other", PULL)
+    with pytest.raises(AccessDenied):  # a push is not what the policy to be allows
+        await registry.authorize(RequestPrincipal.anonymous(), SCOPE, "hub/library/alpine", Access(("ecr:PutImage",)))
+
+    assert refusals.actions == ["ecr:BatchGetImage", "ecr:PutImage"]  # the pull it allowed counts no refusal
+
+
+async def test_a_repository_with_a_policy_of_its_own_is_decided_by_that_policy_alone() -> None:
+    to_be = PoliciesToBe(team__app=policy("*", "ecr:BatchGetImage"))
+    own = Policies(repository=policy({"AWS": USER.arn}, "ecr:BatchGetImage"))
+
+    with pytest.raises(AccessDenied):
+        await access_to_be(to_be, own).authorize(RequestPrincipal.anonymous(), SCOPE, "team/app", PULL)
+    assert to_be.asked == []
+
+
+async def test_a_caller_its_own_policies_allow_is_not_asked_about_and_registry_wide_access_never() -> None:
+    to_be = PoliciesToBe()
+    registry = access_to_be(to_be)
+    root = RequestPrincipal.root(SCOPE.account_id)
+
+    await registry.authorize(root, SCOPE, "hub/library/alpine", PULL)
+    with pytest.raises(AccessDenied):
+        await registry.authorize(USER, SCOPE, None, Access(("ecr:DescribeRepositories",), on_registry=True))
+
+    assert to_be.asked == []
+
+
+async def test_an_import_into_a_repository_yet_to_be_created_is_decided_by_the_policy_it_will_carry_too() -> None:
+    to_be = PoliciesToBe(hub__library__alpine=policy("*", "ecr:BatchImportUpstreamImage"))
+
+    await access_to_be(to_be).authorize_import(RequestPrincipal.anonymous(), SCOPE, "hub/library/alpine", IMPORT)
+    with pytest.raises(AccessDenied, match="ecr:BatchImportUpstreamImage"):
+        await access_to_be(to_be).authorize_import(RequestPrincipal.anonymous(), SCOPE, "hub/library/other", IMPORT)
+
+
+async def test_a_push_or_a_repository_creation_is_never_decided_by_the_policy_to_be() -> None:
+    """A repository a push creates carries its CREATE_ON_PUSH template's policy, not the pull-through cache's."""
+    to_be = PoliciesToBe(open__new=policy("*", "ecr:*"))
+    registry = access_to_be(to_be)
+
+    for actions in (("ecr:InitiateLayerUpload",), ("ecr:CreateRepository",), ("ecr:BatchGetImage", "ecr:PutImage")):
+        with pytest.raises(AccessDenied):
+            await registry.authorize(RequestPrincipal.anonymous(), SCOPE, "open/new", Access(actions))
+    await registry.authorize(RequestPrincipal.anonymous(), SCOPE, "open/new", PULL)

@@ -45,6 +45,18 @@ async def test_a_kept_value_the_caller_cannot_use_is_loaded_again() -> None:
     assert await memo.get("k", load) == 2  # the new value is the one kept
 
 
+async def test_a_kept_value_the_caller_cannot_use_is_kept_for_reused_for_seconds_all_the_same() -> None:
+    clock = Clock()
+    memo: TtlMemo[str, int] = TtlMemo(60.0, clock)
+    load = GatedLoad()
+    assert await memo.get("k", load) == 1
+    clock.now += 0.05
+    assert await memo.get("k", load, reuse=lambda value: value > 1, reused_for=0.1) == 1
+    clock.now += 0.06
+    assert await memo.get("k", load, reuse=lambda value: value > 1, reused_for=0.1) == 2
+    assert load.calls == 2
+
+
 async def test_forget_drops_the_value_and_a_load_already_under_way() -> None:
     memo: TtlMemo[str, int] = TtlMemo(60.0, Clock())
     load = GatedLoad(held=True)

@@ -34,7 +34,7 @@ from aiohttp import web
 from pullcache.core.scopes import RegistryScope
 from pullcache.policy import RequestPrincipal
 from pullcache.registry.api.access import GRANT_PARAMETER, find_access_key, find_principal
-from pullcache.registry.api.context import scope
+from pullcache.registry.api.context import repository, scope
 from pullcache.registry.api.errors import oci_error_for
 from pullcache.registry.api.routes import Handler
 from pullcache.registry.errors import RegistryError
@@ -173,7 +173,7 @@ def _described(
 ) -> tuple[str, dict[str, object]]:
     """The ECR call and its parameters, by ECR's member names."""
     match = request.match_info
-    parameters: dict[str, object] = {"repositoryName": match.get("name", "")}
+    parameters: dict[str, object] = {"repositoryName": repository(request) if "name" in match else ""}
     action = endpoint.action
     digest = None if response is None else response.headers.get(_DIGEST_HEADER)
     status = RAISED_STATUS if response is None else response.status

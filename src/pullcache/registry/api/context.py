@@ -12,6 +12,7 @@ from pullcache.registry.service import RegistryService
 REGISTRY = web.AppKey("registry", RegistryService)
 DEFAULT_SCOPE = web.AppKey("default_scope", RegistryScope)
 _SCOPE = "registry_scope"
+_REPOSITORY = "repository"
 
 
 def registry(request: web.Request) -> RegistryService:
@@ -19,7 +20,14 @@ def registry(request: web.Request) -> RegistryService:
 
 
 def repository(request: web.Request) -> str:
-    return request.match_info["name"]
+    """The repository the request acts on: the one in its path, or the one a mirror request stands for."""
+    found = request.get(_REPOSITORY)
+    return found if isinstance(found, str) else request.match_info["name"]
+
+
+def set_repository(request: web.Request, name: str) -> None:
+    """Serve the request from `name` instead of the repository in its path (mirror.py)."""
+    request[_REPOSITORY] = name
 
 
 def scope(request: web.Request) -> RegistryScope:

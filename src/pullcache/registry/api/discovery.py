@@ -24,7 +24,10 @@ async def list_tags(request: web.Request) -> web.Response:
     name = repository(request)
     limit, after = _pagination(request)
     page = await registry(request).list_tags(scope(request), name, limit, after)
-    return _paged({"name": name, "tags": list(page.items)}, page, f"/v2/{name}/tags/list", limit)
+    # The next page is asked as this one was: a mirror's request by the path it used, its `ns` kept (mirror.py).
+    kept = {key: request.query[key] for key in ("ns",) if key in request.query}
+    path = f"/v2/{request.match_info['name']}/tags/list"
+    return _paged({"name": name, "tags": list(page.items)}, page, path, limit, kept)
 
 
 async def catalog(request: web.Request) -> web.Response:
@@ -53,10 +56,14 @@ def _pagination(request: web.Request) -> tuple[int | None, str | None]:
     return min(int(text), MAX_PAGE), request.query.get("last")
 
 
-def _paged(body: dict[str, object], page: Page, path: str, limit: int | None) -> web.Response:
+def _paged(
+    body: dict[str, object], page: Page, path: str, limit: int | None, kept: dict[str, str] | None = None
+) -> web.Response:
+    """`kept`: query parameters the next page's link carries as this request did."""
     response = _json(body)
     if page.last is not None and limit is not None:
-        response.headers["Link"] = f'<{path}?{urlencode({"n": limit, "last": page.last})}>; rel="next"'
+        query = urlencode({**(kept or {}), "n": limit, "last": page.last})
+        response.headers["Link"] = f'<{path}?{query}>; rel="next"'
     return response
 
 

@@ -56,6 +56,7 @@ ERROR_TABLE: dict[type[errors.RegistryError], OciError] = {
     errors.ManifestUnknown: OciError(404, "MANIFEST_UNKNOWN"),
     errors.NameInvalid: OciError(400, "NAME_INVALID"),
     errors.NameUnknown: OciError(404, "NAME_UNKNOWN"),
+    errors.NoMirrorRule: OciError(404, "NAME_UNKNOWN"),  # a mirror request for an upstream no rule has
     errors.SizeInvalid: OciError(400, "SIZE_INVALID"),
     errors.TagInvalid: OciError(400, "TAG_INVALID"),
     # ECR answers a push to an immutable tag with TAG_INVALID (docker prints "tag invalid: The image tag ...").

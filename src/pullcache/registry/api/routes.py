@@ -11,8 +11,9 @@ from aiohttp import web
 from pullcache.auth.registry_access import Access
 from pullcache.registry.api import blobs, discovery, manifests, uploads
 from pullcache.registry.api.access import ACCESS_CONTROL, GRANT_PARAMETER, condition_keys, now, set_principal
-from pullcache.registry.api.context import scope, set_scope
+from pullcache.registry.api.context import repository, scope, set_scope
 from pullcache.registry.api.errors import render, render_error
+from pullcache.registry.api.mirror import answers_anyone, serve_mirrored
 from pullcache.registry.errors import RegistryError, Unauthorized
 
 log = logging.getLogger(__name__)
@@ -105,10 +106,7 @@ async def registry_access(request: web.Request, handler: Handler) -> web.StreamR
     if grant_text is not None and blob_read is not None and access_for(request) is blob_read:
         # A URL from GetDownloadUrlForLayer: the grant names the registry, repository and blob it opens.
         grant = control.find_grant(grant_text, moment)
-        if grant is None or (grant.repository, grant.digest) != (
-            request.match_info["name"],
-            request.match_info["digest"],
-        ):
+        if grant is None or (grant.repository, grant.digest) != (repository(request), request.match_info["digest"]):
             raise Unauthorized()
         set_scope(request, grant.scope)
         return await handler(request)
@@ -116,11 +114,13 @@ async def registry_access(request: web.Request, handler: Handler) -> web.StreamR
     claims = await control.identify(request.headers.get("Authorization"), registry_scope, moment)
     caller = claims.principal
     set_principal(request, caller, claims.access_key_id)
+    await serve_mirrored(request, caller)  # a mirror's request is decided for the repository that serves it
     access = access_for(request)
     if access is not None:
         keys = condition_keys(request, moment)
-        await control.authorize(caller, registry_scope, request.match_info.get("name"), access, keys)
-    elif caller.account is None:
+        name = repository(request) if "name" in request.match_info else None
+        await control.authorize(caller, registry_scope, name, access, keys)
+    elif caller.account is None and not answers_anyone(request):
         raise Unauthorized()
     return await handler(request)
 

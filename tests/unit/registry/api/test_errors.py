@@ -28,6 +28,7 @@ EXPECTED: Final[list[tuple[errors.RegistryError, OciError]]] = [
     (errors.SizeInvalid("size mismatch"), OciError(400, "SIZE_INVALID")),
     (errors.Unsupported("n must be a number"), OciError(400, "UNSUPPORTED")),
     (errors.NameUnknown("library/none", "123456789012"), OciError(404, "NAME_UNKNOWN")),
+    (errors.NoMirrorRule("quay.io", "coreos/etcd", "123456789012"), OciError(404, "NAME_UNKNOWN")),
     (errors.BlobUnknown(DIGEST), OciError(404, "BLOB_UNKNOWN")),
     (errors.ManifestUnknown("latest"), OciError(404, "MANIFEST_UNKNOWN")),
     (errors.BlobUploadUnknown("some-id"), OciError(404, "BLOB_UPLOAD_UNKNOWN")),
