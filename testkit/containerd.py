@@ -32,13 +32,12 @@ import shutil
 import signal
 import subprocess
 import tempfile
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, Self
 
-from testkit.servers import START_TIMEOUT, stop_process_group
+from testkit.servers import start_daemon, stop_process_group
 
 CTR_TIMEOUT: Final = 120.0  # seconds: one ctr command, a pull of a small image included, on a loaded machine
 STOP_TIMEOUT: Final = 10.0
@@ -91,17 +90,15 @@ class Containerd:
         self.socket_dir = Path(tempfile.mkdtemp(prefix="containerd-"))
         config = self.root_dir / "config.toml"
         config.write_text(self._config())
-        with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(
-                ["containerd", "--config", str(config)],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
         try:
-            self._wait_until_serving()
+            self.process = start_daemon(
+                "containerd",
+                ["containerd", "--config", str(config)],
+                self.log_path,
+                lambda: self.socket.exists() and self.ctr("version", timeout=READY_PROBE_TIMEOUT).returncode == 0,
+            )
         except BaseException:
-            self.stop()
+            self.stop()  # what start() made
             raise
         return self
 
@@ -185,17 +182,6 @@ class Containerd:
             '\n[plugins."io.containerd.metadata.v1.bolt"]\n'
             '  content_sharing_policy = "isolated"\n'
         )
-
-    def _wait_until_serving(self) -> None:
-        assert self.process is not None
-        deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"containerd exited with {self.process.returncode}:\n{self.log()[-2000:]}")
-            if self.socket.exists() and self.ctr("version", timeout=READY_PROBE_TIMEOUT).returncode == 0:
-                return
-            time.sleep(0.05)
-        raise TimeoutError(f"containerd did not serve within {START_TIMEOUT} s:\n{self.log()[-2000:]}")
 
 
 def _options(user: str | None, platform: str | None) -> Sequence[str]:

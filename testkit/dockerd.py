@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final, Self
 
-from testkit.servers import START_TIMEOUT, stop_process_group
+from testkit.servers import start_daemon, stop_process_group
 
 DOCKER_TIMEOUT: Final = 120.0  # seconds: one docker command, a pull of a small image included, on a loaded machine
 STOP_TIMEOUT: Final = 20.0  # dockerd stops its containerd before it exits
@@ -102,36 +102,36 @@ class Dockerd:
                 }
             )
         )
-        with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(
-                [
-                    "dockerd",
-                    "--config-file",
-                    str(config),
-                    "--data-root",
-                    str(self.data_root),
-                    "--exec-root",
-                    str(self.exec_root),
-                    "--pidfile",
-                    str(self.run_dir / "dockerd.pid"),
-                    "--host",
-                    f"unix://{self.socket}",
-                    "--storage-driver",
-                    "vfs",
-                    "--bridge",
-                    "none",
-                    "--iptables=false",
-                    "--ip6tables=false",
-                ],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-                env={**os.environ, "HTTP_PROXY": DEAD_PROXY, "HTTPS_PROXY": DEAD_PROXY, "NO_PROXY": ""},
-            )
+        command = [
+            "dockerd",
+            "--config-file",
+            str(config),
+            "--data-root",
+            str(self.data_root),
+            "--exec-root",
+            str(self.exec_root),
+            "--pidfile",
+            str(self.run_dir / "dockerd.pid"),
+            "--host",
+            f"unix://{self.socket}",
+            "--storage-driver",
+            "vfs",
+            "--bridge",
+            "none",
+            "--iptables=false",
+            "--ip6tables=false",
+        ]
         try:
-            self._wait_until_serving()
+            self.process = start_daemon(
+                "dockerd",
+                command,
+                self.log_path,
+                lambda: self.socket.exists() and self.docker("version", timeout=READY_PROBE_TIMEOUT).returncode == 0,
+                environment={**os.environ, "HTTP_PROXY": DEAD_PROXY, "HTTPS_PROXY": DEAD_PROXY, "NO_PROXY": ""},
+                step=0.1,
+            )
         except BaseException:
-            self.stop()
+            self.stop()  # what start() made, mounts included
             raise
         return self
 
@@ -176,17 +176,6 @@ class Dockerd:
     def endpoints_tried(self, since: int = 0) -> list[str]:
         """The registry URLs the daemon's pulls tried, in order, from the log after offset `since`."""
         return _TRYING.findall(self.log()[since:])
-
-    def _wait_until_serving(self) -> None:
-        assert self.process is not None
-        deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"dockerd exited with {self.process.returncode}:\n{self.log()[-2000:]}")
-            if self.socket.exists() and self.docker("version", timeout=READY_PROBE_TIMEOUT).returncode == 0:
-                return
-            time.sleep(0.1)
-        raise TimeoutError(f"dockerd did not serve within {START_TIMEOUT} s:\n{self.log()[-2000:]}")
 
     def _stop_left_containerd(self) -> None:
         """End the containerd dockerd started, when dockerd did not (a daemon killed, say)."""

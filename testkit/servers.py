@@ -55,6 +55,40 @@ def wait_until_serving(url: str, process: subprocess.Popen[bytes], timeout: floa
     raise TimeoutError(f"nothing served {url} within {timeout} s")
 
 
+def start_daemon(
+    name: str,
+    command: Sequence[str],
+    log_path: Path,
+    ready: Callable[[], bool],
+    environment: Mapping[str, str] | None = None,
+    step: float = 0.05,
+) -> subprocess.Popen[bytes]:
+    """Start a daemon in a process group of its own, its output appended to `log_path`, and wait (at most
+    START_TIMEOUT) until `ready()` says it serves; a daemon that exits or does not serve in time is stopped and the
+    error carries its log's end."""
+    with log_path.open("ab") as log:
+        process = subprocess.Popen(
+            list(command), stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=environment
+        )
+    try:
+        deadline = time.monotonic() + START_TIMEOUT
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"{name} exited with {process.returncode}:\n{_tail(log_path)}")
+            if ready():
+                return process
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{name} did not serve within {START_TIMEOUT} s:\n{_tail(log_path)}")
+            time.sleep(step)
+    except BaseException:
+        stop_process_group(process)
+        raise
+
+
+def _tail(log_path: Path) -> str:
+    return log_path.read_text(errors="replace")[-2000:] if log_path.exists() else ""
+
+
 def stop_process_group(process: subprocess.Popen[bytes], sig: int = signal.SIGTERM, timeout: float = 10.0) -> int:
     """Signal the process's group (it was started with start_new_session), then SIGKILL it after `timeout`."""
     if process.poll() is None:
